@@ -1,0 +1,254 @@
+r"""``convexnn.fit``: solve a two-layer network's convex program, recover, and check.
+
+.. math::
+    \min_{\theta}\ \ell(f_\theta(X); y) + \tfrac{\beta}{2}\|\theta\|_2^2
+    \;=\; \min_{v, w}\ \ell\Big(\sum_i D_i\tilde X(v_i - w_i)\Big) + \beta\sum_i(\|v_i\| + \|w_i\|)
+
+(Pilanci & Ergen 2020; THEORY A.2-A.4).  The answer is re-evaluated in numpy: the convex
+objective, the cone constraints, and the recovered network's non-convex objective, which
+must equal the convex optimum.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_choice, check_positive, check_X_y
+from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
+from .losses import get_loss
+from .network import Network
+from .patterns import (MAX_PATTERNS, PatternSet, add_bias_column, make_patterns, pattern_count,
+                       _rank_reduce, _hyperplanes)
+from .programs.two_layer import BIASES, MODELS, TwoLayerProgram
+from .solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED, ConvexSolution
+from .solvers import SOLVERS, choose_solver
+
+#: "auto" patterns: exact enumeration when the arrangement has at most this many cells.
+AUTO_EXACT_LIMIT = 1000
+#: "auto" patterns otherwise: this many sampled Gaussian gates.
+AUTO_SAMPLES = 200
+#: Relative tolerance of the numpy re-evaluation checks.
+CHECK_RTOL = 1e-5
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    objective : float
+        The convex optimum over ``patterns``, recomputed in numpy.
+    status : str
+        "optimal", "inaccurate", "iteration_limit" (see :mod:`convexnn.solution`).
+    network : Network
+        The recovered network.
+    recovered_objective : float
+        The network's non-convex objective (equals ``objective`` at an optimum).
+    problem : cvxpy.Problem or None
+        The cvxpy problem, where a cvxpy solver was used.
+    patterns : ndarray of bool, shape (n, P)
+        The activation patterns actually used.
+    exhaustive : bool
+        Whether ``patterns`` is every cell of the arrangement (then ``objective`` is the
+        global optimum of the non-convex problem for every width >= the network's).
+    certificate : Certificate or None
+        The dual certificate of ``network`` (attached when ``certify=True``).
+    """
+
+    objective: float
+    status: str
+    network: Network
+    recovered_objective: float
+    problem: Any
+    patterns: np.ndarray
+    exhaustive: bool
+    program: TwoLayerProgram
+    solution: ConvexSolution
+    solver: str
+    constraint_violation: float
+    timings: dict[str, float]
+    seed: Any = None
+    gates: np.ndarray | None = None
+    certificate: Any = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def n_active(self) -> int:
+        """Number of active neurons of the recovered network."""
+        return self.network.width
+
+    @property
+    def beta(self) -> float:
+        return self.program.beta
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        p = self.program
+        lines = [
+            f"model            : {p.model} ({p.loss.name} loss, bias={p.bias}, skip={p.skip})",
+            f"data             : n={p.n_samples}, d={p.X.shape[1]}, beta={p.beta:g}",
+            f"patterns         : {p.n_patterns} ({'exact' if self.exhaustive else p.patterns.method})",
+            f"solver / status  : {self.solver} / {self.status} ({self.solution.solver_status})",
+            f"convex objective : {self.objective:.10g}",
+            f"network objective: {self.recovered_objective:.10g} "
+            f"(rel. diff {_rel(self.recovered_objective, self.objective):.1e})",
+            f"active neurons   : {self.n_active} (n = {p.n_samples})",
+        ]
+        if self.certificate is not None:
+            lines.append(f"certificate      : {self.certificate.summary_line()}")
+        t = self.timings
+        lines.append("time [s]         : " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()))
+        lines += [f"note             : {m}" for m in self.messages]
+        return "\n".join(lines)
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / max(1.0, abs(b))
+
+
+def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
+                     max_patterns: int) -> PatternSet:
+    """Build the pattern set for ``patterns`` ("auto", "exact", int, array or PatternSet)."""
+    one_d_bias = Xt.shape[1] == 2 and bias != "none"
+    if isinstance(patterns, str) and patterns == "auto":
+        Z, _ = _rank_reduce(Xt)
+        H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
+        exact = Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT
+        patterns = "exact" if exact else AUTO_SAMPLES
+    return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
+
+
+def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "squared",
+        patterns: Any = "auto", bias: str = "none", skip: bool = False,
+        output_bias: bool = False, solver: str = "auto", seed: Any = None, prune: bool = True,
+        tol: float | None = None, max_patterns: int = MAX_PATTERNS, verbose: bool = False,
+        certify: bool = True, **solver_options) -> FitResult:
+    r"""Train a two-layer (gated) ReLU network to global optimality over its patterns.
+
+    Solves the convex program (C-ReLU or C-GReLU) of
+
+    .. math:: \min_\theta\ \ell(f_\theta(X); y) + \tfrac{\beta}{2}\big(\|W_1\|_F^2
+              + \|W_2\|_2^2 [+\|b_1\|^2]\big),\quad
+              f_\theta(X) = (XW_1^\top + b_1)_+ W_2 + X w_0 + c_0,
+
+    recovers the weights and checks them (THEORY A.2-A.4, B).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,)
+        Real targets (squared loss) or labels in {-1, +1} (logistic, hinge).
+    beta : float
+        Weight decay, > 0.  For a mean loss with penalty lambda use ``beta = n * lambda``.
+    model : {"relu", "gated"}, default="relu"
+    loss : {"squared", "logistic", "hinge"}, default="squared"
+    patterns : "auto", "exact", int or bool array of shape (n, P), default="auto"
+        "exact" enumerates every pattern (global optimum); an int samples that many
+        Gaussian gates (an upper bound on the optimum); "auto" is exact when the
+        arrangement has at most 1000 cells, else 200 sampled gates.
+    bias : {"none", "regularized", "free"}, default="none"
+        Hidden biases: absent, with weight decay, or free (which also frees the output
+        constant).
+    skip : bool, default=False
+        Free linear skip term :math:`X w_0`.
+    output_bias : bool, default=False
+        Free output constant :math:`c_0`.
+    solver : {"auto", "clarabel", "mosek", "scs"}, default="auto"
+        "auto": MOSEK when installed and licensed, else Clarabel.
+    seed : int, numpy Generator or None
+        Seed of the gate sampling (recorded in the result).
+    prune : bool, default=True
+        Prune the solution to linearly independent neurons (at most n; THEORY A.3).
+    tol : float, optional
+        Solver tolerance (solver default when None).
+    max_patterns : int, default=20000
+        Refuse an exact enumeration that could exceed this many patterns.
+    certify : bool, default=True
+        Attach the dual certificate of the recovered network (:func:`convexnn.certify`).
+
+    Returns
+    -------
+    FitResult
+    """
+    t0 = time.perf_counter()
+    X, y = check_X_y(X, y)
+    check_positive("beta", beta)
+    check_choice("model", model, MODELS)
+    check_choice("bias", bias, BIASES)
+    loss_obj = get_loss(loss)
+    y = loss_obj.check_targets(y)
+    name = choose_solver(solver, None)
+    Xt = X if bias == "none" else add_bias_column(X)
+    pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns)
+    program = TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias, skip=skip,
+                              output_bias=output_bias, patterns=pset)
+    t_patterns = time.perf_counter() - t0
+
+    sol = SOLVERS[name](program, verbose=verbose, tol=tol, **solver_options)
+    messages: list[str] = []
+    status = sol.status
+    if status in (FAILED, INFEASIBLE, UNBOUNDED):
+        raise SolverError(
+            f"{name} returned status {sol.solver_status!r}; try another solver "
+            "(solver='scs' or 'clarabel'), fewer patterns, or verbose=True")
+    if status == ITERATION_LIMIT:
+        msg = f"{name} stopped at its iteration limit; raise max_iter or loosen tol"
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        messages.append(msg)
+
+    # re-evaluate in numpy: objective and cone constraints
+    objective = program.objective(sol)
+    violation = program.constraint_violation(sol)
+    if np.isfinite(sol.objective_reported) and _rel(objective, sol.objective_reported) > CHECK_RTOL:
+        messages.append(f"solver objective {sol.objective_reported:.10g} != numpy {objective:.10g}")
+    if violation > CHECK_RTOL:
+        messages.append(f"cone constraints violated by {violation:.2e} (relative)")
+
+    t1 = time.perf_counter()
+    network = program.recover(sol, prune=prune)
+    recovered = program.network_objective(network)
+    t_recover = time.perf_counter() - t1
+    if _rel(recovered, objective) > CHECK_RTOL:
+        messages.append(f"recovered network objective {recovered:.10g} != convex {objective:.10g}")
+    if status == OPTIMAL and messages:
+        status = INACCURATE
+    if status == INACCURATE:
+        warnings.warn(f"{name}: inaccurate solution: " + "; ".join(messages) or sol.solver_status,
+                      InaccurateSolutionWarning, stacklevel=2)
+
+    timings = {"patterns": t_patterns, "setup": sol.setup_time, "solve": sol.solve_time,
+               "recover": t_recover}
+    result = FitResult(
+        objective=objective, status=status, network=network, recovered_objective=recovered,
+        problem=getattr(program, "_problem", None), patterns=program.D,
+        exhaustive=program.patterns.exhaustive, program=program, solution=sol, solver=name,
+        constraint_violation=violation, timings=timings,
+        seed=seed if isinstance(seed, int | None) else None, gates=program.patterns.gates,
+        messages=messages)
+    if certify:
+        result.certificate = _certify(result)
+        timings["certify"] = result.certificate.time if result.certificate is not None else 0.0
+    timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def _certify(result: FitResult):
+    """Attach the dual certificate when the certificates module is available."""
+    try:
+        from .certify import certify_fit
+    except ImportError:  # certificates not built yet
+        return None
+    return certify_fit(result)
+
+
+def cone_decomposition(result: FitResult):
+    """Map a gated fit to a ReLU network with the same training predictions (THEORY B)."""
+    from .programs.cone_decomposition import decompose
+
+    return decompose(result.program, result.solution)

@@ -1,0 +1,166 @@
+r"""Convex losses of the prediction vector: value, gradient, conjugate and cvxpy form.
+
+Every loss is a *sum* over samples (THEORY section 0):
+
+.. math::  \ell(z; y) = \sum_{j=1}^n \ell_j(z_j),
+
+so that the weight-decay penalty :math:`(\beta/2)\|\theta\|^2` of the network becomes
+:math:`\beta \sum_i \|v_i\|_2` in the convex program with no extra factor.  A mean loss
+:math:`(1/n)\sum_j \ell_j` with penalty :math:`\lambda \sum \|v_i\|` is the same problem
+with :math:`\beta = n \lambda`.
+
+The conjugate :math:`\ell^*(\mu) = \sup_z \mu^\top z - \ell(z)` gives the dual objective
+:math:`-\ell^*(\mu)` used by certificates (THEORY A.6-A.8).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class Loss:
+    """A separable convex loss; subclasses implement the per-sample formulas."""
+
+    name: ClassVar[str] = ""
+    #: Labels the loss accepts: "real" or "pm1" (+-1 labels).
+    targets: ClassVar[str] = "real"
+
+    def check_targets(self, y: np.ndarray) -> np.ndarray:
+        """Validate targets for this loss; returns them as float64."""
+        if self.targets == "pm1":
+            values = np.unique(y)
+            if not np.all(np.isin(values, (-1.0, 1.0))):
+                shown = ", ".join(f"{v:g}" for v in values[:5])
+                raise ValueError(
+                    f"loss={self.name!r} needs labels in {{-1, +1}}; got values {{{shown}"
+                    f"{', ...' if values.size > 5 else ''}}} (for 0/1 labels use y = 2*y - 1)"
+                )
+        return np.asarray(y, dtype=np.float64)
+
+    def value(self, z: np.ndarray, y: np.ndarray) -> float:
+        r""":math:`\sum_j \ell_j(z_j)`."""
+        raise NotImplementedError
+
+    def gradient(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""A (sub)gradient :math:`\nabla_z \ell(z; y)`."""
+        raise NotImplementedError
+
+    def conjugate(self, mu: np.ndarray, y: np.ndarray) -> float:
+        r""":math:`\ell^*(\mu) = \sup_z \mu^\top z - \ell(z; y)` (``inf`` outside its domain)."""
+        raise NotImplementedError
+
+    def cvxpy(self, z: Any, y: Any) -> Any:
+        """The same loss as a cvxpy expression of the prediction ``z`` (DPP in ``y``)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Squared(Loss):
+    r"""Squared loss :math:`\tfrac12 \|z - y\|_2^2`; conjugate :math:`\mu^\top y + \tfrac12\|\mu\|^2`."""
+
+    name = "squared"
+
+    def value(self, z, y):
+        r = z - y
+        return 0.5 * float(np.sum(r * r))
+
+    def gradient(self, z, y):
+        return z - y
+
+    def conjugate(self, mu, y):
+        return float(np.sum(mu * y) + 0.5 * np.sum(mu * mu))
+
+    def cvxpy(self, z, y):
+        import cvxpy as cp
+
+        return 0.5 * cp.sum_squares(z - y)
+
+
+def _entropy(t: np.ndarray) -> np.ndarray:
+    """H(t) = t log t + (1-t) log(1-t) on [0, 1] (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)), 0.0)
+        b = np.where(t < 1, (1 - t) * np.log(np.where(t < 1, 1 - t, 1.0)), 0.0)
+    return a + b
+
+
+class Logistic(Loss):
+    r"""Logistic loss :math:`\sum_j \log(1 + e^{-y_j z_j})`, labels :math:`\pm 1`.
+
+    Conjugate: :math:`\ell^*(\mu) = \sum_j H(-y_j \mu_j)` with
+    :math:`H(t) = t\log t + (1-t)\log(1-t)` on [0, 1], ``inf`` elsewhere (THEORY A.8).
+    """
+
+    name = "logistic"
+    targets = "pm1"
+
+    def value(self, z, y):
+        return float(np.sum(np.logaddexp(0.0, -y * z)))
+
+    def gradient(self, z, y):
+        # d/dz log(1 + exp(-y z)) = -y * sigmoid(-y z)
+        return -y * _sigmoid(-y * z)
+
+    def conjugate(self, mu, y):
+        t = -y * mu
+        if np.any(t < -1e-12) or np.any(t > 1 + 1e-12):
+            return float("inf")
+        return float(np.sum(_entropy(np.clip(t, 0.0, 1.0))))
+
+    def cvxpy(self, z, y):
+        import cvxpy as cp
+
+        return cp.sum(cp.logistic(-cp.multiply(y, z)))
+
+
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    out = np.empty_like(t, dtype=np.float64)
+    pos = t >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
+    e = np.exp(t[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+class Hinge(Loss):
+    r"""Hinge loss :math:`\sum_j \max(0, 1 - y_j z_j)`, labels :math:`\pm 1`.
+
+    Conjugate: :math:`\ell^*(\mu) = \sum_j y_j\mu_j` if every :math:`y_j\mu_j \in [-1, 0]`,
+    else ``inf`` (THEORY A.8).
+    """
+
+    name = "hinge"
+    targets = "pm1"
+
+    def value(self, z, y):
+        return float(np.sum(np.maximum(0.0, 1.0 - y * z)))
+
+    def gradient(self, z, y):
+        return np.where(y * z < 1.0, -y, 0.0)
+
+    def conjugate(self, mu, y):
+        t = y * mu
+        if np.any(t < -1 - 1e-12) or np.any(t > 1e-12):
+            return float("inf")
+        return float(np.sum(t))
+
+    def cvxpy(self, z, y):
+        import cvxpy as cp
+
+        return cp.sum(cp.pos(1 - cp.multiply(y, z)))
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (Squared, Logistic, Hinge)}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """Return a Loss instance from its name (or pass an instance through)."""
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be one of {tuple(LOSSES)}; got {loss!r}")
+    return LOSSES[loss]()

@@ -1,0 +1,283 @@
+r"""Two-layer convex programs: C-ReLU (cone constrained) and C-GReLU (gated), scalar output.
+
+With lifted data :math:`\tilde X` (:math:`[X, 1]` when hidden biases exist), patterns
+:math:`D_1..D_P` and penalized coordinates :math:`\pi` (all of them, or the weights only
+for a free bias), the C-ReLU program (THEORY A.2, A.5; Pilanci & Ergen 2020, eq. (8)) is
+
+.. math::
+    \min_{v_i, w_i}\; \ell\Big(\sum_i D_i\tilde X (v_i - w_i) + X w_0 + c\,1;\; y\Big)
+        + \beta\sum_i \big(\|v_{i,\pi}\|_2 + \|w_{i,\pi}\|_2\big)
+    \quad\text{s.t.}\quad (2D_i - I)\tilde X v_i \ge 0,\; (2D_i - I)\tilde X w_i \ge 0,
+
+and C-GReLU (THEORY B; Mishkin, Sahiner & Pilanci 2022) drops the constraints and the
+:math:`w_i`.  The skip term :math:`w_0` and output bias :math:`c` are free (present only
+when requested).  Both programs equal their non-convex networks' training problems with
+penalty :math:`(\beta/2)\|\theta\|^2` (exactly over all patterns; an upper bound over a
+subset), and :meth:`TwoLayerProgram.recover` maps a solution to a network with the same
+objective (THEORY A.4).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_choice, check_positive
+from ..exceptions import RecoveryError
+from ..losses import Loss, get_loss
+from ..network import Network
+from ..patterns import PatternSet, add_bias_column
+from ..solution import ConvexSolution
+from .pruning import prune_blocks
+
+MODELS = ("relu", "gated")
+BIASES = ("none", "regularized", "free")
+
+
+class TwoLayerProgram:
+    """The convex program of a two-layer (gated) ReLU network, as data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    beta : float
+        Weight-decay strength (objective convention of THEORY section 0).
+    loss : str or Loss
+    model : {"relu", "gated"}
+    bias : {"none", "regularized", "free"}
+    skip : bool
+        Add a free linear term :math:`X w_0`.
+    output_bias : bool
+        Add a free output constant (implied by ``bias="free"``).
+    patterns : PatternSet
+        Patterns of the lifted data; all-off patterns are dropped.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, loss: str | Loss,
+                 model: str, bias: str, skip: bool, output_bias: bool,
+                 patterns: PatternSet) -> None:
+        self.model = check_choice("model", model, MODELS)
+        self.bias = check_choice("bias", bias, BIASES)
+        self.loss = get_loss(loss)
+        self.beta = check_positive("beta", beta)
+        if model == "gated" and bias == "free":
+            raise ValueError(
+                "model='gated' with bias='free' is degenerate: a gated neuron with zero weights "
+                "and a free bias fits a constant on its gate's region at no cost, so the "
+                "infimum is the unregularized loss and is not attained; use bias='regularized'")
+        self.X = X
+        self.y = self.loss.check_targets(y)
+        self.skip = bool(skip)
+        # with a free hidden bias the all-on pattern carries a free constant already
+        self.output_bias = bool(output_bias) and bias != "free"
+        self.Xt = X if bias == "none" else add_bias_column(X)
+        if patterns.D.shape[0] != X.shape[0]:
+            raise ValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
+        if bias == "free":
+            patterns = patterns.with_all_on(self.Xt)
+        self.patterns = patterns.without_empty()
+        self.D = self.patterns.D
+        d = X.shape[1]
+        self.penalized = np.arange(d) if bias == "free" else np.arange(self.Xt.shape[1])
+        self._problem = None
+
+    # ---- sizes --------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_patterns(self) -> int:
+        return self.D.shape[1]
+
+    @property
+    def has_free_constant(self) -> bool:
+        return self.output_bias or self.bias == "free"
+
+    @cached_property
+    def free_basis(self) -> np.ndarray | None:
+        """Columns spanning the unpenalized part of the prediction (skip, constant)."""
+        cols = []
+        if self.skip:
+            cols.append(self.X)
+        if self.has_free_constant:
+            cols.append(np.ones((self.n_samples, 1)))
+        return np.hstack(cols) if cols else None
+
+    # ---- numpy evaluation ----------------------------------------------------------------
+    def block_fits(self, B: np.ndarray) -> np.ndarray:
+        r"""Columns :math:`D_i \tilde X b_i`, shape (n, P), for blocks B (P, d')."""
+        return self.D * (self.Xt @ B.T)
+
+    def predict(self, sol: ConvexSolution) -> np.ndarray:
+        r""":math:`\sum_i D_i\tilde X(v_i - w_i) + X w_0 + c`."""
+        B = sol.V if sol.W is None else sol.V - sol.W
+        return self.block_fits(B).sum(axis=1) + self.X @ sol.skip + sol.c
+
+    def group_norms(self, B: np.ndarray) -> np.ndarray:
+        r""":math:`\|b_{i,\pi}\|_2` per block."""
+        return np.linalg.norm(B[:, self.penalized], axis=1)
+
+    def regularizer(self, sol: ConvexSolution) -> float:
+        r""":math:`\sum_i \|v_{i,\pi}\| + \|w_{i,\pi}\|`."""
+        r = float(np.sum(self.group_norms(sol.V)))
+        if sol.W is not None:
+            r += float(np.sum(self.group_norms(sol.W)))
+        return r
+
+    def objective(self, sol: ConvexSolution, beta: float | None = None) -> float:
+        """The convex objective evaluated in numpy."""
+        beta = self.beta if beta is None else beta
+        return self.loss.value(self.predict(sol), self.y) + beta * self.regularizer(sol)
+
+    def constraint_violation(self, sol: ConvexSolution) -> float:
+        r""":math:`\max_i \max_j [-(2D_i - I)\tilde X v_i]_+` over both block sets, relative to
+        :math:`\max|\tilde X v_i|` (0 for C-GReLU)."""
+        if self.model == "gated":
+            return 0.0
+        S = 2.0 * self.D - 1.0
+        worst, scale = 0.0, 0.0
+        for B in (sol.V, sol.W):
+            Z = self.Xt @ B.T
+            worst = max(worst, float(np.max(-S * Z, initial=0.0)))
+            scale = max(scale, float(np.max(np.abs(Z), initial=0.0)))
+        return worst / scale if scale > 0 else 0.0
+
+    def zero_solution(self) -> ConvexSolution:
+        P, dp = self.n_patterns, self.Xt.shape[1]
+        return ConvexSolution(np.zeros((P, dp)), None if self.model == "gated" else np.zeros((P, dp)),
+                              np.zeros(self.X.shape[1]), 0.0)
+
+    # ---- cvxpy ---------------------------------------------------------------------------
+    def build(self):
+        r"""The program as a ``cvxpy.Problem`` (built once; ``beta`` and ``y`` are Parameters).
+
+        Variables are named ``V``, ``W`` (C-ReLU) or ``U`` (C-GReLU), each (d', P) with
+        column i the block of pattern i, plus ``skip`` and ``c`` when present.  Set
+        ``program.parameters["beta"].value`` to re-solve a path without recompiling.
+        """
+        if self._problem is not None:
+            return self._problem
+        import cvxpy as cp
+
+        n, dp = self.Xt.shape
+        P = self.n_patterns
+        Dm = self.D.astype(np.float64)
+        beta = cp.Parameter(nonneg=True, name="beta", value=self.beta)
+        y = cp.Parameter(n, name="y", value=self.y)
+        pen = self.penalized if self.penalized.size < dp else slice(None)
+        if self.model == "relu":
+            V = cp.Variable((dp, P), name="V")
+            W = cp.Variable((dp, P), name="W")
+            XV, XW = self.Xt @ V, self.Xt @ W
+            pred = cp.sum(cp.multiply(Dm, XV - XW), axis=1)
+            S = 2.0 * Dm - 1.0
+            constraints = [cp.multiply(S, XV) >= 0, cp.multiply(S, XW) >= 0]
+            reg = cp.sum(cp.norm(V[pen, :], 2, axis=0)) + cp.sum(cp.norm(W[pen, :], 2, axis=0))
+            variables = {"V": V, "W": W}
+        else:
+            U = cp.Variable((dp, P), name="U")
+            pred = cp.sum(cp.multiply(Dm, self.Xt @ U), axis=1)
+            constraints = []
+            reg = cp.sum(cp.norm(U[pen, :], 2, axis=0))
+            variables = {"U": U}
+        if self.skip:
+            variables["skip"] = w0 = cp.Variable(self.X.shape[1], name="skip")
+            pred = pred + self.X @ w0
+        if self.output_bias:
+            variables["c"] = c = cp.Variable(name="c")
+            pred = pred + c
+        problem = cp.Problem(cp.Minimize(self.loss.cvxpy(pred, y) + beta * reg), constraints)
+        self.variables = variables
+        self.parameters = {"beta": beta, "y": y}
+        self._problem = problem
+        return problem
+
+    def solution_from_variables(self) -> ConvexSolution:
+        """Read the cvxpy variables' values into a ConvexSolution (status filled by caller)."""
+        v = self.variables
+        if self.model == "relu":
+            V, W = np.asarray(v["V"].value).T.copy(), np.asarray(v["W"].value).T.copy()
+        else:
+            V, W = np.asarray(v["U"].value).T.copy(), None
+        skip = np.asarray(v["skip"].value).copy() if "skip" in v else np.zeros(self.X.shape[1])
+        c = float(v["c"].value) if "c" in v else 0.0
+        return ConvexSolution(V, W, skip, c)
+
+    # ---- recovery ------------------------------------------------------------------------
+    def _active_blocks(self, sol: ConvexSolution, tol: float):
+        """(pattern index, sign, block) of every block above ``tol`` * the largest norm, and
+        the constant carried by weightless blocks (free bias: all-on pattern)."""
+        sets = [(sol.V, 1.0)] + ([] if sol.W is None else [(sol.W, -1.0)])
+        top = max(float(np.max(self.group_norms(B), initial=0.0)) for B, _ in sets)
+        full = max(float(np.max(np.linalg.norm(B, axis=1), initial=0.0)) for B, _ in sets)
+        blocks, constant = [], 0.0
+        for B, sign in sets:
+            norms = self.group_norms(B)
+            for i in np.flatnonzero(norms > tol * top) if top > 0 else []:
+                blocks.append((i, sign, B[i]))
+            if self.bias == "free":
+                # weight part ~ 0: the block is the constant D_i * b (only all-on survives
+                # the cone constraint); fold it into the output bias
+                for i in np.flatnonzero((norms <= tol * top) & (np.abs(B[:, -1]) > tol * full)):
+                    if self.D[:, i].all():
+                        constant += sign * B[i, -1]
+        return blocks, constant
+
+    def recover(self, sol: ConvexSolution, *, prune: bool = True, tol: float = 1e-6) -> Network:
+        r"""Network weights from a convex solution (THEORY A.4).
+
+        Each active block gives one neuron :math:`u = v_i/\sqrt{\|v_{i,\pi}\|}`,
+        :math:`\alpha = \pm\sqrt{\|v_{i,\pi}\|}` (balanced, same prediction and penalty).
+        Blocks below ``tol`` times the largest norm are dropped.  With ``prune`` the blocks
+        are first pruned to a linearly independent set (at most n; THEORY A.3).
+        """
+        blocks, constant = self._active_blocks(sol, tol)
+        skip, c = sol.skip.copy(), sol.c + constant
+        if prune and blocks:
+            fits = np.stack([s * (self.D[:, i] * (self.Xt @ b)) for i, s, b in blocks], axis=1)
+            rho = np.array([np.linalg.norm(b[self.penalized]) for _, _, b in blocks])
+            scale, a = prune_blocks(fits, rho, self.free_basis)
+            blocks = [(i, s, b * t) for (i, s, b), t in zip(blocks, scale) if t > 0]
+            if a.size:
+                k = 0
+                if self.skip:
+                    skip = skip + a[: self.X.shape[1]]
+                    k = self.X.shape[1]
+                if self.has_free_constant:
+                    c += float(a[k])
+        d = self.X.shape[1]
+        m = len(blocks)
+        W1, b1, W2 = np.zeros((m, d)), np.zeros(m), np.zeros(m)
+        for j, (i, s, b) in enumerate(blocks):
+            r = np.sqrt(np.linalg.norm(b[self.penalized]))
+            if not np.isfinite(r) or r == 0:
+                raise RecoveryError(f"block {i} has zero penalized norm after pruning")
+            u = b / r
+            W1[j], W2[j] = u[:d], s * r
+            if self.bias != "none":
+                b1[j] = u[d]
+        gates = gate_bias = None
+        if self.model == "gated":
+            G = self.patterns.gates
+            if G is None:
+                raise RecoveryError(
+                    "gated networks need a gate vector per pattern, and some given patterns "
+                    "are not cells of the hyperplane arrangement of X; pass realisable patterns")
+            idx = [i for i, _, _ in blocks]
+            gates = G[idx, :d]
+            gate_bias = G[idx, d] if self.bias != "none" else np.zeros(m)
+        return Network(W1=W1, b1=b1, W2=W2, c0=c, skip=skip, gates=gates, gate_bias=gate_bias,
+                       regularize_bias=self.bias == "regularized")
+
+    def network_objective(self, net: Network) -> float:
+        """The non-convex objective of ``net`` on this program's data."""
+        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "loss": self.loss.name, "bias": self.bias, "skip": self.skip,
+                "output_bias": self.output_bias, "n": self.n_samples, "d": self.X.shape[1],
+                "patterns": self.n_patterns, "beta": self.beta}

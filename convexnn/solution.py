@@ -1,0 +1,72 @@
+"""The result of solving a convex program: primal blocks, status and timings.
+
+Statuses are plain strings so they print and compare simply:
+
+=====================  =============================================================
+``"optimal"``           solver converged and convexnn's numpy re-evaluation agrees
+``"inaccurate"``        solver reported a solution, but it failed a numpy check
+                        (objective mismatch or cone-constraint violation)
+``"iteration_limit"``   an iterative solver hit its iteration or time limit
+``"infeasible"``        the solver proved infeasibility (cannot happen for the
+                        programs here unless the data is degenerate)
+``"unbounded"``         likewise
+``"failed"``            the solver broke down
+=====================  =============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OPTIMAL = "optimal"
+INACCURATE = "inaccurate"
+ITERATION_LIMIT = "iteration_limit"
+INFEASIBLE = "infeasible"
+UNBOUNDED = "unbounded"
+FAILED = "failed"
+STATUSES = (OPTIMAL, INACCURATE, ITERATION_LIMIT, INFEASIBLE, UNBOUNDED, FAILED)
+
+
+@dataclass
+class ConvexSolution:
+    r"""Primal values of a two-layer convex program and how they were obtained.
+
+    Attributes
+    ----------
+    V, W : ndarray of shape (P, d')
+        ReLU blocks :math:`v_i, w_i` (C-ReLU); for C-GReLU ``V`` holds :math:`u_i` and
+        ``W`` is None.
+    skip : ndarray of shape (d,)
+        Free linear term :math:`w_0` (zeros when absent).
+    c : float
+        Free output bias (0 when absent).
+    status : str
+        One of :data:`STATUSES`.
+    solver : str
+        Name of the solver that produced the values.
+    solver_status : str
+        The solver's own status string.
+    objective_reported : float
+        The objective as the solver reported it (convexnn recomputes its own).
+    dual_bound : float or None
+        A lower bound on the program's optimum, where the solver gives one.
+    iterations : int or None
+    setup_time, solve_time : float
+        Seconds spent compiling and solving.
+    """
+
+    V: np.ndarray
+    W: np.ndarray | None
+    skip: np.ndarray
+    c: float = 0.0
+    status: str = OPTIMAL
+    solver: str = ""
+    solver_status: str = ""
+    objective_reported: float = float("nan")
+    dual_bound: float | None = None
+    iterations: int | None = None
+    setup_time: float = 0.0
+    solve_time: float = 0.0
+    info: dict = field(default_factory=dict)
