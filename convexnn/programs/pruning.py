@@ -30,7 +30,7 @@ def prune_blocks(fits: np.ndarray, rho: np.ndarray, F: np.ndarray | None, *,
         idx = np.flatnonzero(alive)
         Fk = fits[:, idx] * scale[idx]
         M = Fk if Q is None else Fk - Q @ (Q.T @ Fk)
-        _, sv, Vt = np.linalg.svd(M, full_matrices=True)
+        _, sv, Vt = np.linalg.svd(M, full_matrices=idx.size > n)
         top = sv[0] if sv.size else 0.0
         if idx.size <= sv.size and (top == 0 or sv[-1] > rtol * top):
             break  # independent: nothing left to prune

@@ -209,10 +209,14 @@ class TwoLayerProgram:
 
     # ---- recovery ------------------------------------------------------------------------
     def _active_blocks(self, sol: ConvexSolution, tol: float):
-        """(pattern index, sign, block) of every block above ``tol`` * the largest norm, and
-        the constant carried by weightless blocks (free bias: all-on pattern)."""
+        """(pattern index, sign, block) of every block above ``tol`` * the largest norm whose
+        penalty beta*||v|| is above 1e-7 of the objective (the solvers' accuracy), and the
+        constant carried by weightless blocks (free bias: all-on pattern)."""
         sets = [(sol.V, 1.0)] + ([] if sol.W is None else [(sol.W, -1.0)])
         top = max(float(np.max(self.group_norms(B), initial=0.0)) for B, _ in sets)
+        # blocks at solver-noise level (e.g. the zero solution for beta >= beta_max)
+        floor = 1e-7 * max(1.0, abs(self.objective(sol))) / self.beta
+        top = top if top > floor else 0.0
         full = max(float(np.max(np.linalg.norm(B, axis=1), initial=0.0)) for B, _ in sets)
         blocks, constant = [], 0.0
         for B, sign in sets:

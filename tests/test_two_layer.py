@@ -1,0 +1,137 @@
+"""The two-layer convex programs against independent ground truth."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+import convexnn as cn
+from convexnn.patterns import add_bias_column, enumerate_patterns
+from convexnn.programs.two_layer import TwoLayerProgram
+
+from _lbfgs import train_two_layer
+
+VARIANTS = [(m, b, l) for m in ("relu", "gated") for b in ("none", "regularized", "free")
+            for l in ("squared", "logistic", "hinge") if not (m == "gated" and b == "free")]
+
+
+def data(rng, n=8, d=3, loss="squared"):
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    return X, (y if loss == "squared" else np.where(y >= 0, 1.0, -1.0))
+
+
+@pytest.mark.parametrize("model,bias,loss", VARIANTS)
+def test_recovered_objective_equals_convex(rng, model, bias, loss):
+    X, y = data(rng, loss=loss)
+    r = cn.fit(X, y, beta=0.3, model=model, bias=bias, loss=loss, patterns="exact", certify=False)
+    assert r.status == "optimal"
+    assert r.recovered_objective == pytest.approx(r.objective, rel=1e-5, abs=1e-7)
+    assert r.n_active <= X.shape[0]  # pruning: at most n neurons (THEORY A.3)
+    assert r.constraint_violation < 1e-6
+
+
+def test_reference_I6(rng):
+    """THEORY I6: 58 patterns, p_gated <= p_relu, sampled >= exact, width <= n."""
+    X, y = data(np.random.default_rng(0))
+    exact = cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
+    assert exact.patterns.shape[1] == 58
+    gated = cn.fit(X, y, beta=0.3, model="gated", patterns="exact", certify=False)
+    assert gated.objective <= exact.objective + 1e-7
+    for seed in range(3):
+        sampled = cn.fit(X, y, beta=0.3, patterns=5, seed=seed, certify=False)
+        assert sampled.objective >= exact.objective - 1e-7
+
+
+@pytest.mark.parametrize("model", ["relu", "gated"])
+def test_clarabel_and_scs_agree(rng, model):
+    X, y = data(rng, n=10, d=2)
+    a = cn.fit(X, y, beta=0.2, model=model, bias="regularized", solver="clarabel", certify=False)
+    b = cn.fit(X, y, beta=0.2, model=model, bias="regularized", solver="scs", tol=1e-9,
+               max_iter=200_000, certify=False)
+    assert b.objective == pytest.approx(a.objective, rel=1e-4)
+
+
+def lasso_1d(x, y, beta, skip):
+    """THEORY F.1: min 1/2||A z + xi 1 (+ w0 x) - y||^2 + beta ||z||_1 with ReLU atoms at the
+    data points, A[n, (s, j)] = (s (x_n - x_j))_+."""
+    A = np.hstack([np.maximum(x[:, None] - x[None, :], 0), np.maximum(x[None, :] - x[:, None], 0)])
+    z, xi, w0 = cp.Variable(A.shape[1]), cp.Variable(), cp.Variable()
+    pred = A @ z + xi + (w0 * x if skip else 0)
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(pred - y) + beta * cp.norm1(z)))
+    prob.solve(solver="CLARABEL")
+    return prob.value
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_exact_1d_program_equals_lasso(rng, skip):
+    """Two formulations, one optimum (THEORY A.5, F.1)."""
+    x = np.sort(rng.uniform(-2, 2, 9))
+    y = np.sin(2 * x) + 0.1 * rng.standard_normal(9)
+    r = cn.fit(x[:, None], y, beta=0.05, bias="free", skip=skip, patterns="exact", certify=False)
+    # 2n cells (THEORY A.9) minus the all-off one, which carries no block
+    assert r.exhaustive and r.patterns.shape[1] == 2 * 9 - 1
+    assert r.objective == pytest.approx(lasso_1d(x, y, 0.05, skip), rel=1e-6)
+    # representer bound with a free affine term: at most n - rank([X, 1]) neurons
+    assert r.n_active <= (9 - 2 if skip else 9)
+
+
+@pytest.mark.parametrize("bias", ["none", "regularized", "free"])
+def test_weak_duality_against_random_restarts(bias):
+    """p_cvx <= every L-BFGS run of the non-convex problem, and = the best run (THEORY A.3)."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    beta = 0.2
+    r = cn.fit(X, y, beta=beta, bias=bias, patterns="exact", certify=False)
+    runs = [train_two_layer(X, y, beta=beta, width=8, bias=bias, seed=s) for s in range(12)]
+    assert min(runs) >= r.objective - 1e-6
+    assert min(runs) == pytest.approx(r.objective, rel=2e-3)
+
+
+def test_beta_parameter_resolves_without_rebuilding(rng):
+    X, y = data(rng)
+    Xt = X
+    prog = TwoLayerProgram(X, y, beta=0.3, loss="squared", model="relu", bias="none", skip=False,
+                           output_bias=False, patterns=enumerate_patterns(Xt))
+    problem = prog.build()
+    problem.solve(solver="CLARABEL")
+    prog.parameters["beta"].value = 0.1
+    assert prog.build() is problem
+    problem.solve(solver="CLARABEL")
+    fresh = cn.fit(X, y, beta=0.1, patterns="exact", certify=False)
+    assert problem.value == pytest.approx(fresh.objective, rel=1e-6)
+
+
+def test_free_output_bias_and_skip(rng):
+    """Free terms only lower the optimum; with a free constant the centered problem applies."""
+    X, y = data(rng)
+    y = y + 5.0
+    plain = cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
+    withc = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, certify=False)
+    both = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, skip=True, certify=False)
+    assert both.objective <= withc.objective <= plain.objective
+    assert withc.network.c0 != 0.0
+    assert both.recovered_objective == pytest.approx(both.objective, rel=1e-5)
+
+
+def test_beta_above_max_gives_zero_network(rng):
+    """For beta >= max_u |y^T (Xu)_+| (over unit u) the zero network is optimal (THEORY I7)."""
+    X, y = data(rng, n=6, d=2)
+    Xt = X
+    ps = enumerate_patterns(Xt)
+    # beta_max by brute force over a fine grid of unit directions in 2-D
+    ang = np.linspace(0, 2 * np.pi, 20001)
+    U = np.stack([np.cos(ang), np.sin(ang)])
+    bmax = np.max(np.abs(y @ np.maximum(X @ U, 0)))
+    r = cn.fit(X, y, beta=1.01 * bmax, patterns=ps.D, certify=False)
+    assert r.objective == pytest.approx(0.5 * y @ y, rel=1e-6)
+    assert r.n_active == 0
+    r = cn.fit(X, y, beta=0.9 * bmax, patterns=ps.D, certify=False)
+    assert r.objective < 0.5 * y @ y - 1e-6
+
+
+def test_bias_column_patterns_include_all_on_for_free_bias(rng):
+    X, y = data(rng, n=12, d=4)
+    r = cn.fit(X, y, beta=0.5, bias="free", patterns=3, seed=0, certify=False)
+    assert r.patterns.all(axis=0).any()
+    Xt = add_bias_column(X)
+    assert np.array_equal(Xt @ r.gates.T >= 0, r.patterns)
