@@ -1,0 +1,60 @@
+r"""The max-affine-spline (MASO) view of ReLU networks (THEORY G).
+
+A ReLU network is a composition of max-affine spline operators, hence continuous and
+piecewise affine: on the activation region of x, named by its per-layer codes
+:math:`q^{(l)}(x) = 1[z^{(l)}(x) > 0]`,
+
+.. math::  f(x) = A[x]\,x + b[x], \qquad A[x] = W_L Q_{L-1} W_{L-1} \cdots Q_1 W_1.
+
+This package works for a two-layer (gated) :class:`~convexnn.Network` (skip term and
+output bias included), a :class:`~convexnn.DeepNetwork`, a torch ``nn.Sequential`` of
+``Linear`` / ``ReLU`` / ``LeakyReLU`` layers, or a list of ``(W, b, activation)`` triples:
+
+* :func:`activation_codes`, :func:`affine_map`, :func:`affine_maps`, :func:`templates`,
+  :func:`template_cosines` -- codes, per-input affine maps (explicit product), templates;
+* :func:`segment_regions` -- exact regions and pieces along a segment (root splitting);
+* :func:`slice_regions` -- exact polygonal partition of a 2-D slice (half-plane clipping);
+* :func:`vq_distance`, :func:`vq_distance_matrix` -- the VQ (code Hamming) distance;
+* :func:`template_penalty`, :func:`last_layer_penalty` -- template-orthogonality loss terms
+  (torch, imported lazily).
+
+Importing this package does not import torch.
+
+References
+----------
+R. Balestriero and R. Baraniuk, "A spline theory of deep learning", ICML 2018; "Mad Max:
+affine spline insights into deep learning", Proc. IEEE 109(5), 2021.
+"""
+
+from .affine import activation_codes, affine_map, affine_maps, template_cosines, templates
+from .layers import Layer, LayerStack, as_layers
+from .segment import SegmentCheck, SegmentPartition, SegmentPiece, segment_regions
+from .slice2d import SliceCheck, SlicePartition, SliceRegion, slice_regions
+from .templates import input_jacobians, last_layer_penalty, off_diagonal_gram, template_penalty
+from .vq import layer_hamming, vq_distance, vq_distance_matrix
+
+__all__ = [
+    "Layer",
+    "LayerStack",
+    "SegmentCheck",
+    "SegmentPartition",
+    "SegmentPiece",
+    "SliceCheck",
+    "SlicePartition",
+    "SliceRegion",
+    "activation_codes",
+    "affine_map",
+    "affine_maps",
+    "as_layers",
+    "input_jacobians",
+    "last_layer_penalty",
+    "layer_hamming",
+    "off_diagonal_gram",
+    "segment_regions",
+    "slice_regions",
+    "template_cosines",
+    "template_penalty",
+    "templates",
+    "vq_distance",
+    "vq_distance_matrix",
+]
