@@ -23,7 +23,7 @@ from . import polygons
 from .layers import Layer, LayerStack, as_layers
 
 #: Pieces smaller than AREA_TOL * (box area) are dropped as rounding debris.
-AREA_TOL = 1e-12
+AREA_TOL = 1e-15
 
 
 @dataclass(frozen=True, eq=False)
