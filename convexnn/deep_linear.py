@@ -227,6 +227,22 @@ def _objective_and_grad(theta, X, Y, beta, dims, relu):
     return obj, np.concatenate([g.ravel() for g in grads])
 
 
+def deep_objective_gradient(net: DeepNetwork, X: Any, Y: Any, *, beta: float
+                            ) -> tuple[float, list[np.ndarray]]:
+    r"""Objective :math:`\tfrac12\|f(X)-Y\|_F^2 + \tfrac\beta2\sum_l\|W_l\|_F^2` of a
+    bias-free linear or ReLU DeepNetwork and its gradient with respect to ``weights``
+    (numpy backpropagation; the same routine :func:`train_deep` uses)."""
+    if net.activation not in ("linear", "relu") or any(np.any(b != 0) for b in net.biases):
+        raise ValueError("net must be a bias-free linear or ReLU DeepNetwork")
+    X = check_array("X", X, ndim=2)
+    Y = _targets(Y, X.shape[0])
+    beta = check_positive("beta", beta, allow_zero=True)
+    dims = [net.weights[0].shape[1]] + [W.shape[0] for W in net.weights]
+    theta = np.concatenate([W.ravel() for W in net.weights])
+    obj, g = _objective_and_grad(theta, X, Y, beta, dims, net.activation == "relu")
+    return obj, _unpack(g, dims)
+
+
 def train_deep(X: Any, Y: Any, *, beta: float, widths: Any, activation: str = "linear",
                restarts: int = 5, seed: Any = None, init_scale: float = 1.0,
                maxiter: int = 20_000, gtol: float = 1e-10) -> DeepFit:
@@ -333,5 +349,5 @@ def closed_form_check(net: DeepNetwork, X: Any, Y: Any, solution: DeepLinearSolu
 
 
 __all__ = ["shrink", "DeepLinearSolution", "whitened_deep_linear", "rank_one_deep_linear",
-           "DeepFit", "train_deep", "layer_spectra", "rank_check", "alignment_check",
-           "spectrum_check", "closed_form_check"]
+           "DeepFit", "deep_objective_gradient", "train_deep", "layer_spectra", "rank_check",
+           "alignment_check", "spectrum_check", "closed_form_check"]

@@ -11,6 +11,7 @@ import pytest
 from scipy.optimize import check_grad, minimize_scalar
 
 from convexnn.deep_linear import (_objective_and_grad, alignment_check, closed_form_check,
+                                  deep_objective_gradient,
                                   layer_spectra, rank_check, rank_one_deep_linear, shrink,
                                   spectrum_check, train_deep, whitened_deep_linear)
 from convexnn.network import DeepNetwork
@@ -54,6 +55,12 @@ def test_trainer_gradient():
         f = lambda t: _objective_and_grad(t, X, Y, 0.3, dims, relu)[0]  # noqa: E731
         g = lambda t: _objective_and_grad(t, X, Y, 0.3, dims, relu)[1]  # noqa: E731
         assert check_grad(f, g, theta) < 1e-5 * np.linalg.norm(g(theta))
+        # the public wrapper agrees with DeepNetwork.objective
+        Ws = [theta[:12].reshape(4, 3), theta[12:28].reshape(4, 4), theta[28:].reshape(2, 4)]
+        net = DeepNetwork(Ws, activation="relu" if relu else "linear")
+        obj, grads = deep_objective_gradient(net, X, Y, beta=0.3)
+        assert obj == pytest.approx(net.objective(X, Y, beta=0.3), rel=1e-12)
+        assert np.allclose(np.concatenate([G.ravel() for G in grads]), g(theta))
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])
