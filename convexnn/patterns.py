@@ -148,10 +148,12 @@ def _hyperplanes(Z: np.ndarray, decimals: int = 9):
         _, inv = np.unique(canon[~zero], axis=0, return_inverse=True)
         group[~zero] = inv.ravel()
     H = int(group.max()) + 1
+    # normals: the exact normalized first member of each group (the rounded keys are only
+    # for grouping; using them as geometry would misplace points near intersections)
     A = np.zeros((H, Z.shape[1]))
     for h in range(H):
-        A[h] = canon[np.argmax(group == h)]
-    A /= np.linalg.norm(A, axis=1, keepdims=True)
+        j = np.argmax(group == h)
+        A[h] = N[j] * orient[j]
     return A, group, orient, zero
 
 
@@ -225,14 +227,71 @@ def _cells_bfs(A, rng, max_cells):
     return np.array(signs), np.array(points)
 
 
+def _cells_recursive(A: np.ndarray) -> np.ndarray:
+    """Interior points of every cell of the central arrangement with unit normals A (H, r).
+
+    Every cell has a facet on some hyperplane h_k, and the facet's relative interior is a
+    cell of the arrangement restricted to h_k (the normals projected onto h_k, in r - 1
+    dimensions).  So, recursively, cells(A) = U_k {p +- eps a_k : p in cells(A | h_k)},
+    with eps small enough not to cross any other hyperplane.  Points may repeat; the caller
+    deduplicates sign vectors.
+    """
+    H, r = A.shape
+    if H == 0:
+        return np.eye(r)[:1] if r else np.zeros((1, 0))
+    if r == 1:
+        return np.array([[1.0], [-1.0]])
+    if r == 2:
+        return _cells_rank2(A)[1]
+    out = []
+    for k in range(H):
+        a = A[k]
+        # orthonormal basis Q (r, r-1) of the hyperplane a^T z = 0
+        Q = np.linalg.svd(a[None, :])[2][1:].T
+        C = np.delete(A, k, axis=0) @ Q  # other normals restricted to h_k
+        keep = np.linalg.norm(C, axis=1) > 1e-12
+        if keep.any():
+            Ah, _, _, _ = _hyperplanes(C[keep])
+            Ph = _cells_recursive(Ah)
+        else:
+            Ph = np.eye(r - 1)[:1]
+        Pts = Ph @ Q.T  # points in the relative interior of facets on h_k
+        Pts /= np.linalg.norm(Pts, axis=1, keepdims=True)
+        # largest step along a_k that crosses no other hyperplane
+        M = np.abs(Pts @ A.T)  # (p, H)
+        slope = np.abs(A @ a)  # |a_j . a_k|
+        with np.errstate(divide="ignore"):
+            ratio = np.where(slope[None, :] > 1e-15, M / slope[None, :], np.inf)
+        ratio[:, k] = np.inf
+        eps = 0.5 * np.min(ratio, axis=1)
+        eps = np.where(np.isfinite(eps), np.minimum(eps, 1.0), 1.0)
+        out.append(Pts + eps[:, None] * a)
+        out.append(Pts - eps[:, None] * a)
+    return np.vstack(out)
+
+
+def _signs_of_points(A: np.ndarray, Zc: np.ndarray, margin: float = 1e-8):
+    """Unique sign vectors of points Zc (with one point each); None if some point lies
+    within ``margin`` of a hyperplane (numerically degenerate: use the LP search)."""
+    S = Zc @ A.T
+    scale = np.linalg.norm(Zc, axis=1, keepdims=True)
+    if np.any(np.abs(S) <= margin * scale):
+        return None
+    signs = np.sign(S)
+    _, idx = np.unique(signs, axis=0, return_index=True)
+    return signs[idx], Zc[idx]
+
+
 def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
                        seed: Any = 0) -> PatternSet:
     r"""All activation patterns :math:`\{1[Xu \ge 0] : u\}` of full-dimensional cells.
 
     Rank 1 gives two cells; 1-D data with a bias column gives the 2H threshold sets
     :math:`\{x_j \ge t\}, \{x_j \le t\}` (H distinct values); rank 2 uses an angle sweep;
-    rank >= 3 a BFS over adjacent cells with LP feasibility (O(P H) LPs at most), after
-    grouping parallel and duplicate rows into one hyperplane.
+    rank >= 3 a recursion over facets (each cell has a facet on some hyperplane, whose
+    relative interior is a cell of the arrangement restricted to it), falling back to a BFS
+    over adjacent cells with LP feasibility tests when a point is numerically too close to a
+    hyperplane.  Parallel and duplicate rows are grouped into one hyperplane first.
 
     Raises
     ------
@@ -259,7 +318,10 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
     elif r == 2:
         signs, Zc = _cells_rank2(A)
     else:
-        signs, Zc = _cells_bfs(A, np.random.default_rng(seed), max_patterns)
+        found = _signs_of_points(A, _cells_recursive(A))
+        if found is None:  # a point too close to a hyperplane: exact LP search instead
+            found = _cells_bfs(A, np.random.default_rng(seed), max_patterns)
+        signs, Zc = found
     D = _cells_to_patterns(signs, group, orient, zero)
     G = Zc @ B  # g = B^T z gives X g = Z B B^T z = Z z (B has orthonormal rows)
     D, G = unique_patterns(D, G)

@@ -109,3 +109,24 @@ def test_make_patterns_rejects_bad_values(rng):
         make_patterns(X, np.ones((4, 3), bool))
     with pytest.raises(TypeError, match="patterns"):
         make_patterns(X, 2.5)
+
+
+@pytest.mark.parametrize("kind", ["random", "coplanar", "integer_grid"])
+def test_facet_recursion_equals_lp_search(rng, kind):
+    """Two independent exact algorithms (facet recursion vs BFS with LP feasibility tests)
+    find the same cells, also on degenerate data with many concurrent hyperplanes."""
+    from convexnn.patterns import _cells_bfs, _cells_to_patterns, _hyperplanes, _rank_reduce
+
+    if kind == "random":
+        X = rng.standard_normal((10, 4))
+    elif kind == "coplanar":
+        X = rng.standard_normal((9, 3))
+        X = np.vstack([X, X[0] + X[1], X[2] - X[4], X[5] + X[6] - X[7]])
+    else:
+        X = rng.integers(-2, 3, (12, 4)).astype(float)
+    ps = enumerate_patterns(X)
+    Z, _ = _rank_reduce(X)
+    A, group, orient, zero = _hyperplanes(Z)
+    signs, _ = _cells_bfs(A, rng, 10**6)
+    assert as_set(_cells_to_patterns(signs, group, orient, zero)) == as_set(ps.D)
+    assert np.array_equal(X @ ps.gates.T >= 0, ps.D)
