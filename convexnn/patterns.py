@@ -11,8 +11,8 @@ of them (Cover 1965).  They can be
 * **sampled** -- :math:`D = \mathrm{diag}(1[Xg \ge 0])`, :math:`g \sim N(0, I)`, deduplicated:
   a subset, so the convex program gives an *upper* bound on the optimum;
 * **enumerated exactly** for small rank -- in closed form for 1-D data with a bias column,
-  by an angle sweep for rank 2, and by a breadth-first search over adjacent cells with
-  LP feasibility tests for rank >= 3;
+  by an angle sweep for rank 2, and for rank >= 3 by a recursion over facets (with a
+  breadth-first search over adjacent cells with LP feasibility tests as fallback);
 * **given** by the user as an (n, P) boolean array.
 
 Every pattern set carries *gate vectors* :math:`g_i` with :math:`D_i = 1[Xg_i \ge 0]` where
