@@ -39,7 +39,8 @@ from .cones import cone_support, pattern_supports
 from .losses import Loss, get_loss
 from .network import Network
 from .patterns import (PatternSet, _hyperplanes, _rank_reduce, add_bias_column,
-                       enumerate_1d_bias, make_patterns, pattern_count, unique_patterns)
+                       enumerate_1d_bias, make_patterns, pattern_count, sample_patterns,
+                       unique_patterns)
 
 BIASES = ("none", "regularized", "free")
 #: ``patterns="auto"``: enumerate exactly when the arrangement has at most this many cells.
@@ -373,6 +374,20 @@ def _hinge_refine(Xt: np.ndarray, y: np.ndarray, z: np.ndarray, lam: np.ndarray,
     return best
 
 
+def _dual_point(network: Network, X: np.ndarray, y: np.ndarray, Xt: np.ndarray,
+                free: np.ndarray, loss: Loss, F: np.ndarray | None, beta: float,
+                z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""(raw, projected) dual point: :math:`\lambda = -\nabla\ell(z)` (hinge: the
+    stationarity-selected subgradient, :func:`_hinge_dual_point`), then its projection onto
+    :math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}` (:func:`project_dual`)."""
+    if loss.name == "hinge":
+        lam_raw = _hinge_dual_point(network, X, y, Xt, ~free, F, beta, z)
+    else:
+        lam_raw = -loss.gradient(z, y)
+    lo, hi = _dual_box(loss, y)
+    return lam_raw, project_dual(lam_raw, F, lo, hi)
+
+
 # ---- the dual norm s ------------------------------------------------------------------
 def _relu_value(Xt: np.ndarray, lam: np.ndarray, u: np.ndarray, pen: np.ndarray) -> float:
     r""":math:`|\lambda^\top(\tilde Xu)_+| / \|u_\pi\|` (a lower bound of s for any u)."""
@@ -409,7 +424,8 @@ def _exhaustive_s(Xt, lam, D, free, pen):
     u = ps.U[i, col]
     found = _relu_value(Xt, lam, u, pen)
     sign = 1 if col == 0 else -1
-    return ps.max_upper, found, Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0))), D.shape[1]
+    viol = Violation(D[:, i].copy(), u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+    return ps.max_upper, found, viol, D.shape[1]
 
 
 def _ascend(Xt, lam, d_pat, sign, u, free, pen, max_steps: int = 25):
@@ -607,53 +623,83 @@ def _as_pattern_set(patterns: Any, Xt: np.ndarray) -> PatternSet:
     return make_patterns(Xt, patterns)
 
 
-def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
-             skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
-             tol: float, t0: float) -> Certificate:
-    """The certificate proper, on validated inputs (steps 1-4 of the module docstring)."""
+@dataclass
+class _DualEval:
+    """One dual point and what it gives (internal)."""
+
+    lam: np.ndarray
+    s: float
+    found: float
+    viol: Violation | None
+    n_checked: int
+    method: str
+    scale: float
+    lower: float
+    moved: float
+
+
+def _evaluate_dual(network: Network, z: np.ndarray, X, y, Xt, free, F, D, *, beta: float,
+                   loss: Loss, exhaustive: bool, gated: bool, tol: float) -> _DualEval:
+    """Steps 1-4 of the module docstring for the dual point taken at predictions z."""
     pen = ~free
-    F = _free_basis(X, skip, constant)
-    z = network.predict(X)
-    # 1. dual point lambda = -grad loss (hinge: best subgradient)
-    if loss.name == "hinge":
-        lam_raw = _hinge_dual_point(network, X, y, Xt, pen, F, beta, z)
-    else:
-        lam_raw = -loss.gradient(z, y)
-    # 2. projection onto the free-term constraints and the conjugate's domain
-    lo, hi = _dual_box(loss, y)
-    lam = project_dual(lam_raw, F, lo, hi)
+    free_mask = None if not free.any() else free
+    # 1.-2. dual point, projected onto the free-term constraints and the domain
+    lam_raw, lam = _dual_point(network, X, y, Xt, free, loss, F, beta, z)
     if loss.name == "hinge" and (exhaustive or gated):
-        free_mask = None if not free.any() else free
-        lam = project_dual(_hinge_refine(Xt, y, z, lam, F, D, free_mask, beta, gated, rtol=0.1 * tol),
-                           F, lo, hi)
+        lo, hi = _dual_box(loss, y)
+        lam = project_dual(_hinge_refine(Xt, y, z, lam, F, D, free_mask, beta, gated,
+                                         rtol=0.1 * tol), F, lo, hi)
     moved = float(np.linalg.norm(lam - lam_raw)) / max(float(np.linalg.norm(lam_raw)), 1e-300)
     # 3. dual norm
     if gated:
         s, viol, n_checked = _gated_s(Xt, lam, D, pen)
         found, method = s, "gated"
     elif exhaustive:
-        s, found, viol, n_checked = _exhaustive_s(Xt, lam, D, None if not free.any() else free, pen)
+        s, found, viol, n_checked = _exhaustive_s(Xt, lam, D, free_mask, pen)
         method = "exhaustive"
     else:
-        own = network.activation_patterns(X)
-        Dc, _ = unique_patterns(np.concatenate([D, own], axis=1))
-        found, viol, n_checked = _search_s(Xt, lam, Dc, None if not free.any() else free, pen)
+        Dc, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
+        found, viol, n_checked = _search_s(Xt, lam, Dc, free_mask, pen)
         s, method = max(_global_bound(Xt, lam, pen), found), "search"
     # 4. scale into the dual feasible set and evaluate the dual objective
     scale = 1.0 if s <= beta else beta / s
     lower = -loss.conjugate(-scale * lam, y)
+    return _DualEval(lam, float(s), float(found), viol, int(n_checked), method, float(scale),
+                     float(lower), moved)
+
+
+def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
+             skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
+             tol: float, t0: float, extra_predictions: tuple = ()) -> Certificate:
+    """The certificate proper, on validated inputs.
+
+    The dual point is taken at the network's predictions; ``extra_predictions`` (e.g. the
+    convex solution's, which the recovered network matches only to the recovery
+    tolerance) are tried too when that does not certify, and the best *valid* lower
+    bound is kept.  ``s``, ``refuted`` and ``most_violated`` always describe the
+    network's own dual point.
+    """
+    F = _free_basis(X, skip, constant)
     net = replace(network, regularize_bias=bias == "regularized")
-    upper = net.objective(X, y, beta=beta, loss=loss)
+    upper = float(net.objective(X, y, beta=beta, loss=loss))
+    kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated, tol=tol)
+    own = _evaluate_dual(network, network.predict(X), X, y, Xt, free, F, D, **kw)
+    lower = own.lower
+    for z in extra_predictions:
+        if (upper - lower) / max(1.0, abs(upper)) <= tol:
+            break
+        lower = max(lower, _evaluate_dual(network, z, X, y, Xt, free, F, D, **kw).lower)
     gap = upper - lower
     rel = gap / max(1.0, abs(upper))
     certified = bool(exhaustive and rel <= tol)
-    refuted = bool(loss.name in _SMOOTH and (found > beta * (1 + REFUTE_RTOL) or moved > REFUTE_RTOL))
-    return Certificate(lower_bound=float(lower), upper_bound=float(upper), gap=float(gap),
+    refuted = bool(loss.name in _SMOOTH
+                   and (own.found > beta * (1 + REFUTE_RTOL) or own.moved > REFUTE_RTOL))
+    return Certificate(lower_bound=float(lower), upper_bound=upper, gap=float(gap),
                        relative_gap=float(rel), certified=certified, exhaustive=bool(exhaustive),
-                       s=float(s), s_found=float(found), beta=beta, scale=float(scale),
-                       refuted=refuted, most_violated=viol, n_patterns_checked=int(n_checked),
-                       time=time.perf_counter() - t0, method=method, loss=loss.name,
-                       free_residual=moved, tol=tol)
+                       s=own.s, s_found=own.found, beta=beta, scale=own.scale,
+                       refuted=refuted, most_violated=own.viol, n_patterns_checked=own.n_checked,
+                       time=time.perf_counter() - t0, method=own.method, loss=loss.name,
+                       free_residual=own.moved, tol=tol)
 
 
 def certify_fit(result, *, tol: float = TOL) -> Certificate:
@@ -672,9 +718,14 @@ def certify_fit(result, *, tol: float = TOL) -> Certificate:
     _check_network(network, X.shape[1], program.bias, program.skip, constant)
     Xt, free = _lifted(X, program.bias)
     gated = program.model == "gated"
+    exhaustive = gated or bool(result.exhaustive)
+    D = program.D
+    if not exhaustive:  # search: the fit's patterns plus fresh samples
+        D = np.concatenate([D, sample_patterns(Xt, SEARCH_SAMPLES, seed=result.seed).D], axis=1)
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
-                    bias=program.bias, skip=program.skip, constant=constant, D=program.D,
-                    exhaustive=gated or bool(result.exhaustive), gated=gated, tol=tol, t0=t0)
+                    bias=program.bias, skip=program.skip, constant=constant, D=D,
+                    exhaustive=exhaustive, gated=gated, tol=tol, t0=t0,
+                    extra_predictions=(program.predict(result.solution),))
 
 
 __all__ = ["Certificate", "Violation", "certify", "certify_fit", "project_dual"]
