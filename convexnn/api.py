@@ -22,10 +22,25 @@ from ._validation import check_choice, check_positive, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
 from .losses import get_loss
 from .network import Network
-from .patterns import (MAX_PATTERNS, PatternSet, add_bias_column, make_patterns, pattern_count,
-                       _rank_reduce, _hyperplanes)
+from .patterns import (
+    MAX_PATTERNS,
+    PatternSet,
+    _hyperplanes,
+    _rank_reduce,
+    add_bias_column,
+    make_patterns,
+    pattern_count,
+)
 from .programs.two_layer import BIASES, MODELS, TwoLayerProgram
-from .solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED, ConvexSolution
+from .solution import (
+    FAILED,
+    INACCURATE,
+    INFEASIBLE,
+    ITERATION_LIMIT,
+    OPTIMAL,
+    UNBOUNDED,
+    ConvexSolution,
+)
 from .solvers import SOLVERS, choose_solver
 
 #: "auto" patterns: exact enumeration when the arrangement has at most this many cells.

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.exceptions import InaccurateSolutionWarning, PatternBudgetError, SolverNotAvailableError
+from convexnn.exceptions import (
+    InaccurateSolutionWarning,
+    PatternBudgetError,
+    SolverNotAvailableError,
+)
 from convexnn.solvers.cvxpy_backend import mosek_license
 
 

@@ -31,7 +31,7 @@ def test_conjugate_by_numerical_sup(name, rng):
     mu = loss.gradient(z, y) * 0.7  # inside the domain for every loss here
     total = 0.0
     for j in range(4):
-        res = minimize_scalar(lambda t: -(mu[j] * t - loss.value(np.array([t]), y[j:j + 1])),
+        res = minimize_scalar(lambda t: -(mu[j] * t - loss.value(np.array([t]), y[j:j + 1])),  # noqa: B023 (called at once)
                               bounds=(-60, 60), method="bounded", options={"xatol": 1e-10})
         total += -res.fun
     assert loss.conjugate(mu, y) == pytest.approx(total, abs=1e-6)

@@ -6,9 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convexnn.exceptions import PatternBudgetError
-from convexnn.patterns import (add_bias_column, enumerate_1d_bias, enumerate_patterns,
-                               make_patterns, pattern_count, patterns_from_array,
-                               sample_patterns)
+from convexnn.patterns import (
+    add_bias_column,
+    enumerate_1d_bias,
+    enumerate_patterns,
+    make_patterns,
+    pattern_count,
+    patterns_from_array,
+    sample_patterns,
+)
 
 
 def as_set(D):

@@ -3,12 +3,11 @@
 import cvxpy as cp
 import numpy as np
 import pytest
+from _lbfgs import train_two_layer
 
 import convexnn as cn
 from convexnn.patterns import add_bias_column, enumerate_patterns
 from convexnn.programs.two_layer import TwoLayerProgram
-
-from _lbfgs import train_two_layer
 
 VARIANTS = [(m, b, l) for m in ("relu", "gated") for b in ("none", "regularized", "free")
             for l in ("squared", "logistic", "hinge") if not (m == "gated" and b == "free")]

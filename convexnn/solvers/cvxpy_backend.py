@@ -11,7 +11,15 @@ import time
 from functools import lru_cache
 
 from ..exceptions import SolverError, SolverNotAvailableError
-from ..solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED, ConvexSolution
+from ..solution import (
+    FAILED,
+    INACCURATE,
+    INFEASIBLE,
+    ITERATION_LIMIT,
+    OPTIMAL,
+    UNBOUNDED,
+    ConvexSolution,
+)
 
 #: cvxpy status -> convexnn status
 STATUS_MAP = {
