@@ -437,12 +437,22 @@ def active_neurons(network: Network, X: Any, *, skip: bool = False, free_constan
 
 
 # ---- balancedness, path norm, rebalancing (H) -----------------------------------------------
-def _hidden_norms(net: DeepNetwork, l: int) -> tuple[np.ndarray, np.ndarray]:
-    """(||in_k||, ||out_k||) of the neurons of hidden layer l (output of weights[l])."""
-    sq_in = np.sum(net.weights[l] ** 2, axis=1)
+def neuron_norms(net: Network | DeepNetwork, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""(:math:`\|in_k\|`, :math:`\|out_k\|`) of the neurons of hidden layer ``layer`` (the
+    output of ``weights[layer]``; a two-layer Network has layer 0 only).  The incoming norm
+    includes the bias if it is regularized (THEORY H)."""
+    if isinstance(net, Network):
+        if layer != 0:
+            raise ValueError(f"layer must be 0 for a two-layer Network; got {layer}")
+        return net._in_norms(), net._out_norms()
+    if not isinstance(net, DeepNetwork):
+        raise ValueError(f"net must be a Network or DeepNetwork; got {type(net).__name__}")
+    if not 0 <= layer < net.depth - 1:
+        raise ValueError(f"layer must be in [0, {net.depth - 2}]; got {layer}")
+    sq_in = np.sum(net.weights[layer] ** 2, axis=1)
     if net.regularize_bias:
-        sq_in = sq_in + net.biases[l] ** 2
-    return np.sqrt(sq_in), np.linalg.norm(net.weights[l + 1], axis=0)
+        sq_in = sq_in + net.biases[layer] ** 2
+    return np.sqrt(sq_in), np.linalg.norm(net.weights[layer + 1], axis=0)
 
 
 def deep_balance_errors(net: DeepNetwork) -> np.ndarray:
@@ -450,7 +460,7 @@ def deep_balance_errors(net: DeepNetwork) -> np.ndarray:
     (THEORY H; 0 at every weight-decay stationary point)."""
     out = []
     for l in range(net.depth - 1):
-        a, b = _hidden_norms(net, l)
+        a, b = neuron_norms(net, l)
         out.append(float(np.max(np.abs(a**2 - b**2), initial=0.0)
                          / max(float(np.max(a**2, initial=0.0)), np.finfo(float).tiny)))
     return np.array(out)
@@ -474,7 +484,7 @@ def rebalance_deep(net: DeepNetwork, *, max_sweeps: int = 10_000, tol: float = 1
     last = cur.penalty()
     for _ in range(max_sweeps):
         for l in range(net.depth - 1):
-            a, b = _hidden_norms(cur, l)
+            a, b = neuron_norms(cur, l)
             live = (a > 0) & (b > 0)
             t = np.ones_like(a)
             t[live] = np.sqrt(b[live] / a[live])
@@ -540,5 +550,5 @@ def rebalance_check(network: Network | DeepNetwork, X: Any, y: Any, *, beta: flo
 
 __all__ = ["Check", "Knots", "Lasso1D", "knots", "split_knots_to_data", "knots_at_data",
            "tv_check", "interpolation_cost", "interpolation_limit", "unique_interpolant",
-           "lasso_1d", "active_neurons", "deep_balance_errors", "rebalance_deep",
-           "balance_check", "rebalance_check"]
+           "lasso_1d", "active_neurons", "neuron_norms", "deep_balance_errors",
+           "rebalance_deep", "balance_check", "rebalance_check"]
