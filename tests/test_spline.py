@@ -261,6 +261,50 @@ def test_one_hidden_layer_slice_count_is_one_plus_lines_plus_intersections(seed,
     assert big.n_regions == sum(comb(10, i) for i in range(3))
 
 
+@pytest.mark.parametrize("delta", [1e-6, 1e-8])
+def test_slice_resolves_nearly_coincident_lines(delta):
+    # a convex optimum's neurons often share a line through two data points up to solver
+    # accuracy: copies of a line turned by delta about a point of the box make slivers
+    rng = np.random.default_rng(12)
+    W, b = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    p = np.array([0.2, -0.1])
+    copies = []
+    for k, angle in enumerate([delta, -2 * delta]):
+        c, s_ = np.cos(angle), np.sin(angle)
+        w = np.array([[c, -s_], [s_, c]]) @ W[k]
+        copies.append((w, -w @ (p + 0.3 * k)))
+    W = np.vstack([W, [w for w, _ in copies]])
+    b = np.concatenate([b, [c0 for _, c0 in copies]])
+    net = Network(W1=W, b1=b, W2=rng.standard_normal(len(b)))
+    box = (-1.0, 1.0, -1.0, 1.0)
+    part = slice_regions(net, box=box)
+    assert part.n_regions == arrangement_count_in_box(W, b, box)
+    assert len({np.concatenate(r.code).tobytes() for r in part.regions}) == part.n_regions
+    assert part.n_linear_regions() == part.n_regions
+    np.testing.assert_allclose(sum(r.area for r in part.regions), part.box_area, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slice_codes_stay_distinct_for_lines_through_data_pairs(seed):
+    # the lines of a convex optimum (2-D data with a bias) pass through pairs of data points,
+    # several neurons per pair, up to solver accuracy: slivers and near-concurrent lines
+    rng = np.random.default_rng(seed)
+    P = rng.uniform(-1, 1, (5, 2))
+    W, b = [], []
+    for i, j in combinations(range(5), 2):
+        n = np.array([P[i, 1] - P[j, 1], P[j, 0] - P[i, 0]])
+        for _ in range(2):
+            w = n * rng.uniform(0.5, 2) + 1e-9 * rng.standard_normal(2)
+            W.append(w)
+            b.append(-w @ P[i] + 1e-9 * rng.standard_normal())
+    net = Network(W1=np.array(W), b1=np.array(b), W2=rng.standard_normal(len(b)))
+    part = slice_regions(net, box=(-1.5, 1.5, -1.5, 1.5))
+    assert len({np.concatenate(r.code).tobytes() for r in part.regions}) == part.n_regions
+    np.testing.assert_allclose(sum(r.area for r in part.regions), part.box_area, rtol=1e-12)
+    check = part.check(100)
+    assert check.ok
+
+
 def test_slice_of_higher_dimensional_input():
     rng = np.random.default_rng(11)
     m, d = 7, 5

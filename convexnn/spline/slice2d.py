@@ -249,19 +249,25 @@ def _split_cell(layer: Layer, cell: tuple, min_area: float) -> list[tuple]:
         U, u0 = layer.W @ Mst, layer.W @ cst + layer.b          # switch u(s,t) = U (s,t) + u0
     else:
         U, u0 = layer.G @ Mst, layer.G @ cst + layer.g0
-    pieces = [V]
+    # units whose line misses the cell keep one code on it, read at the centroid; each
+    # split assigns the code of its side (positive side: q_k = 1), so that two pieces of
+    # one cell never share a code
+    q0 = layer.code(U @ polygons.centroid(V) + u0)
+    pieces = [(V, q0)]
     for k in np.flatnonzero(layer.coded):
         if not polygons.crosses(V, U[k], u0[k]):
-            continue                                            # the line misses the cell
+            continue
         new = []
-        for P in pieces:
-            pos, neg = polygons.split(P, U[k], u0[k])
-            new += [Q for Q in (pos, neg) if Q is not None and polygons.area(Q) > min_area]
+        for P, q in pieces:
+            for side, Q in zip((True, False), polygons.split(P, U[k], u0[k]), strict=True):
+                if Q is not None and polygons.area(Q) > min_area:
+                    qs = q.copy()
+                    qs[k] = side
+                    new.append((Q, qs))
         pieces = new
     out = []
     W, b = layer.W, layer.b
-    for P in pieces:
-        q = layer.code(U @ polygons.centroid(P) + u0)
+    for P, q in pieces:
         s = layer.slopes(q)
         new_codes = codes + (q[layer.coded],) if layer.n_coded else codes
         out.append((P, s[:, None] * (W @ Mst), s * (W @ cst + b), s[:, None] * (W @ M),
