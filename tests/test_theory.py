@@ -277,3 +277,20 @@ def test_optimal_networks_are_balanced():
     net = _fit1d(I2, 0.05).network
     assert balance_check(net).holds
     assert rebalance_check(net, x[:, None], y, beta=0.05).holds
+
+
+# ---- the examples double as smoke tests -----------------------------------------------------
+@pytest.mark.parametrize("script", ["theory_1d_knots", "theory_tv_penalty", "theory_balance",
+                                    "theory_deep_linear_spectra"])
+def test_example_runs(script, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{script}.py"
+    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", str(path), "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / f"{script}.png").stat().st_size > 10_000
+    assert "FAILS" not in proc.stdout.split("gradient descent")[0]
