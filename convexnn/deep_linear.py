@@ -57,7 +57,7 @@ def shrink(s: Any, beta: float, depth: int) -> np.ndarray:
     for idx, sk in np.ndenumerate(s):
         if sk < phi_m:
             continue
-        root = sig_m if sk == phi_m else brentq(lambda q: q + beta * q ** (-e) - sk, sig_m, sk,
+        root = sig_m if sk == phi_m else brentq(lambda q, t=sk: q + beta * q ** (-e) - t, sig_m, sk,
                                                 xtol=1e-15, rtol=1e-15)
         h_root = 0.5 * (root - sk) ** 2 + 0.5 * beta * L * root ** (2.0 / L)
         if h_root < 0.5 * sk**2:

@@ -16,8 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.deep_linear import (alignment_check, closed_form_check, layer_spectra, rank_check,
-                                  shrink, spectrum_check, train_deep, whitened_deep_linear)
+from convexnn.deep_linear import (
+    alignment_check,
+    closed_form_check,
+    layer_spectra,
+    rank_check,
+    shrink,
+    spectrum_check,
+    train_deep,
+    whitened_deep_linear,
+)
 
 
 def main() -> None:
@@ -61,7 +69,7 @@ def main() -> None:
     axes[-1].plot(s, np.zeros_like(s), "k|", ms=12, label=r"$s_k$ of $X^\top Y$")
     axes[-1].set_xlabel("s")
     axes[-1].set_ylabel(r"$\sigma(s)$")
-    axes[-1].set_title(r"shrinkage of each singular value, $\beta$ = %g" % beta)
+    axes[-1].set_title(rf"shrinkage of each singular value, $\beta$ = {beta:g}")
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
     out = Path(args.out)

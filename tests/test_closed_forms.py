@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from convexnn.api import fit
-from convexnn.closed_forms import (nuclear_prox, objective_check, whitened_one_hot,
-                                   whitened_two_layer)
+from convexnn.closed_forms import (
+    nuclear_prox,
+    objective_check,
+    whitened_one_hot,
+    whitened_two_layer,
+)
 
 
 def _orthonormal_rows(n, d, seed):

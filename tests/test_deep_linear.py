@@ -10,10 +10,19 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad, minimize_scalar
 
-from convexnn.deep_linear import (_objective_and_grad, alignment_check, closed_form_check,
-                                  deep_objective_gradient,
-                                  layer_spectra, rank_check, rank_one_deep_linear, shrink,
-                                  spectrum_check, train_deep, whitened_deep_linear)
+from convexnn.deep_linear import (
+    _objective_and_grad,
+    alignment_check,
+    closed_form_check,
+    deep_objective_gradient,
+    layer_spectra,
+    rank_check,
+    rank_one_deep_linear,
+    shrink,
+    spectrum_check,
+    train_deep,
+    whitened_deep_linear,
+)
 from convexnn.network import DeepNetwork
 from convexnn.theory import balance_check
 
@@ -31,7 +40,7 @@ def test_shrink_matches_naive_minimization(depth, beta):
     s = np.linspace(0.0, 4.0, 41)
     out = shrink(s, beta, depth)
     for sk, sig in zip(s, out):
-        h = lambda q: 0.5 * (q - sk) ** 2 + 0.5 * beta * depth * q ** (2.0 / depth)  # noqa: E731
+        h = lambda q, sk=sk: 0.5 * (q - sk) ** 2 + 0.5 * beta * depth * q ** (2.0 / depth)  # noqa: E731
         grid = np.linspace(0.0, max(sk, 1e-3) * 1.01, 20001)
         q0 = grid[np.argmin(h(grid))]
         best = minimize_scalar(h, bounds=(max(q0 - 1e-3, 0.0), q0 + 1e-3), method="bounded",
@@ -52,8 +61,8 @@ def test_trainer_gradient():
     dims = [3, 4, 4, 2]
     theta = rng.normal(size=sum(a * b for a, b in zip(dims, dims[1:])))
     for relu in (False, True):
-        f = lambda t: _objective_and_grad(t, X, Y, 0.3, dims, relu)[0]  # noqa: E731
-        g = lambda t: _objective_and_grad(t, X, Y, 0.3, dims, relu)[1]  # noqa: E731
+        f = lambda t, r=relu: _objective_and_grad(t, X, Y, 0.3, dims, r)[0]  # noqa: E731
+        g = lambda t, r=relu: _objective_and_grad(t, X, Y, 0.3, dims, r)[1]  # noqa: E731
         assert check_grad(f, g, theta) < 1e-5 * np.linalg.norm(g(theta))
         # the public wrapper agrees with DeepNetwork.objective
         Ws = [theta[:12].reshape(4, 3), theta[12:28].reshape(4, 4), theta[28:].reshape(2, 4)]

@@ -14,10 +14,21 @@ from hypothesis import strategies as st
 
 from convexnn.api import fit
 from convexnn.network import DeepNetwork, Network
-from convexnn.theory import (active_neurons, balance_check, deep_balance_errors,
-                             interpolation_cost, interpolation_limit, knots, knots_at_data,
-                             lasso_1d, rebalance_check, rebalance_deep, split_knots_to_data,
-                             tv_check, unique_interpolant)
+from convexnn.theory import (
+    active_neurons,
+    balance_check,
+    deep_balance_errors,
+    interpolation_cost,
+    interpolation_limit,
+    knots,
+    knots_at_data,
+    lasso_1d,
+    rebalance_check,
+    rebalance_deep,
+    split_knots_to_data,
+    tv_check,
+    unique_interpolant,
+)
 
 I1 = (np.array([0.0, 2, 6, 7]), np.array([0.0, 0, 3, 3]))
 I2 = (np.array([0.0, 4, 5, 7, 10, 11]), np.array([0.0, 0, 0, 2, 3, 3]))
