@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_positive
+from .exceptions import SolverError
 from .losses import get_loss
 from .network import DeepNetwork, Network
 
@@ -401,6 +402,9 @@ def lasso_1d(x: Any, y: Any, beta: float, *, skip: bool = False, solver: str = "
     problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(A @ z + xi + w0 * xs - ys)
                                      + beta * cp.norm1(z)))
     problem.solve(solver=solver)
+    if z.value is None:
+        raise SolverError(f"{solver} returned status {problem.status!r} for the 1-D Lasso; "
+                          "try solver='SCS'")
     zv, xiv, w0v = np.asarray(z.value, float), float(xi.value), float(w0.value)
     r = A @ zv + xiv + w0v * xs - ys
     obj = 0.5 * float(r @ r) + beta * float(np.sum(np.abs(zv)))
@@ -423,12 +427,14 @@ def active_neurons(network: Network, X: Any, *, skip: bool = False, free_constan
     X = check_array("X", X, ndim=2)
     n = X.shape[0]
     cols = ([X] if skip else []) + ([np.ones((n, 1))] if free_constant else [])
-    rank_F = int(np.linalg.matrix_rank(np.hstack(cols))) if cols else 0
+    rank_F = 0
     net = network.prune_zero(tol)
     H = net.hidden(X) * np.linalg.norm(net.W2.reshape(net.width, -1), axis=1)
     if cols:
-        Q, _ = np.linalg.qr(np.hstack(cols))
-        H = H - Q[:, :rank_F] @ (Q[:, :rank_F].T @ H) if rank_F else H
+        U, s, _ = np.linalg.svd(np.hstack(cols), full_matrices=False)
+        Q = U[:, s > 1e-10 * s[0]]  # orthonormal basis of the free subspace F
+        rank_F = Q.shape[1]
+        H = H - Q @ (Q.T @ H)
     independent = int(np.linalg.matrix_rank(H)) if net.width else 0
     bound = n - rank_F
     return Check("active neurons <= n - rank(free terms)", predicted=bound, measured=net.width,
