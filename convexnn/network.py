@@ -240,6 +240,30 @@ class Network:
         top = float(np.max(contrib, initial=0.0))
         return self.drop_neurons(contrib > tol * top if top > 0 else contrib > 0)
 
+    # ---- torch -------------------------------------------------------------------------
+    def to_torch(self, *, bias: str | None = None, skip: bool | None = None,
+                 output_bias: bool | None = None, dtype: Any = None):
+        r"""A torch module computing the same :math:`f` and objective (float64 by default).
+
+        The trainable free parts (``bias`` "none" / "regularized" / "free", ``skip``,
+        ``output_bias``) default to those recorded in ``meta`` by :meth:`from_torch`, else
+        are inferred from the weights; gates stay fixed buffers.  See
+        :func:`convexnn.torch_backend.network_to_module`.
+        """
+        import torch
+
+        from .torch_backend import network_to_module
+
+        return network_to_module(self, bias=bias, skip=skip, output_bias=output_bias,
+                                 dtype=torch.float64 if dtype is None else dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> Network:
+        """The network of a :class:`convexnn.torch_backend.TwoLayerModule` (float64 copies)."""
+        from .torch_backend import module_to_network
+
+        return module_to_network(module)
+
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Save as ``.npz`` (arrays plus a JSON header); never pickle."""
@@ -369,6 +393,22 @@ class DeepNetwork:
         W2 = _as2d(net.W2).T
         return cls([net.W1, W2], [net.b1, np.atleast_1d(np.asarray(net.c0, float))],
                    regularize_bias=net.regularize_bias)
+
+    def to_torch(self, *, dtype: Any = None):
+        """An ``nn.Sequential`` (:class:`convexnn.torch_backend.MLPModule`) with the same
+        predictions and penalty (float64 by default)."""
+        import torch
+
+        from .torch_backend import deep_to_module
+
+        return deep_to_module(self, dtype=torch.float64 if dtype is None else dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> DeepNetwork:
+        """The MLP of an ``nn.Sequential`` of ``nn.Linear`` and activation layers."""
+        from .torch_backend import module_to_deep
+
+        return module_to_deep(module)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
