@@ -38,6 +38,15 @@ def shrink(s: Any, beta: float, depth: int) -> np.ndarray:
     so for :math:`s \ge \varphi(\sigma_m)` the local minimum is the root in
     :math:`[\sigma_m, s]`, kept only if it beats :math:`\sigma = 0` (a hard threshold whose
     output jumps from 0 to a positive value).
+
+    Parameters
+    ----------
+    s : array-like
+        Nonnegative singular values.
+    beta : float
+        Weight decay, >= 0.
+    depth : int
+        Number of layers L >= 1.
     """
     from scipy.optimize import brentq
 
@@ -144,6 +153,20 @@ def whitened_deep_linear(X: Any, Y: Any, *, beta: float, depth: int) -> DeepLine
     :math:`M = \sum_k \sigma_k a_k b_k^\top`, :math:`\sigma_k =` :func:`shrink`
     :math:`(s_k)`.  Any partial isometry (:math:`XX^\top X = X`, e.g. :math:`XX^\top = I_n`)
     is accepted: the optimal M lies in the row space of X.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Whitened inputs.
+    Y : array-like of shape (n,) or (n, K)
+    beta : float
+        Weight decay, > 0.
+    depth : int
+        Number of layers L.
+
+    Returns
+    -------
+    DeepLinearSolution
     """
     X = check_array("X", X, ndim=2)
     Y = _targets(Y, X.shape[0])
@@ -167,6 +190,21 @@ def rank_one_deep_linear(c: Any, a: Any, Y: Any, *, beta: float, depth: int) -> 
     :math:`\tfrac12\rho^2\sigma^2 - \rho t\sigma + \tfrac{\beta L}{2}\sigma^{2/L}`, i.e.
     :math:`\rho\sigma =` :func:`shrink` :math:`(t, \beta\rho^{-2/L}, L)`.  For
     :math:`c \ge 0` the same value is the optimum of the deep ReLU network without biases.
+
+    Parameters
+    ----------
+    c : array-like of shape (n,)
+    a : array-like of shape (d,)
+        The data are :math:`X = c a^\top`.
+    Y : array-like of shape (n,) or (n, K)
+    beta : float
+        Weight decay, > 0.
+    depth : int
+        Number of layers L.
+
+    Returns
+    -------
+    DeepLinearSolution
     """
     c = check_array("c", c, ndim=1)
     a = check_array("a", a, ndim=1)
@@ -251,6 +289,28 @@ def train_deep(X: Any, Y: Any, *, beta: float, widths: Any, activation: str = "l
 
     An independent reference for the closed forms (THEORY E.2, E.3, I8, I9), in float64
     with numpy backpropagation; initial weights :math:`\sim N(0, \text{init\_scale}^2/d_{in})`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    Y : array-like of shape (n,) or (n, K)
+    beta : float
+        Weight decay, > 0.
+    widths : sequence of int
+        Hidden widths (depth = len(widths) + 1).
+    activation : {"linear", "relu"}, default="linear"
+    restarts : int, default=5
+        Number of random initializations; the best final objective is returned.
+    seed : int, Generator or None
+        Seed of the initializations.
+    init_scale : float, default=1.0
+    maxiter : int, default=20000
+    gtol : float, default=1e-10
+        L-BFGS-B stops when the largest gradient entry is below ``gtol``.
+
+    Returns
+    -------
+    DeepFit
     """
     X = check_array("X", X, ndim=2)
     Y = _targets(Y, X.shape[0])

@@ -190,6 +190,18 @@ def split_knots_to_data(network: Network, x: Any) -> Network:
     result, :meth:`Network.path_norm`, is computed with the network's own bias convention, so
     with a *regularized* bias (cost :math:`|J|\sqrt{1+\kappa^2}`, convex in
     :math:`\kappa`) splitting costs strictly more (F.1, T-regbias).
+
+    Parameters
+    ----------
+    network : Network
+        Scalar-output ReLU network on 1-D input.
+    x : array-like of shape (N,)
+        The data points.
+
+    Returns
+    -------
+    Network
+        Balanced, with units :math:`J(s(x - x_j))_+` only and the constant moved to ``c0``.
     """
     _check_1d(network)
     x = np.unique(_sorted_data(x, distinct=False))
@@ -230,6 +242,23 @@ def knots_at_data(network: Network, x: Any, *, rtol: float = 1e-6, atol: float =
     :math:`\sum|J|\,\|(1,\kappa)\|` no larger than the network's path norm.  Holds for
     optimal networks with free biases; fails when splitting costs more, as with a
     regularized bias (T-regbias).  ``details`` lists the raw off-data knots.
+
+    Parameters
+    ----------
+    network : Network
+        Scalar-output ReLU network on 1-D input.
+    x : array-like of shape (N,)
+        The data points.
+    rtol, atol : float
+        Allowed relative / absolute cost increase of the split network.
+    tol : float
+        Relative jump below which a knot is ignored (see :func:`knots`).
+
+    Returns
+    -------
+    Check
+        ``predicted`` = the network's path norm, ``measured`` = the split network's;
+        ``details``: off-data knots, largest distance to a data point, split network.
     """
     xs = np.unique(_sorted_data(x, distinct=False))
     K = knots(network, tol=tol)
@@ -256,6 +285,22 @@ def tv_check(network: Network, *, skip: bool, rtol: float = 1e-5, atol: float = 
     term divided by :math:`\beta`) equals :math:`R(f) = TV(f')` with a free skip term, and
     :math:`R(f) = \max(TV(f'), |f'(-\infty)+f'(+\infty)|)` without one (Savarese et al.
     2019).  For any network penalty :math:`\ge` path norm :math:`\ge R(f)`.
+
+    Parameters
+    ----------
+    network : Network
+        Scalar-output ReLU network on 1-D input with free biases.
+    skip : bool
+        Whether the trained model had a free skip (linear) term.
+    rtol, atol : float
+        Tolerances of penalty == R(f).
+    tol : float
+        Relative jump below which a knot is ignored (see :func:`knots`).
+
+    Returns
+    -------
+    Check
+        ``predicted`` = R(f), ``measured`` = :meth:`Network.penalty`.
     """
     _check_1d(network)
     if network.regularize_bias:
@@ -331,6 +376,13 @@ def unique_interpolant(x: Any, y: Any, *, tol: float = 1e-9) -> Check:
     :math:`\delta_{j+1}` with mean :math:`\delta_j` on the gap between them, so equal-cost
     optima with off-data knots exist; otherwise the interpolant is unique.  Predicted:
     unique; ``details["ambiguous_gaps"]`` lists the gaps where it is not.
+
+    Parameters
+    ----------
+    x, y : array-like of shape (N,)
+        1-D data with distinct x.
+    tol : float
+        Slope changes below ``tol`` times the largest slope count as zero.
     """
     x, y = _sorted_data(x, y)
     delta = np.diff(y) / np.diff(x)
@@ -388,6 +440,21 @@ def lasso_1d(x: Any, y: Any, beta: float, *, skip: bool = False, solver: str = "
     with :math:`w_0 = 0` unless ``skip`` (Ergen & Pilanci 2021; pilancilab/1d-convex-nn).
     The atoms :math:`(x - x_N)_+` and :math:`(x_1 - x)_+` vanish on the data and are left
     out.  An independent formulation of ``fit(x[:, None], y, bias="free", patterns="exact")``.
+
+    Parameters
+    ----------
+    x, y : array-like of shape (N,)
+        1-D data.
+    beta : float
+        Regularization strength, > 0 (THEORY section 0 scaling).
+    skip : bool, default=False
+        Add the free slope :math:`w_0`.
+    solver : str, default="CLARABEL"
+        A cvxpy solver name.
+
+    Returns
+    -------
+    Lasso1D
     """
     import cvxpy as cp
 
@@ -423,6 +490,17 @@ def active_neurons(network: Network, X: Any, *, skip: bool = False, free_constan
     2021: :math:`K \le N-(d+1)`).  Neurons with :math:`\|u_j\|\|\alpha_j\| \le` ``tol``
     times the largest are not counted.  ``details["independent"]`` is the rank of the fits
     modulo F (equal to the width for a pruned network).
+
+    Parameters
+    ----------
+    network : Network
+        A (pruned) two-layer network, e.g. ``fit(...).network``.
+    X : array-like of shape (n, d)
+        The training inputs.
+    skip, free_constant : bool, default=False
+        Which free terms the model had.
+    tol : float, default=1e-6
+        Relative contribution below which a neuron is not counted.
     """
     X = check_array("X", X, ndim=2)
     n = X.shape[0]
@@ -511,6 +589,12 @@ def balance_check(network: Network | DeepNetwork, *, rtol: float = 1e-6) -> Chec
     of :func:`deep_balance_errors`) and the ratio of the penalty to its minimum over
     rescalings (two-layer: the path norm :math:`\sum_j\|u_j\|\|\alpha_j\|`; deep: the
     penalty after :func:`rebalance_deep`).  Predicted at any stationary point: 0 and 1.
+
+    Parameters
+    ----------
+    network : Network or DeepNetwork
+    rtol : float, default=1e-6
+        Tolerance on the balance error and on ratio - 1.
     """
     if isinstance(network, Network):
         err, floor = network.balance_error(), network.path_norm()
@@ -534,6 +618,17 @@ def rebalance_check(network: Network | DeepNetwork, X: Any, y: Any, *, beta: flo
 
     Predicted: :math:`\max|f_{rebal}(X) - f(X)| <` ``atol`` and
     :math:`P(\theta_{rebal}) \le P(\theta)` (up to rounding, ``1e-12`` relative).
+
+    Parameters
+    ----------
+    network : Network or DeepNetwork
+    X, y : array-like
+        Inputs and targets on which outputs and objectives are compared.
+    beta : float
+        Weight decay of the objective.
+    loss : str, default="squared"
+    atol : float, default=1e-10
+        Largest allowed change of an output.
     """
     X = check_array("X", X, ndim=2)
     beta = check_positive("beta", beta)
