@@ -47,6 +47,13 @@ def shrink(s: Any, beta: float, depth: int) -> np.ndarray:
         Weight decay, >= 0.
     depth : int
         Number of layers L >= 1.
+
+    Examples
+    --------
+    >>> shrink([0.5, 1.5, 2.5], 1.0, 2)  # soft threshold
+    array([0. , 0.5, 1.5])
+    >>> shrink([1.9, 2.1], 1.0, 3)  # hard threshold at s* = 2: jumps from 0 to ~1
+    array([0.        , 1.1437...])
     """
     from scipy.optimize import brentq
 

@@ -153,6 +153,16 @@ def knots(network: Network, *, tol: float = 1e-6, merge_tol: float = 1e-7) -> Kn
     Returns
     -------
     Knots
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convexnn import Network
+    >>> f = Network(W1=np.array([[1.0], [1.0]]), b1=np.array([-2.0, -6.0]),
+    ...             W2=np.array([0.75, -0.75]))  # zshape interpolant (THEORY I1)
+    >>> K = knots(f)
+    >>> K.locations, K.jumps, K.total_variation
+    (array([2., 6.]), array([ 0.75, -0.75]), 1.5)
     """
     _check_1d(network)
     w, b, a = network.W1[:, 0], network.b1, network.W2
@@ -326,6 +336,11 @@ def interpolation_cost(x: Any, y: Any, *, skip: bool = False) -> float:
     :math:`\delta_1 + p, \delta_{N-1} + q` costs :math:`\max(T + |p| + |q|,
     |\delta_1+\delta_{N-1}+p+q|)`, minimized by splitting the excess evenly [D, checked
     against the Lasso limit in the tests].
+
+    Examples
+    --------
+    >>> interpolation_cost([0, 2, 6, 7], [0, 0, 3, 7])  # bounce (THEORY I3)
+    4.0
     """
     x, y = _sorted_data(x, y)
     if x.size < 2:
