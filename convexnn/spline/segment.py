@@ -169,8 +169,9 @@ class SegmentPartition:
         bp = self.breakpoints
         idx = np.searchsorted(bp, t)
         near = np.zeros(n_samples, bool)
-        if bp.size:
-            gap = np.min(np.abs(t[:, None] - bp[None, :]), axis=1)
+        if bp.size:                     # distance to the nearest breakpoint, either side
+            gap = np.minimum(np.abs(t - bp[np.maximum(idx - 1, 0)]),
+                             np.abs(t - bp[np.minimum(idx, bp.size - 1)]))
             near = gap < 1e-9
         exact = np.array([np.concatenate(p.code) if p.code else np.zeros(0, bool) for p in self.pieces])
         bad = np.any(Q != exact[idx], axis=1) & ~near
