@@ -80,7 +80,9 @@ def input_jacobians(model: Any, X: Any, *, create_graph: bool = True) -> Any:
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch nn.Module; got {type(model).__name__}")
-    X = torch.as_tensor(X).detach().clone().requires_grad_(True)
+    param = next(model.parameters(), None)
+    like = {} if param is None else {"dtype": param.dtype, "device": param.device}
+    X = torch.as_tensor(X, **like).detach().clone().requires_grad_(True)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}")
     out = model(X)
