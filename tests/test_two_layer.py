@@ -134,3 +134,24 @@ def test_bias_column_patterns_include_all_on_for_free_bias(rng):
     assert r.patterns.all(axis=0).any()
     Xt = add_bias_column(X)
     assert np.array_equal(Xt @ r.gates.T >= 0, r.patterns)
+
+
+def test_purely_affine_optimum_keeps_its_free_constant():
+    """Large beta with a free affine term: the optimum is affine (no neuron), and the free
+    constant carried by weightless blocks must survive recovery (THEORY A.5)."""
+    x, y = np.array([0, 2, 6, 7.0]), np.array([0, 0, 3, 7.0])
+    r = cn.fit(x[:, None], y, beta=3.16, bias="free", skip=True, patterns="exact", certify=False)
+    assert r.status == "optimal"
+    # independent value: least-squares line through the data (zero penalty)
+    A = np.stack([x, np.ones_like(x)], 1)
+    resid = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    assert r.objective == pytest.approx(0.5 * resid @ resid, rel=1e-6)
+    assert r.recovered_objective == pytest.approx(r.objective, rel=1e-6)
+
+
+def test_zero_optimum_is_not_flagged_inaccurate(rng):
+    """Solver noise around the zero solution is no cone violation."""
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    r = cn.fit(X, y, beta=1e3, patterns="exact", certify=False)
+    assert r.status == "optimal" and r.n_active == 0
+    assert r.objective == pytest.approx(0.5 * y @ y, rel=1e-7)

@@ -135,7 +135,8 @@ class TwoLayerProgram:
 
     def constraint_violation(self, sol: ConvexSolution) -> float:
         r""":math:`\max_i \max_j [-(2D_i - I)\tilde X v_i]_+` over both block sets, relative to
-        :math:`\max|\tilde X v_i|` (0 for C-GReLU)."""
+        :math:`\max(\max|\tilde X v_i|, \|y\|_\infty)` (0 for C-GReLU); the target scale keeps
+        solver noise around a zero optimum from counting as a violation."""
         if self.model == "gated":
             return 0.0
         S = 2.0 * self.D - 1.0
@@ -144,6 +145,7 @@ class TwoLayerProgram:
             Z = self.Xt @ B.T
             worst = max(worst, float(np.max(-S * Z, initial=0.0)))
             scale = max(scale, float(np.max(np.abs(Z), initial=0.0)))
+        scale = max(scale, float(np.max(np.abs(self.y), initial=0.0)))
         return worst / scale if scale > 0 else 0.0
 
     def zero_solution(self) -> ConvexSolution:
@@ -221,12 +223,13 @@ class TwoLayerProgram:
         blocks, constant = [], 0.0
         for B, sign in sets:
             norms = self.group_norms(B)
-            for i in np.flatnonzero(norms > tol * top) if top > 0 else []:
+            active = norms > tol * top if top > 0 else np.zeros(norms.shape, dtype=bool)
+            for i in np.flatnonzero(active):
                 blocks.append((i, sign, B[i]))
             if self.bias == "free":
                 # weight part ~ 0: the block is the constant D_i * b (only all-on survives
                 # the cone constraint); fold it into the output bias
-                for i in np.flatnonzero((norms <= tol * top) & (np.abs(B[:, -1]) > tol * full)):
+                for i in np.flatnonzero(~active & (np.abs(B[:, -1]) > tol * full)):
                     if self.D[:, i].all():
                         constant += sign * B[i, -1]
         return blocks, constant
