@@ -21,6 +21,24 @@ _EXPORTS = {
     "TwoLayerProgram": "programs.two_layer",
     "ConvexSolution": "solution",
     "get_loss": "losses",
+    # theory checks (THEORY F, H, A.3) and closed forms (C, E)
+    "Check": "theory",
+    "knots": "theory",
+    "knots_at_data": "theory",
+    "tv_check": "theory",
+    "interpolation_cost": "theory",
+    "interpolation_limit": "theory",
+    "unique_interpolant": "theory",
+    "lasso_1d": "theory",
+    "active_neurons": "theory",
+    "balance_check": "theory",
+    "rebalance_check": "theory",
+    "rebalance_deep": "theory",
+    "whitened_deep_linear": "deep_linear",
+    "rank_one_deep_linear": "deep_linear",
+    "train_deep": "deep_linear",
+    "whitened_two_layer": "closed_forms",
+    "whitened_one_hot": "closed_forms",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
