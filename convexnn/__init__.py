@@ -39,6 +39,11 @@ _EXPORTS = {
     "train_deep": "deep_linear",
     "whitened_two_layer": "closed_forms",
     "whitened_one_hot": "closed_forms",
+    # the max-affine spline view (THEORY G); the rest lives in convexnn.spline
+    "segment_regions": "spline",
+    "slice_regions": "spline",
+    "affine_map": "spline",
+    "vq_distance": "spline",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
