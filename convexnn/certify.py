@@ -24,6 +24,13 @@ width.  The certificate
    :math:`\mathrm{LB} = -\ell^*(-\lambda_s)` and :math:`\mathrm{gap} = P(\theta) - \mathrm{LB}`.
 
 At a global optimum :math:`s = \beta` and the gap is 0 (THEORY A.7, I6).
+
+A primal network determines :math:`\lambda` only to about the square root of its objective
+accuracy, and step 4 loses that much.  So when the gradient's dual point falls short of
+the tolerance, better dual points are tried -- the convex solution's predictions
+(:func:`certify_fit`), then a cutting-plane solve of the dual started from the best point
+(:func:`_refine_dual`; for the hinge loss it picks the margin subgradients).  Any dual
+point is valid after steps 2-4, so these only tighten the bound.
 """
 
 from __future__ import annotations
@@ -38,9 +45,17 @@ from ._validation import check_choice, check_positive, check_X_y
 from .cones import cone_support, pattern_supports
 from .losses import Loss, get_loss
 from .network import Network
-from .patterns import (PatternSet, _hyperplanes, _rank_reduce, add_bias_column,
-                       enumerate_1d_bias, make_patterns, pattern_count, sample_patterns,
-                       unique_patterns)
+from .patterns import (
+    PatternSet,
+    _hyperplanes,
+    _rank_reduce,
+    add_bias_column,
+    enumerate_1d_bias,
+    make_patterns,
+    pattern_count,
+    sample_patterns,
+    unique_patterns,
+)
 
 BIASES = ("none", "regularized", "free")
 #: ``patterns="auto"``: enumerate exactly when the arrangement has at most this many cells.
@@ -109,8 +124,10 @@ class Certificate:
     scale : float
         :math:`\min(1, \beta/s)`.
     refuted : bool
-        From the network's own dual point :math:`-\nabla\ell(\hat y)`, for smooth losses: :math:`s_{found} > \beta(1 + 10^{-3})` or the network is not
-        stationary in its free terms, which proves it is not a global optimum.
+        From the network's own dual point :math:`-\nabla\ell(\hat y)`, for smooth losses:
+        a direction with :math:`|\lambda^\top(\tilde Xu)_+| > \beta(1 + 10^{-3})` was
+        found, or the network is not stationary in its free terms; either proves it is not
+        a global optimum.
     most_violated : Violation or None
         The largest dual-constraint value found for the network's own dual point.
     n_patterns_checked : int
@@ -123,8 +140,9 @@ class Certificate:
         "convex solution" (the fit's convex predictions) or "refined" (cutting-plane dual
         solve, :func:`_refine_dual`).
     free_residual : float
-        Of the network's own dual point: relative change :math:`\|\lambda' - \lambda\| / \|\lambda\|` made by the projection
-        onto the free-term constraints (0 at a stationary network).
+        Of the network's own dual point: the relative change
+        :math:`\|\lambda' - \lambda\| / \|\lambda\|` made by the projection onto the
+        free-term constraints (0 at a stationary network).
     tol : float
     """
 

@@ -14,7 +14,6 @@ from convexnn.certify import Certificate, certify, certify_fit, project_dual
 from convexnn.network import Network
 from convexnn.path import beta_max, zero_network
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)
 LOSSES = ("squared", "logistic", "hinge")
 BIASES = ("none", "regularized", "free")
 
