@@ -451,24 +451,38 @@ def _relu_value(Xt: np.ndarray, lam: np.ndarray, u: np.ndarray, pen: np.ndarray)
 
 
 def _global_bound(Xt: np.ndarray, lam: np.ndarray, pen: np.ndarray) -> float:
-    r"""A closed-form upper bound of :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|`.
+    r"""A closed-form upper bound of :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|`,
+    the smallest of three valid bounds.
 
-    All coordinates penalized: :math:`|\lambda^\top(\tilde Xu)_+| \le
-    \min(\sum_j|\lambda_j|\|\tilde x_j\|,\ \max(\|\lambda_+\|, \|\lambda_-\|)\|\tilde X\|_2)`
-    (the second since :math:`\lambda^\top(z)_+ \le \lambda_+^\top(z)_+ \le
-    \|\lambda_+\|\|z\|`).  A free bias b with :math:`1^\top\lambda = 0`: the value is
-    constant in b once :math:`|b| \ge R = \max_j\|x_j\|` (all rows on or all off), so
-    :math:`|b| \le R` and :math:`|\tilde x_j^\top u| \le \|x_j\| + R`.
+    With :math:`z = \tilde Xu` and :math:`z_+ = (z + |z|)/2`:
+
+    * :math:`|\lambda^\top z_+| \le \sum_j|\lambda_j||z_j|`;
+    * :math:`|\lambda^\top z_+| \le \max(\|\lambda_+\|, \|\lambda_-\|)\,\|z\|` (since
+      :math:`\lambda^\top z_+ \le \lambda_+^\top z_+ \le \|\lambda_+\|\|z\|`);
+    * :math:`|\lambda^\top z_+| \le \tfrac12|\lambda^\top z| + \tfrac12\sum_j|\lambda_j||z_j|`
+      and, by Cauchy-Schwarz, :math:`\sum_j|\lambda_j||z_j| \le \|\lambda\|_1^{1/2}
+      \|\mathrm{diag}(|\lambda|)^{1/2} z\|`.
+
+    All coordinates penalized: :math:`\|z\| \le \|\tilde X\|_2`, :math:`|z_j| \le
+    \|\tilde x_j\|`.  A free bias b with :math:`1^\top\lambda = 0`: the value is constant
+    in b once :math:`|b| \ge R = \max_j\|x_j\|` (all rows on, or all off), so
+    :math:`|b| \le R`, :math:`|z_j| \le \|x_j\| + R`, :math:`\lambda^\top z =
+    \lambda^\top Xw` and the b part adds :math:`R\|\lambda\|_1` (resp.
+    :math:`R\sqrt n`) to the weight part.
     """
     Xp = Xt[:, pen]
     rown = np.linalg.norm(Xp, axis=1)
+    a = np.abs(lam)
     lam_pm = max(float(np.linalg.norm(np.maximum(lam, 0))), float(np.linalg.norm(np.minimum(lam, 0))))
-    if pen.all():
-        return float(min(np.sum(np.abs(lam) * rown), lam_pm * np.linalg.norm(Xt, 2)))
-    R = float(np.max(rown, initial=0.0))
+    R = 0.0 if pen.all() else float(np.max(rown, initial=0.0))
     n = Xt.shape[0]
-    return float(min(np.sum(np.abs(lam) * (rown + R)),
-                     lam_pm * (np.linalg.norm(Xp, 2) + R * np.sqrt(n))))
+    abs_sum = float(np.sqrt(np.sum(a)) * np.linalg.norm(np.sqrt(a)[:, None] * Xp, 2)) + R * float(np.sum(a))
+    bounds = [
+        float(np.sum(a * (rown + R))),
+        lam_pm * (float(np.linalg.norm(Xp, 2)) + R * np.sqrt(n)),
+        0.5 * float(np.linalg.norm(Xp.T @ lam)) + 0.5 * abs_sum,
+    ]
+    return min(bounds)
 
 
 def _exhaustive_s(Xt, lam, D, free, pen):

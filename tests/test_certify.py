@@ -294,3 +294,25 @@ def test_certify_fit_reuses_the_fit(i6):
     c = certify_fit(r)
     assert c.certified and c.n_patterns_checked == r.program.n_patterns
     assert c.time < 10 * (r.timings["solve"] + r.timings["setup"]) + 0.05
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), bias=st.booleans())
+def test_global_bound_dominates_exhaustive_s(seed, bias):
+    """The closed-form bound used by the pattern search is >= the exhaustive dual norm."""
+    from convexnn.certify import _global_bound
+    from convexnn.cones import pattern_supports
+    from convexnn.patterns import add_bias_column
+
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(4, 9)), int(rng.integers(1, 3))
+    X = rng.standard_normal((n, d))
+    Xt = add_bias_column(X) if bias else X
+    lam = rng.standard_normal(n) * rng.uniform(0, 3, n)
+    pen = np.ones(Xt.shape[1], bool)
+    if bias:
+        lam -= lam.mean()
+        pen[-1] = False
+    D = cn.enumerate_patterns(Xt).D
+    s = pattern_supports(Xt, lam, D, free=None if not bias else ~pen).max_upper
+    assert _global_bound(Xt, lam, pen) >= s * (1 - 1e-12)
