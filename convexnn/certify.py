@@ -597,7 +597,7 @@ def _auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_sample
 def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss = "squared",
             bias: str = "none", skip: bool = False, output_bias: bool = False,
             patterns: Any = None, seed: Any = None, tol: float = TOL,
-            n_samples: int = SEARCH_SAMPLES) -> Certificate:
+            n_samples: int = SEARCH_SAMPLES, refine: bool = True) -> Certificate:
     r"""Certify (or refute) global optimality of any two-layer network (THEORY A.7).
 
     .. math::
@@ -638,6 +638,10 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
         ``certified`` iff gap <= tol * max(1, |P(theta)|) and the check was exhaustive.
     n_samples : int, default=500
         Sampled gates of the search (plus the network's own patterns).
+    refine : bool, default=True
+        When the gradient's dual point leaves a relative gap between ``tol`` and 1e-2 (or
+        for the hinge loss), improve it by a cutting-plane solve of the dual
+        (:func:`_refine_dual`, a small conic program); exhaustive/gated checks only.
 
     Returns
     -------
@@ -681,7 +685,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
         D = pset.D
     return _certify(network, X, y, Xt, free, beta=beta, loss=loss, bias=bias, skip=bool(skip),
                     constant=constant, D=D, exhaustive=gated or pset.exhaustive, gated=gated,
-                    tol=tol, t0=t0)
+                    tol=tol, t0=t0, refine=bool(refine))
 
 
 def _as_pattern_set(patterns: Any, Xt: np.ndarray) -> PatternSet:
@@ -785,13 +789,16 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
                        free_residual=own.moved, tol=tol, dual_point=source)
 
 
-def certify_fit(result, *, tol: float = TOL) -> Certificate:
+def certify_fit(result, *, tol: float = TOL, refine: bool = True) -> Certificate:
     """Certificate of a :func:`convexnn.fit` result's recovered network.
 
     Uses the fit's own data, beta, loss and variant.  When the fit enumerated every
     pattern (``result.exhaustive``) the same pattern set is reused, so the check is
-    exhaustive; otherwise the fit's patterns seed a pattern search with local ascent
-    (which can refute but never certify).  A gated fit is checked over its gates.
+    exhaustive; otherwise the fit's patterns plus 500 fresh Gaussian gates seed a pattern
+    search with local ascent (which can refute but never certify).  A gated fit is
+    checked over its gates (optimality among gated networks with those gates).  Besides
+    the network's own dual point, the convex solution's predictions are tried, and with
+    ``refine`` the cutting-plane dual solve (see :func:`certify`).
     """
     t0 = time.perf_counter()
     program = result.program
@@ -804,10 +811,11 @@ def certify_fit(result, *, tol: float = TOL) -> Certificate:
     exhaustive = gated or bool(result.exhaustive)
     D = program.D
     if not exhaustive:  # search: the fit's patterns plus fresh samples
-        D = np.concatenate([D, sample_patterns(Xt, SEARCH_SAMPLES, seed=result.seed).D], axis=1)
+        rng = np.random.default_rng((0 if result.seed is None else result.seed, 7))
+        D = np.concatenate([D, sample_patterns(Xt, SEARCH_SAMPLES, seed=rng).D], axis=1)
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
                     bias=program.bias, skip=program.skip, constant=constant, D=D,
-                    exhaustive=exhaustive, gated=gated, tol=tol, t0=t0,
+                    exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
                     extra_predictions=(program.predict(result.solution),))
 
 
