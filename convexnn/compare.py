@@ -1,0 +1,456 @@
+r"""The convex optimum against gradient training of the same network, over many seeds.
+
+:func:`compare` solves the convex program once (:func:`convexnn.fit`), giving
+:math:`p^*`, then trains the non-convex network
+
+.. math::  \min_\theta\ F(\theta) = \sum_j \ell(f_\theta(x_j); y_j)
+           + \tfrac{\beta}{2}\|\theta_\pi\|_2^2
+
+from random initialisations with each optimizer and width, and reports for every run
+:math:`F(\theta_T)`, the gap :math:`F(\theta_T) - p^*` and, when
+:mod:`convexnn.certify` is available, its dual certificate.  With every pattern
+enumerated, :math:`p^* \le F(\theta)` for every network of every width (THEORY A.3), so a
+negative gap beyond solver tolerance is a bug; with sampled patterns :math:`p^*` is only
+an upper bound on the optimum and gaps may be negative.  Widths default to the support
+size :math:`m^*` of the recovered optimum (the smallest width at which the optimum is
+attainable); SGD at smaller widths can stall above :math:`p^*` (THEORY I11).
+
+Runs are independent jobs of ``joblib.Parallel``; choose a Ray or Dask backend with
+``joblib.parallel_config(backend=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import itertools
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_choice, check_int, check_positive, check_X_y
+from .losses import get_loss
+
+#: Relative gap below which a run counts as having reached the optimum in tables.
+REACHED_RTOL = 1e-3
+
+
+@dataclass
+class CompareResult:
+    """What :func:`compare` returns.
+
+    Attributes
+    ----------
+    optimum : FitResult
+        The convex solve; ``optimum.objective`` is :math:`p^*`.
+    certificate : Certificate or None
+        Dual certificate of the optimum's network (None without :mod:`convexnn.certify`).
+    runs : list of dict
+        One per (optimizer, width, seed): "seed", "optimizer", "width", "objective",
+        "gap" (:math:`F - p^*`), "rel_gap" (:math:`(F - p^*)/|p^*|`), "time" (training
+        seconds), "epochs", "status", "grad_norm", "n_patterns", "lr", "batch_size",
+        "history" (per logged epoch), "network", and "certificate", "certificate_gap",
+        "lower_bound", "certified" (None without certificates).
+    settings : dict
+        The arguments of the comparison.
+    """
+
+    optimum: Any
+    certificate: Any
+    runs: list[dict]
+    settings: dict
+    time: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def optimum_value(self) -> float:
+        """:math:`p^*`."""
+        return float(self.optimum.objective)
+
+    def table(self, *, per_run: bool = False, rtol: float = REACHED_RTOL) -> str:
+        """A text table: per (optimizer, width) by default, or one row per run.
+
+        "reached" counts the runs with relative gap <= ``rtol``.
+        """
+        p = self.optimum_value
+        kind = "exact patterns" if self.optimum.exhaustive else "sampled patterns: upper bound"
+        head = [f"convex optimum p* = {p:.8g} ({kind}; {self.optimum.program.n_patterns} patterns, "
+                f"support m* = {self.optimum.network.width}, solve "
+                f"{self.optimum.timings.get('total', float('nan')):.2f} s)"]
+        if per_run:
+            cols = ["optimizer", "width", "seed", "objective", "gap", "rel.gap", "n_pat", "time[s]",
+                    "status", "cert.gap"]
+            rows = [[r["optimizer"], r["width"], r["seed"], _fmt(r["objective"]), _fmt(r["gap"], 2),
+                     _fmt(r["rel_gap"], 2), r["n_patterns"], f"{r['time']:.2f}", r["status"],
+                     _fmt(r["certificate_gap"], 2)] for r in self.runs]
+        else:
+            cols = ["optimizer", "width", "runs", "objective min", "median", "max", "rel.gap med",
+                    "reached", "time[s] med", "cert.gap med"]
+            rows = []
+            for (opt, width), group in self._groups().items():
+                obj = np.array([r["objective"] for r in group], float)
+                rel = np.array([r["rel_gap"] for r in group], float)
+                cert = [r["certificate_gap"] for r in group if r["certificate_gap"] is not None]
+                rows.append([opt, width, len(group), _fmt(np.nanmin(obj)), _fmt(np.nanmedian(obj)),
+                             _fmt(np.nanmax(obj)), _fmt(np.nanmedian(rel), 2),
+                             f"{int(np.sum(rel <= rtol))}/{len(group)}",
+                             f"{np.median([r['time'] for r in group]):.2f}",
+                             _fmt(np.median(cert), 2) if cert else "-"])
+        return "\n".join(head + [_render(cols, rows)])
+
+    def _groups(self) -> dict:
+        groups: dict = {}
+        for r in self.runs:
+            groups.setdefault((r["optimizer"], r["width"]), []).append(r)
+        return groups
+
+    def plot(self, **kwargs):
+        """Training curves against the optimum (:func:`convexnn.plotting.training.plot_training`)."""
+        from .plotting.training import plot_training
+
+        return plot_training(self, **kwargs)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _fmt(x: Any, digits: int = 8) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "-"
+    return f"{x:.{digits}g}" if digits > 2 else f"{x:.{digits}e}"
+
+
+def _render(cols: list[str], rows: list[list]) -> str:
+    cells = [cols] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(cols))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ---- validation -----------------------------------------------------------------------------
+def _run_seeds(seeds: Any, seed: Any) -> list[int]:
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str):
+        if not seeds:
+            raise ValueError("seeds is an empty sequence")
+        return [check_int("seeds", s, minimum=0) for s in seeds]
+    count = check_int("seeds", seeds)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise TypeError(f"seed must be an int or None; got {type(seed).__name__}")
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(count)]
+
+
+def _per_optimizer(name: str, value: Any, optimizers: tuple[str, ...], check) -> dict:
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(optimizers)
+        if unknown:
+            raise ValueError(f"{name} has keys {sorted(unknown)} that are not in optimizers={optimizers}")
+        return {o: None if value.get(o) is None else check(value[o]) for o in optimizers}
+    return {o: None if value is None else check(value) for o in optimizers}
+
+
+# ---- one run (a joblib job) -----------------------------------------------------------------
+def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.ndarray]:
+    """Gates for gated training: the optimum's support first, then the program's other
+    gates, deduplicated by pattern (so width m* uses exactly the optimal gates)."""
+    d = X.shape[1]
+    net = fit_result.network
+    Gs, g0s = [net.gates], [net.gate_bias]
+    if fit_result.gates is not None:
+        G = np.asarray(fit_result.gates)
+        Gs.append(G[:, :d])
+        g0s.append(G[:, d] if bias != "none" else np.zeros(G.shape[0]))
+    G, g0 = np.vstack(Gs), np.concatenate(g0s)
+    D = X @ G.T + g0 >= 0
+    _, first = np.unique(np.packbits(D, axis=0), axis=1, return_index=True)
+    keep = np.sort(first)
+    keep = keep[D[:, keep].any(axis=0)]  # an all-off gate gives a dead neuron
+    return G[keep], g0[keep]
+
+
+def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
+    """The run's certificate when :mod:`convexnn.certify` exists.  A gated network is
+    certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
+    if not settings["certify"] or network is None:
+        return None, None
+    if importlib.util.find_spec("convexnn.certify") is None:
+        return None, None
+    from .certify import certify
+
+    try:
+        cert = certify(network, X, y, beta=settings["beta"], loss=settings["loss"],
+                       bias=settings["bias"], skip=settings["skip"],
+                       output_bias=settings["output_bias"], patterns=settings["certify_patterns"])
+    except (NotImplementedError, ValueError) as e:
+        return None, f"certify failed: {e}"
+    return cert, None
+
+
+def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
+    """Train one randomly initialised network; returns the run's dict."""
+    from . import torch_backend as tb
+
+    gates = gate_bias = None
+    if settings["model"] == "gated":
+        pool, pool_b = settings["gate_pool"]
+        idx = np.arange(job["width"]) % pool.shape[0]
+        gates, gate_bias = pool[idx], pool_b[idx]
+    module = tb.random_module(X.shape[1], job["width"], model=settings["model"],
+                              bias=settings["bias"], skip=settings["skip"],
+                              output_bias=settings["output_bias"], gates=gates,
+                              gate_bias=gate_bias, seed=job["seed"])
+    res = tb.train(module, X, y, beta=settings["beta"], loss=settings["loss"],
+                   optimizer=job["optimizer"], epochs=settings["epochs"], lr=job["lr"],
+                   batch_size=job["batch_size"], seed=job["seed"], optimum=settings["optimum"],
+                   log_every=settings["log_every"], quiet=True, num_threads=job["num_threads"],
+                   bias=settings["bias"])
+    p = settings["optimum"]
+    cert, note = _certify_run(res.network, X, y, settings)
+    return {
+        "seed": job["seed"], "optimizer": job["optimizer"], "width": job["width"],
+        "objective": res.objective, "gap": res.gap, "rel_gap": res.gap / max(abs(p), 1e-300),
+        "time": res.time, "epochs": res.epochs, "status": res.status,
+        "grad_norm": res.grad_norm, "n_patterns": res.history["n_patterns"][-1],
+        "lr": res.lr, "batch_size": res.batch_size, "history": res.history,
+        "network": res.network, "certificate": cert,
+        "certificate_gap": None if cert is None else float(cert.gap),
+        "lower_bound": None if cert is None else float(cert.lower_bound),
+        "certified": None if cert is None else bool(cert.certified),
+        "messages": res.messages + ([note] if note else []),
+    }
+
+
+# ---- public entry point ---------------------------------------------------------------------
+def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
+            optimizers: Sequence[str] = ("sgd", "adam"), widths: Sequence[int] | None = None,
+            epochs: int = 1000, lr: float | Mapping[str, float] | None = None,
+            batch_size: int | Mapping[str, int] | None = None, model: str = "relu",
+            loss: str = "squared", bias: str = "none", skip: bool = False,
+            output_bias: bool = False, patterns: Any = "auto", seed: int | None = 0,
+            n_jobs: int | None = None, solver: str = "auto", log_every: int | None = None,
+            certify: bool = True, quiet: bool = False) -> CompareResult:
+    r"""Compare the convex optimum with gradient training of the same two-layer network.
+
+    Solves :math:`p^* = \min_\theta \sum_j\ell(f_\theta(x_j); y_j) + \tfrac\beta2
+    \|\theta_\pi\|^2` through its convex program (:func:`convexnn.fit`), then minimizes
+    the same objective by each optimizer from ``seeds`` random initialisations at each
+    width (:func:`convexnn.torch_backend.train`) and records :math:`F(\theta_T) - p^*`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,)
+    beta : float
+        Weight decay (> 0), THEORY section 0 scaling (mean loss with lambda: n * lambda).
+    seeds : int or sequence of int, default=20
+        Number of random initialisations (seeds drawn from ``seed``), or the seeds.  The
+        same seeds are used for every optimizer and width.
+    optimizers : sequence of {"gd", "sgd", "adam", "lbfgs"}, default=("sgd", "adam")
+    widths : sequence of int, optional
+        Hidden widths; default ``[m*]``, the support size of the recovered optimum.
+    epochs : int, default=1000
+    lr : float or dict optimizer -> float, optional
+        Step sizes (per optimizer when a dict); default
+        :func:`convexnn.torch_backend.default_lr`.
+    batch_size : int or dict optimizer -> int, optional
+        Mini-batch sizes of "sgd" / "adam" (default min(32, n // 4) and n).
+    model, loss, bias, skip, output_bias, patterns, solver
+        As in :func:`convexnn.fit`.  A gated model trains networks whose fixed gates are
+        the optimum's (width m*) followed by the program's other gates.
+    seed : int or None, default=0
+        Seed of the pattern sampling and of the run seeds.
+    n_jobs : int, optional
+        ``joblib.Parallel`` workers (None: joblib's default or the active
+        ``parallel_config``); workers train with one torch thread each.
+    log_every : int, optional
+        Logging period in epochs (default: about 200 points per run).
+    certify : bool, default=True
+        Certify each run's network with :func:`convexnn.certify.certify` when that module
+        exists (gated networks over the optimum's patterns).
+    quiet : bool, default=False
+        No progress bar.
+
+    Returns
+    -------
+    CompareResult
+
+    Notes
+    -----
+    Every optimizer minimizes :math:`F` itself: the penalty is in the back-propagated
+    objective (coupled weight decay) and mini-batches use the unbiased
+    :math:`\frac{n}{|B|}\sum_{j\in B}\ell_j`; AdamW is refused.
+
+    References
+    ----------
+    Pilanci & Ergen (2020), "Neural networks are convex regularizers", ICML (the toy
+    comparison of SGD with the convex program; THEORY I11).
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    from . import torch_backend as tb
+    from .api import fit
+
+    t0 = time.perf_counter()
+    X, y = check_X_y(X, y)
+    beta = check_positive("beta", beta)
+    loss = get_loss(loss).name
+    if isinstance(optimizers, str):
+        optimizers = (optimizers,)
+    optimizers = tuple(optimizers)
+    if not optimizers:
+        raise ValueError("optimizers is empty")
+    for o in optimizers:
+        try:
+            tb.check_optimizer(o)
+        except ValueError as e:
+            raise ValueError(f"optimizers: {e}") from None
+    epochs = check_int("epochs", epochs)
+    run_seeds = _run_seeds(seeds, seed)
+    lrs = _per_optimizer("lr", lr, optimizers, lambda v: check_positive("lr", v))
+    batches = _per_optimizer("batch_size", batch_size, optimizers, lambda v: check_int("batch_size", v))
+    if widths is not None:
+        widths = [check_int("widths", w) for w in (widths if isinstance(widths, Sequence) else [widths])]
+        if not widths:
+            raise ValueError("widths is empty")
+    log_every = max(1, epochs // 200) if log_every is None else check_int("log_every", log_every)
+
+    optimum = fit(X, y, beta=beta, model=model, loss=loss, patterns=patterns, bias=bias, skip=skip,
+                  output_bias=output_bias, solver=solver, seed=seed)
+    if widths is None:
+        widths = [max(optimum.network.width, 1)]
+    settings = {"beta": beta, "loss": loss, "model": model, "bias": bias, "skip": bool(skip),
+                "output_bias": bool(output_bias), "epochs": epochs, "log_every": log_every,
+                "optimum": float(optimum.objective), "certify": bool(certify)}
+    settings["certify_patterns"] = None
+    if model == "gated":
+        settings["gate_pool"] = _gate_pool(optimum, X, bias)
+        settings["certify_patterns"] = optimum.patterns
+    parallel = effective_n_jobs(n_jobs) != 1
+    jobs = [{"optimizer": o, "width": w, "seed": s, "lr": lrs[o], "batch_size": batches[o],
+             "num_threads": 1 if parallel else None}
+            for o, w, s in itertools.product(optimizers, widths, run_seeds)]
+
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_train_run)(X, y, job, settings) for job in jobs)
+    if not quiet and len(jobs) > 1:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(jobs), desc="compare", leave=False)
+    runs = list(results)
+
+    messages = [f"{r['optimizer']} width {r['width']} seed {r['seed']}: {m}"
+                for r in runs for m in r["messages"]]
+    settings.pop("gate_pool", None)
+    settings.pop("certify_patterns")
+    settings.update(seeds=run_seeds, optimizers=optimizers, widths=list(widths), lr=lrs,
+                    batch_size=batches, patterns=patterns if isinstance(patterns, str | int) else "given",
+                    seed=seed)
+    return CompareResult(optimum=optimum, certificate=optimum.certificate, runs=runs,
+                         settings=settings, time=time.perf_counter() - t0, messages=messages)
+
+
+# ---- command line ---------------------------------------------------------------------------
+#: Datasets bundled with scikit-learn: (loader name, task, positive class for "binary").
+DATASETS = {
+    "diabetes": ("load_diabetes", "regression", None),
+    "breast_cancer": ("load_breast_cancer", "binary", 1),
+    "iris": ("load_iris", "binary", 1),  # versicolor vs the rest (not linearly separable)
+    "wine": ("load_wine", "binary", 0),
+}
+
+
+def load_dataset(name: str, *, n_samples: int | None = None, seed: int = 0):
+    """(X, y, task) of a bundled dataset, standardized: X columns to mean 0 / std 1,
+    regression targets likewise, binary labels in {-1, +1}; optionally subsampled.
+
+    Uses :func:`convexnn.datasets.load_dataset` when that module exists (returning
+    ``(X, y)`` or an object with ``X`` and ``y``), else scikit-learn's bundled data.
+    """
+    check_choice("dataset", name, tuple(DATASETS))
+    loader, task, positive = DATASETS[name]
+    X = y = None
+    if importlib.util.find_spec("convexnn.datasets") is not None:
+        shared = getattr(importlib.import_module("convexnn.datasets"), "load_dataset", None)
+        if callable(shared):
+            data = shared(name)
+            X, y = (data[0], data[1]) if isinstance(data, tuple) else (data.X, data.y)
+    if X is None:
+        import sklearn.datasets
+
+        X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    if n_samples is not None and n_samples < X.shape[0]:
+        keep = np.sort(np.random.default_rng(seed).choice(X.shape[0], n_samples, replace=False))
+        X, y = X[keep], y[keep]
+    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+    if task == "regression":
+        y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
+    elif not np.all(np.isin(y, (-1.0, 1.0))):
+        y = np.where(y == positive, 1.0, -1.0)
+    return X, y, task
+
+
+def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``compare`` subcommand to an argparse ``subparsers`` (sets ``func``)."""
+    p = subparsers.add_parser(
+        "compare", help="convex optimum vs SGD/Adam training of the same network",
+        description="Solve the convex program of a two-layer ReLU network, train the same "
+                    "network by gradient methods from many seeds, print a table of the gaps "
+                    "to the optimum and save the training curves.")
+    p.add_argument("--dataset", default="diabetes", choices=sorted(DATASETS))
+    p.add_argument("--n-samples", type=int, default=100,
+                   help="subsample to this many points (default 100; 0 = all)")
+    p.add_argument("--beta", type=float, default=1.0, help="weight decay (sum-loss scaling)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--optimizers", nargs="+", default=["sgd", "adam"])
+    p.add_argument("--widths", type=int, nargs="+", default=None,
+                   help="hidden widths (default: the support size m* of the optimum)")
+    p.add_argument("--epochs", type=int, default=1000)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--model", default="relu", choices=["relu", "gated"])
+    p.add_argument("--loss", default="auto", choices=["auto", "squared", "logistic", "hinge"],
+                   help="auto: squared for regression, logistic for classification")
+    p.add_argument("--bias", default="regularized", choices=["none", "regularized", "free"])
+    p.add_argument("--patterns", default="auto",
+                   help="'auto', 'exact', or a number of sampled gates")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--out", default=".", help="folder for the figure and table")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run_compare)
+    return p
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run the ``compare`` subcommand: print the table, save ``compare_<dataset>.png`` and
+    ``compare_<dataset>.txt`` into ``--out``.  Returns the exit status."""
+    try:
+        X, y, task = load_dataset(args.dataset, n_samples=args.n_samples or None, seed=args.seed)
+        loss = args.loss if args.loss != "auto" else ("squared" if task == "regression" else "logistic")
+        patterns = int(args.patterns) if str(args.patterns).isdigit() else args.patterns
+        result = compare(X, y, beta=args.beta, seeds=args.seeds, optimizers=args.optimizers,
+                         widths=args.widths, epochs=args.epochs, lr=args.lr, model=args.model,
+                         loss=loss, bias=args.bias, patterns=patterns, seed=args.seed,
+                         n_jobs=args.n_jobs, quiet=args.quiet)
+    except ValueError as e:
+        print(f"convexnn compare: error: {e}", file=sys.stderr)
+        return 2
+    text = (f"dataset {args.dataset}: n={X.shape[0]}, d={X.shape[1]}, loss={loss}, "
+            f"bias={args.bias}, beta={args.beta:g}\n{result.table()}")
+    print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"compare_{args.dataset}.txt").write_text(text + "\n\n" + result.table(per_run=True) + "\n")
+    fig = result.plot(title=f"{args.dataset}: convex optimum vs gradient training")
+    fig.savefig(out / f"compare_{args.dataset}.png", dpi=120)
+    print(f"saved {out / f'compare_{args.dataset}.png'}")
+    return 0
+
+
+__all__ = ["compare", "CompareResult", "add_compare_parser", "run_compare", "load_dataset"]

@@ -1,0 +1,80 @@
+r"""Training curves of gradient runs against the convex optimum :math:`p^*`.
+
+Three panels per :class:`convexnn.compare.CompareResult`: the objective
+:math:`F(\theta_t)` with :math:`p^*` as a dashed line, the relative gap
+:math:`(F(\theta_t) - p^*)/|p^*|` on a log scale, and the number of distinct activation
+patterns of the network against the optimum's support size :math:`m^*`.
+matplotlib is imported inside the function, and no pyplot state is touched: the figure is
+a plain ``matplotlib.figure.Figure`` (save it with ``fig.savefig``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
+                  title: str | None = None, alpha: float = 0.6):
+    r"""Plot every run's objective, relative gap and pattern count against the epoch.
+
+    Parameters
+    ----------
+    result : CompareResult
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; a new 13 x 4 inch figure when None.
+    floor : float, default=1e-12
+        Relative gaps below this (including negative ones, possible with sampled patterns)
+        are drawn at ``floor``.
+    title : str, optional
+    alpha : float, default=0.6
+        Line opacity (one line per run, one colour per optimizer and width).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    if axes is None:
+        fig = Figure(figsize=(13, 4), layout="constrained")
+        axes = fig.subplots(1, 3)
+    else:
+        fig = axes[0].figure
+    ax_obj, ax_gap, ax_pat = axes
+    p = result.optimum_value
+    scale = max(abs(p), 1e-300)
+    groups: dict = {}
+    for r in result.runs:
+        groups.setdefault((r["optimizer"], r["width"]), []).append(r)
+    colors = [f"C{k % 10}" for k in range(len(groups))]
+    for color, ((opt, width), runs) in zip(colors, groups.items()):
+        label = f"{opt}, width {width}"
+        for k, r in enumerate(runs):
+            h = r["history"]
+            epoch = np.asarray(h["epoch"], float)
+            F = np.asarray(h["objective"], float)
+            lab = label if k == 0 else None
+            ax_obj.plot(epoch, F, color=color, alpha=alpha, lw=1, label=lab)
+            ax_gap.plot(epoch, np.maximum((F - p) / scale, floor), color=color, alpha=alpha, lw=1,
+                        label=lab)
+            if h["n_patterns"][0] is not None:
+                ax_pat.plot(epoch, h["n_patterns"], color=color, alpha=alpha, lw=1, label=lab)
+    exact = "exact" if result.optimum.exhaustive else "sampled patterns"
+    ax_obj.axhline(p, color="k", ls="--", lw=1.2, label=f"convex optimum p* ({exact})")
+    ax_obj.set(xlabel="epoch", ylabel=r"objective $F(\theta)$", yscale="log")
+    ax_gap.set(xlabel="epoch", ylabel=r"$(F(\theta) - p^*)/|p^*|$", yscale="log")
+    ax_pat.axhline(result.optimum.network.width, color="k", ls="--", lw=1.2,
+                   label=r"support $m^*$ of the optimum")
+    ax_pat.set(xlabel="epoch", ylabel="distinct activation patterns")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    ax_obj.legend(fontsize=8)
+    ax_pat.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+__all__ = ["plot_training"]
