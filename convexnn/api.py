@@ -205,16 +205,32 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
                               output_bias=output_bias, patterns=pset)
     t_patterns = time.perf_counter() - t0
 
+    return solve_program(program, name, verbose=verbose, tol=tol, prune=prune, certify=certify,
+                         seed=seed, t_start=t0, t_patterns=t_patterns, **solver_options)
+
+
+def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
+                  tol: float | None = None, prune: bool = True, certify: bool = True,
+                  seed: Any = None, t_start: float | None = None, t_patterns: float = 0.0,
+                  **solver_options) -> FitResult:
+    """Solve a built program with the named solver, re-check in numpy, recover, certify.
+
+    The steps of :func:`fit` after the patterns; :func:`convexnn.path.regularization_path`
+    calls it for every beta with ``program.with_beta(beta)``.
+    """
+    t0 = time.perf_counter() if t_start is None else t_start
+    name = solver
     sol = SOLVERS[name](program, verbose=verbose, tol=tol, **solver_options)
     messages: list[str] = []
     status = sol.status
+    at = f" at beta={program.beta:g}"
     if status in (FAILED, INFEASIBLE, UNBOUNDED):
         raise SolverError(
-            f"{name} returned status {sol.solver_status!r}; try another solver "
+            f"{name} returned status {sol.solver_status!r}{at}; try another solver "
             "(solver='scs' or 'clarabel'), fewer patterns, or verbose=True")
     if status == ITERATION_LIMIT:
-        msg = f"{name} stopped at its iteration limit; raise max_iter or loosen tol"
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        msg = f"{name} stopped at its iteration limit{at}; raise max_iter or loosen tol"
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         messages.append(msg)
 
     # re-evaluate in numpy: objective and cone constraints
@@ -234,8 +250,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     if status == OPTIMAL and messages:
         status = INACCURATE
     if status == INACCURATE:
-        warnings.warn(f"{name}: inaccurate solution: " + "; ".join(messages) or sol.solver_status,
-                      InaccurateSolutionWarning, stacklevel=2)
+        warnings.warn(f"{name}: inaccurate solution{at}: " + ("; ".join(messages) or sol.solver_status),
+                      InaccurateSolutionWarning, stacklevel=3)
 
     timings = {"patterns": t_patterns, "setup": sol.setup_time, "solve": sol.solve_time,
                "recover": t_recover}

@@ -22,8 +22,6 @@ recovers and certifies each point as :func:`convexnn.fit` does.
 
 from __future__ import annotations
 
-import copy
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,14 +29,12 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
-from .api import CHECK_RTOL, FitResult, fit
-from .certify import _auto_patterns, _dual_point, _free_basis, _lifted, certify_fit
+from .api import FitResult, fit, solve_program
+from .certify import _auto_patterns, _dual_point, _free_basis, _lifted
 from .cones import pattern_supports
-from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
+from .exceptions import SolverError
 from .losses import Loss, get_loss
 from .network import Network
-from .solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED
-from .solvers import SOLVERS
 
 BIASES = ("none", "regularized", "free")
 
@@ -190,61 +186,10 @@ class PathResult:
         return "\n".join(rows)
 
 
-def _resolve(program, beta: float, name: str, *, verbose: bool, tol: float | None,
-             prune: bool, certify: bool, seed: Any, **solver_options) -> FitResult:
-    """Re-solve ``program`` (already built) at a new beta and assemble a FitResult.
-
-    The steps after the solve mirror :func:`convexnn.fit` (numpy re-evaluation,
-    recovery, certificate); see the report to the lead for the refactor that removes
-    this duplication.
-    """
-    t0 = time.perf_counter()
-    prog = copy.copy(program)  # shares the compiled cvxpy problem, own beta
-    prog.beta = beta
-    prog.parameters["beta"].value = beta
-    sol = SOLVERS[name](prog, verbose=verbose, tol=tol, **solver_options)
-    status = sol.status
-    if status in (FAILED, INFEASIBLE, UNBOUNDED):
-        raise SolverError(f"{name} returned status {sol.solver_status!r} at beta={beta:g}; "
-                          "try another solver or verbose=True")
-    messages: list[str] = []
-    if status == ITERATION_LIMIT:
-        messages.append(f"{name} stopped at its iteration limit at beta={beta:g}")
-        warnings.warn(messages[-1], ConvergenceWarning, stacklevel=3)
-    objective = prog.objective(sol)
-    violation = prog.constraint_violation(sol)
-    if np.isfinite(sol.objective_reported) and _rel(objective, sol.objective_reported) > CHECK_RTOL:
-        messages.append(f"solver objective {sol.objective_reported:.10g} != numpy {objective:.10g}")
-    if violation > CHECK_RTOL:
-        messages.append(f"cone constraints violated by {violation:.2e} (relative)")
-    t1 = time.perf_counter()
-    network = prog.recover(sol, prune=prune)
-    recovered = prog.network_objective(network)
-    t_recover = time.perf_counter() - t1
-    if _rel(recovered, objective) > CHECK_RTOL:
-        messages.append(f"recovered network objective {recovered:.10g} != convex {objective:.10g}")
-    if status == OPTIMAL and messages:
-        status = INACCURATE
-    if status == INACCURATE:
-        warnings.warn(f"{name}: inaccurate solution at beta={beta:g}: " + "; ".join(messages),
-                      InaccurateSolutionWarning, stacklevel=3)
-    timings = {"patterns": 0.0, "setup": sol.setup_time, "solve": sol.solve_time,
-               "recover": t_recover}
-    result = FitResult(
-        objective=objective, status=status, network=network, recovered_objective=recovered,
-        problem=prog._problem, patterns=prog.D, exhaustive=prog.patterns.exhaustive,
-        program=prog, solution=sol, solver=name, constraint_violation=violation,
-        timings=timings, seed=seed if isinstance(seed, int | None) else None,
-        gates=prog.patterns.gates, messages=messages)
-    if certify:
-        result.certificate = certify_fit(result)
-        timings["certify"] = result.certificate.time
-    timings["total"] = time.perf_counter() - t0
-    return result
-
-
-def _rel(a: float, b: float) -> float:
-    return abs(a - b) / max(1.0, abs(b))
+def _resolve(program, beta: float, name: str, **kwargs) -> FitResult:
+    """Re-solve ``program`` at a new beta (sharing its compiled problem) and check it like
+    :func:`convexnn.fit`."""
+    return solve_program(program.with_beta(beta), name, **kwargs)
 
 
 def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
@@ -287,10 +232,12 @@ def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
     first = fit(X, y, beta=float(betas[0]), solver=solver, verbose=verbose, tol=tol,
                 prune=prune, certify=certify, seed=seed, **fit_kwargs)
     program = first.program
-    if getattr(program, "_problem", None) is None:
-        raise ValueError(f"solver {first.solver!r} does not build a cvxpy problem; "
-                         "regularization_path needs a cvxpy solver (e.g. solver='clarabel')")
-    results, compile_times = [first], [float(program._problem.compilation_time or 0.0)]
+
+    def compile_time() -> float:  # 0 for solvers that build no cvxpy problem
+        problem = getattr(program, "_problem", None)
+        return float(problem.compilation_time or 0.0) if problem is not None else 0.0
+
+    results, compile_times = [first], [compile_time()]
     options = {k: v for k, v in fit_kwargs.items()
                if k not in ("model", "loss", "patterns", "bias", "skip", "output_bias",
                             "max_patterns")}
@@ -298,7 +245,7 @@ def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
         res = _resolve(program, float(b), first.solver, verbose=verbose, tol=tol, prune=prune,
                        certify=certify, seed=seed, **options)
         results.append(res)
-        compile_times.append(float(program._problem.compilation_time or 0.0))
+        compile_times.append(compile_time())
     return PathResult(betas=betas, results=results, compile_times=compile_times)
 
 

@@ -19,6 +19,7 @@ objective (THEORY A.4).
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 from typing import Any
 
@@ -83,6 +84,13 @@ class TwoLayerProgram:
         d = X.shape[1]
         self.penalized = np.arange(d) if bias == "free" else np.arange(self.Xt.shape[1])
         self._problem = None
+
+    def with_beta(self, beta: float) -> TwoLayerProgram:
+        """The same program at another beta, sharing data, patterns and the compiled cvxpy
+        problem (whose beta Parameter is set from ``self.beta`` at every cvxpy solve)."""
+        other = copy.copy(self)
+        other.beta = check_positive("beta", beta)
+        return other
 
     # ---- sizes --------------------------------------------------------------------------
     @property

@@ -84,6 +84,8 @@ def solve_cvxpy(program, *, solver: str = "clarabel", verbose: bool = False,
     check_available(solver)
     t0 = time.perf_counter()
     problem = program.build()
+    # a program made by with_beta shares the compiled problem: solve at its own beta
+    program.parameters["beta"].value = program.beta
     t_build = time.perf_counter() - t0
     opts = dict(options)
     if tol is not None:
