@@ -21,6 +21,14 @@ _EXPORTS = {
     "TwoLayerProgram": "programs.two_layer",
     "ConvexSolution": "solution",
     "get_loss": "losses",
+    # certificates (THEORY A.6-A.8) and the regularization path
+    "certify": "certify",
+    "Certificate": "certify",
+    "cone_support": "cones",
+    "beta_max": "path",
+    "regularization_path": "path",
+    "PathResult": "path",
+    "zero_network": "path",
     # theory checks (THEORY F, H, A.3) and closed forms (C, E)
     "Check": "theory",
     "knots": "theory",
