@@ -22,10 +22,8 @@ Runs are independent jobs of ``joblib.Parallel``; choose a Ray or Dask backend w
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import itertools
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_positive, check_X_y
+from ._validation import check_int, check_positive, check_X_y
 from .losses import get_loss
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
@@ -356,101 +354,64 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 
 
 # ---- command line ---------------------------------------------------------------------------
-#: Datasets bundled with scikit-learn: (loader name, task, positive class for "binary").
-DATASETS = {
-    "diabetes": ("load_diabetes", "regression", None),
-    "breast_cancer": ("load_breast_cancer", "binary", 1),
-    "iris": ("load_iris", "binary", 1),  # versicolor vs the rest (not linearly separable)
-    "wine": ("load_wine", "binary", 0),
-}
-
-
-def load_dataset(name: str, *, n_samples: int | None = None, seed: int = 0):
-    """(X, y, task) of a bundled dataset, standardized: X columns to mean 0 / std 1,
-    regression targets likewise, binary labels in {-1, +1}; optionally subsampled.
-
-    Uses :func:`convexnn.datasets.load_dataset` when that module exists (returning
-    ``(X, y)`` or an object with ``X`` and ``y``), else scikit-learn's bundled data.
-    """
-    check_choice("dataset", name, tuple(DATASETS))
-    loader, task, positive = DATASETS[name]
-    X = y = None
-    if importlib.util.find_spec("convexnn.datasets") is not None:
-        shared = getattr(importlib.import_module("convexnn.datasets"), "load_dataset", None)
-        if callable(shared):
-            data = shared(name)
-            X, y = (data[0], data[1]) if isinstance(data, tuple) else (data.X, data.y)
-    if X is None:
-        import sklearn.datasets
-
-        X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
-    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
-    if n_samples is not None and n_samples < X.shape[0]:
-        keep = np.sort(np.random.default_rng(seed).choice(X.shape[0], n_samples, replace=False))
-        X, y = X[keep], y[keep]
-    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
-    if task == "regression":
-        y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
-    elif not np.all(np.isin(y, (-1.0, 1.0))):
-        y = np.where(y == positive, 1.0, -1.0)
-    return X, y, task
-
-
+# The data and model flags are those of ``convexnn solve`` (helpers of convexnn.cli, imported
+# inside these two functions: they are the CLI's glue, called only from it).
 def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to an argparse ``subparsers`` (sets ``func``)."""
+    from .cli import add_data_arguments, add_model_arguments
+
     p = subparsers.add_parser(
         "compare", help="convex optimum vs SGD/Adam training of the same network",
         description="Solve the convex program of a two-layer ReLU network, train the same "
                     "network by gradient methods from many seeds, print a table of the gaps "
                     "to the optimum and save the training curves.")
-    p.add_argument("--dataset", default="diabetes", choices=sorted(DATASETS))
-    p.add_argument("--n-samples", type=int, default=100,
-                   help="subsample to this many points (default 100; 0 = all)")
-    p.add_argument("--beta", type=float, default=1.0, help="weight decay (sum-loss scaling)")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--optimizers", nargs="+", default=["sgd", "adam"])
+    add_data_arguments(p)
+    add_model_arguments(p)
+    p.add_argument("--n-samples", type=int, default=None, metavar="N",
+                   help="random subsample of N points (seeded by --seed)")
+    p.add_argument("--seeds", type=int, default=5, help="random initialisations per setting")
+    p.add_argument("--optimizers", nargs="+", default=["sgd", "adam"],
+                   help="any of gd, sgd, adam, lbfgs (default: sgd adam)")
     p.add_argument("--widths", type=int, nargs="+", default=None,
                    help="hidden widths (default: the support size m* of the optimum)")
     p.add_argument("--epochs", type=int, default=1000)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--model", default="relu", choices=["relu", "gated"])
-    p.add_argument("--loss", default="auto", choices=["auto", "squared", "logistic", "hinge"],
-                   help="auto: squared for regression, logistic for classification")
-    p.add_argument("--bias", default="regularized", choices=["none", "regularized", "free"])
-    p.add_argument("--patterns", default="auto",
-                   help="'auto', 'exact', or a number of sampled gates")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--out", default=".", help="folder for the figure and table")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--lr", type=float, default=None, help="step size (default: per optimizer)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--n-jobs", type=int, default=1, help="joblib workers")
+    p.add_argument("--out", default=".", help="folder for the figure and the tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_compare)
     return p
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Run the ``compare`` subcommand: print the table, save ``compare_<dataset>.png`` and
-    ``compare_<dataset>.txt`` into ``--out``.  Returns the exit status."""
-    try:
-        X, y, task = load_dataset(args.dataset, n_samples=args.n_samples or None, seed=args.seed)
-        loss = args.loss if args.loss != "auto" else ("squared" if task == "regression" else "logistic")
-        patterns = int(args.patterns) if str(args.patterns).isdigit() else args.patterns
-        result = compare(X, y, beta=args.beta, seeds=args.seeds, optimizers=args.optimizers,
-                         widths=args.widths, epochs=args.epochs, lr=args.lr, model=args.model,
-                         loss=loss, bias=args.bias, patterns=patterns, seed=args.seed,
-                         n_jobs=args.n_jobs, quiet=args.quiet)
-    except ValueError as e:
-        print(f"convexnn compare: error: {e}", file=sys.stderr)
-        return 2
-    text = (f"dataset {args.dataset}: n={X.shape[0]}, d={X.shape[1]}, loss={loss}, "
-            f"bias={args.bias}, beta={args.beta:g}\n{result.table()}")
+    """Run ``convexnn compare``: print the table and save ``compare_<data>.png`` and
+    ``compare_<data>.txt`` (with the per-run table) into ``--out``.  Returns 0."""
+    from .cli import fit_kwargs, load_data
+
+    data = load_data(args)
+    X, y = data.X, data.y
+    if args.n_samples is not None:
+        n = check_int("--n-samples", args.n_samples)
+        if n < X.shape[0]:
+            keep = np.sort(np.random.default_rng(args.seed).choice(X.shape[0], n, replace=False))
+            X, y = X[keep], y[keep]
+    kwargs = fit_kwargs(args, data.task)
+    result = compare(X, y, seeds=args.seeds, optimizers=args.optimizers, widths=args.widths,
+                     epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                     n_jobs=args.n_jobs, quiet=args.quiet, **kwargs)
+    text = (f"convexnn compare: {data.name} (n={X.shape[0]}, d={X.shape[1]}), {data.task}, "
+            f"{kwargs['model']}, loss={kwargs['loss']}, bias={kwargs['bias']}, "
+            f"beta={kwargs['beta']:g}, {args.epochs} epochs\n{result.table()}")
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"compare_{args.dataset}.txt").write_text(text + "\n\n" + result.table(per_run=True) + "\n")
-    fig = result.plot(title=f"{args.dataset}: convex optimum vs gradient training")
-    fig.savefig(out / f"compare_{args.dataset}.png", dpi=120)
-    print(f"saved {out / f'compare_{args.dataset}.png'}")
+    stem = f"compare_{data.name}"
+    (out / f"{stem}.txt").write_text(f"{text}\n\n{result.table(per_run=True)}\n")
+    fig = result.plot(title=f"{data.name}: convex optimum vs gradient training")
+    fig.savefig(out / f"{stem}.png", dpi=120)
+    print(f"saved {out / stem}.png and {stem}.txt")
     return 0
 
 
-__all__ = ["compare", "CompareResult", "add_compare_parser", "run_compare", "load_dataset"]
+__all__ = ["compare", "CompareResult", "add_compare_parser", "run_compare"]

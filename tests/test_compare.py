@@ -151,12 +151,18 @@ def test_cli_compare(tmp_path, capsys):
     assert args.func is run_compare
     assert run_compare(args) == 0
     out = capsys.readouterr().out
-    assert "convex optimum p*" in out and "adam" in out
+    assert "convex optimum p*" in out and "adam" in out and "n=12, d=4" in out
     assert (tmp_path / "compare_iris.png").stat().st_size > 0
     assert "seed" in (tmp_path / "compare_iris.txt").read_text()
-    bad = parser.parse_args(["compare", "--optimizers", "adamw", "--out", str(tmp_path)])
-    assert run_compare(bad) == 2
+
+
+def test_cli_compare_reports_bad_input(tmp_path, capsys):
+    cli = pytest.importorskip("convexnn.cli")
+    argv = ["compare", "--dataset", "iris", "--n-samples", "12", "--out", str(tmp_path)]
+    assert cli.main(argv + ["--optimizers", "adamw"]) == 2
     assert "decoupled" in capsys.readouterr().err
+    assert cli.main(argv + ["--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -25,8 +25,9 @@ def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
     axes : sequence of 3 matplotlib Axes, optional
         Where to draw; a new 13 x 4 inch figure when None.
     floor : float, default=1e-12
-        Relative gaps below this (including negative ones, possible with sampled patterns)
-        are drawn at ``floor``.
+        Relative gaps below this are drawn at ``floor`` (log scale).  When some run goes
+        below :math:`p^*` (possible with sampled patterns, where :math:`p^*` is only an
+        upper bound on the optimum) the gap panel uses a symmetric log scale instead.
     title : str, optional
     alpha : float, default=0.6
         Line opacity (one line per run, one colour per optimizer and width).
@@ -48,6 +49,7 @@ def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
     groups: dict = {}
     for r in result.runs:
         groups.setdefault((r["optimizer"], r["width"]), []).append(r)
+    below = any(np.min(r["history"]["objective"]) < p for r in result.runs)
     colors = [f"C{k % 10}" for k in range(len(groups))]
     for color, ((opt, width), runs) in zip(colors, groups.items()):
         label = f"{opt}, width {width}"
@@ -57,14 +59,20 @@ def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
             F = np.asarray(h["objective"], float)
             lab = label if k == 0 else None
             ax_obj.plot(epoch, F, color=color, alpha=alpha, lw=1, label=lab)
-            ax_gap.plot(epoch, np.maximum((F - p) / scale, floor), color=color, alpha=alpha, lw=1,
-                        label=lab)
+            gap = (F - p) / scale
+            ax_gap.plot(epoch, gap if below else np.maximum(gap, floor), color=color,
+                        alpha=alpha, lw=1, label=lab)
             if h["n_patterns"][0] is not None:
                 ax_pat.plot(epoch, h["n_patterns"], color=color, alpha=alpha, lw=1, label=lab)
     exact = "exact" if result.optimum.exhaustive else "sampled patterns"
     ax_obj.axhline(p, color="k", ls="--", lw=1.2, label=f"convex optimum p* ({exact})")
     ax_obj.set(xlabel="epoch", ylabel=r"objective $F(\theta)$", yscale="log")
-    ax_gap.set(xlabel="epoch", ylabel=r"$(F(\theta) - p^*)/|p^*|$", yscale="log")
+    ax_gap.set(xlabel="epoch", ylabel=r"$(F(\theta) - p^*)/|p^*|$")
+    if below:
+        ax_gap.set_yscale("symlog", linthresh=1e-3)
+        ax_gap.axhline(0.0, color="k", ls="--", lw=1.2)
+    else:
+        ax_gap.set_yscale("log")
     ax_pat.axhline(result.optimum.network.width, color="k", ls="--", lw=1.2,
                    label=r"support $m^*$ of the optimum")
     ax_pat.set(xlabel="epoch", ylabel="distinct activation patterns")
