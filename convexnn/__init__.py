@@ -22,8 +22,8 @@ _EXPORTS = {
     "ConvexSolution": "solution",
     "get_loss": "losses",
     # certificates (THEORY A.6-A.8) and the regularization path
-    "certify": "certify",
-    "Certificate": "certify",
+    "certify": "certificates",
+    "Certificate": "certificates",
     "cone_support": "cones",
     "beta_max": "path",
     "regularization_path": "path",

@@ -272,7 +272,7 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
 def _certify(result: FitResult):
     """Attach the dual certificate when the certificates module is available."""
     try:
-        from .certify import certify_fit
+        from .certificates import certify_fit
     except ImportError:  # certificates not built yet
         return None
     return certify_fit(result)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
 from .api import FitResult, fit, solve_program
-from .certify import _auto_patterns, _dual_point, _free_basis, _lifted
+from .certificates import _auto_patterns, _dual_point, _free_basis, _lifted
 from .cones import pattern_supports
 from .exceptions import SolverError
 from .losses import Loss, get_loss
@@ -95,7 +95,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     skip : bool, default=False
     output_bias : bool, default=False
     patterns : "auto", "exact", int or PatternSet, default="auto"
-        As in :func:`convexnn.certify.certify`.  Sampled patterns give only a *lower*
+        As in :func:`convexnn.certificates.certify`.  Sampled patterns give only a *lower*
         estimate (a warning says so).
     seed : int or None
 
@@ -106,7 +106,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     Notes
     -----
     For the hinge loss :math:`\lambda_0` is the subgradient selected as in
-    :func:`convexnn.certify.certify`; the value returned is then sufficient (the zero
+    :func:`convexnn.certificates.certify`; the value returned is then sufficient (the zero
     network is optimal above it) but may exceed the exact threshold.
 
     Examples

@@ -10,7 +10,7 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import convexnn as cn
-from convexnn.certify import Certificate, certify, certify_fit, project_dual
+from convexnn.certificates import Certificate, certify, certify_fit, project_dual
 from convexnn.network import Network
 from convexnn.path import beta_max, zero_network
 
@@ -300,7 +300,7 @@ def test_certify_fit_reuses_the_fit(i6):
 @given(seed=st.integers(0, 2**32 - 1), bias=st.booleans())
 def test_global_bound_dominates_exhaustive_s(seed, bias):
     """The closed-form bound used by the pattern search is >= the exhaustive dual norm."""
-    from convexnn.certify import _global_bound
+    from convexnn.certificates import _global_bound
     from convexnn.cones import pattern_supports
     from convexnn.patterns import add_bias_column
 
