@@ -21,3 +21,18 @@ def test_import_loads_no_heavy_dependency_and_emits_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "" and out.stderr == ""
+
+
+def test_exports_are_not_shadowed_by_submodules():
+    """Importing a submodule sets a package attribute of its name: no export may share a
+    submodule's name (convexnn.certify must stay the function)."""
+    import importlib
+    import pkgutil
+    import types
+
+    for info in pkgutil.walk_packages(convexnn.__path__, "convexnn."):
+        if info.name.endswith("__main__"):
+            continue
+        importlib.import_module(info.name)
+    for name in convexnn.__all__:
+        assert not isinstance(getattr(convexnn, name), types.ModuleType), name
