@@ -8,7 +8,7 @@ r"""The convex optimum against gradient training of the same network, over many 
 
 from random initialisations with each optimizer and width, and reports for every run
 :math:`F(\theta_T)`, the gap :math:`F(\theta_T) - p^*` and, when
-:mod:`convexnn.certify` is available, its dual certificate.  With every pattern
+:mod:`convexnn.certificates` is available, its dual certificate.  With every pattern
 enumerated, :math:`p^* \le F(\theta)` for every network of every width (THEORY A.3), so a
 negative gap beyond solver tolerance is a bug; with sampled patterns :math:`p^*` is only
 an upper bound on the optimum and gaps may be negative.  Widths default to the support
@@ -48,7 +48,7 @@ class CompareResult:
     optimum : FitResult
         The convex solve; ``optimum.objective`` is :math:`p^*`.
     certificate : Certificate or None
-        Dual certificate of the optimum's network (None without :mod:`convexnn.certify`).
+        Dual certificate of the optimum's network (None without :mod:`convexnn.certificates`).
     runs : list of dict
         One per (optimizer, width, seed): "seed", "optimizer", "width", "objective",
         "gap" (:math:`F - p^*`), "rel_gap" (:math:`(F - p^*)/|p^*|`), "time" (training
@@ -173,13 +173,13 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
 
 
 def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
-    """The run's certificate when :mod:`convexnn.certify` exists.  A gated network is
+    """The run's certificate when :mod:`convexnn.certificates` exists.  A gated network is
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
         return None, None
-    if importlib.util.find_spec("convexnn.certify") is None:
+    if importlib.util.find_spec("convexnn.certificates") is None:
         return None, None
-    from .certify import certify
+    from .certificates import certify
 
     try:
         cert = certify(network, X, y, beta=settings["beta"], loss=settings["loss"],
@@ -269,10 +269,10 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     log_every : int, optional
         Logging period in epochs (default: about 200 points per run).
     certify : bool, default=True
-        Certify each run's network with :func:`convexnn.certify.certify` when that module
+        Certify each run's network with :func:`convexnn.certificates.certify` when that module
         exists (gated networks over the optimum's patterns).
     quiet : bool, default=False
-        No progress bar.
+        No progress bar (one is shown over the runs on a terminal).
 
     Returns
     -------
@@ -339,7 +339,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     if not quiet and len(jobs) > 1:
         from tqdm.auto import tqdm
 
-        results = tqdm(results, total=len(jobs), desc="compare", leave=False)
+        results = tqdm(results, total=len(jobs), desc="compare", leave=False, disable=None)
     runs = list(results)
 
     messages = [f"{r['optimizer']} width {r['width']} seed {r['seed']}: {m}"
