@@ -385,3 +385,18 @@ def test_deep_training_decreases_and_balances(rng):
     assert res.objective < net.objective(X, y, beta=0.5)
     norms = [np.sum(W**2) for W in out.weights]
     assert max(norms) - min(norms) <= 1e-4 * max(norms)
+
+
+def test_callback_values_join_the_history(rng):
+    X, y = rng.standard_normal((8, 2)), rng.standard_normal(8)
+    m = tb.random_module(2, 3, seed=0)
+
+    def callback(epoch, module):
+        assert not torch.is_grad_enabled()
+        return {"seen": epoch, "pred0": module(torch.as_tensor(X[:1])).item()}
+
+    res = tb.train(m, X, y, beta=0.1, optimizer="gd", epochs=10, log_every=5, quiet=True,
+                   callback=callback)
+    assert res.history["seen"] == res.history["epoch"] == [0, 5, 10]
+    assert res.history["pred0"][-1] == pytest.approx(res.network.predict(X[:1])[0], rel=1e-12)
+    assert res.history["time"] == sorted(res.history["time"]) and res.time == res.history["time"][-1]
