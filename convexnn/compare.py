@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,7 +207,9 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     res = tb.train(module, X, y, beta=settings["beta"], loss=settings["loss"],
                    optimizer=job["optimizer"], epochs=settings["epochs"], lr=job["lr"],
                    batch_size=job["batch_size"], seed=job["seed"], optimum=settings["optimum"],
-                   log_every=settings["log_every"], quiet=True, num_threads=job["num_threads"],
+                   log_every=settings["log_every"], quiet=True,
+                   # one torch thread per worker *process*; never change the caller's setting
+                   num_threads=1 if os.getpid() != job["parent"] else None,
                    bias=settings["bias"])
     p = settings["optimum"]
     cert, note = _certify_run(res.network, X, y, settings)
@@ -222,6 +225,24 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
         "certified": None if cert is None else bool(cert.certified),
         "messages": res.messages + ([note] if note else []),
     }
+
+
+def _run_jobs(tasks: list, n_jobs: int | None, *, progress: bool) -> list:
+    """Run joblib tasks in order, with a progress bar over finished runs when asked and
+    the backend streams results (some backends, e.g. multiprocessing, do not)."""
+    from joblib import Parallel
+
+    if progress:
+        try:
+            stream = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        except ValueError:  # backend without generator output: no bar
+            pass
+        else:
+            from tqdm.auto import tqdm
+
+            return list(tqdm(stream, total=len(tasks), desc="compare", leave=False,
+                             disable=None))
+    return Parallel(n_jobs=n_jobs)(tasks)
 
 
 # ---- public entry point ---------------------------------------------------------------------
@@ -265,7 +286,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
         Seed of the pattern sampling and of the run seeds.
     n_jobs : int, optional
         ``joblib.Parallel`` workers (None: joblib's default or the active
-        ``parallel_config``); workers train with one torch thread each.
+        ``parallel_config``); worker processes train with one torch thread each.
     log_every : int, optional
         Logging period in epochs (default: about 200 points per run).
     certify : bool, default=True
@@ -289,7 +310,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     Pilanci & Ergen (2020), "Neural networks are convex regularizers", ICML (the toy
     comparison of SGD with the convex program; THEORY I11).
     """
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import delayed
 
     from . import torch_backend as tb
     from .api import fit
@@ -329,18 +350,12 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     if model == "gated":
         settings["gate_pool"] = _gate_pool(optimum, X, bias)
         settings["certify_patterns"] = optimum.patterns
-    parallel = effective_n_jobs(n_jobs) != 1
     jobs = [{"optimizer": o, "width": w, "seed": s, "lr": lrs[o], "batch_size": batches[o],
-             "num_threads": 1 if parallel else None}
+             "parent": os.getpid()}
             for o, w, s in itertools.product(optimizers, widths, run_seeds)]
 
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_train_run)(X, y, job, settings) for job in jobs)
-    if not quiet and len(jobs) > 1:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(jobs), desc="compare", leave=False, disable=None)
-    runs = list(results)
+    runs = _run_jobs([delayed(_train_run)(X, y, job, settings) for job in jobs], n_jobs,
+                     progress=not quiet and len(jobs) > 1)
 
     messages = [f"{r['optimizer']} width {r['width']} seed {r['seed']}: {m}"
                 for r in runs for m in r["messages"]]
