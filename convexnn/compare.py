@@ -145,6 +145,26 @@ def _run_seeds(seeds: Any, seed: Any) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(count)]
 
 
+def _width_specs(widths: Any) -> list[tuple[str, int]]:
+    """Parse widths: an int n -> ("abs", n); "m*" / "<k>m*" -> ("mult", k)."""
+    if isinstance(widths, int | str) or not isinstance(widths, Sequence):
+        widths = [widths]
+    if not widths:
+        raise ValueError("widths is empty")
+    specs = []
+    for w in widths:
+        text = w.strip() if isinstance(w, str) else None
+        if text is not None and text.isdigit():
+            w, text = int(text), None
+        if text is None:
+            specs.append(("abs", check_int("widths", w)))
+        elif text.endswith("m*") and (text[:-2] == "" or text[:-2].isdigit()) and text[:-2] != "0":
+            specs.append(("mult", int(text[:-2] or 1)))
+        else:
+            raise ValueError(f"widths entries must be positive ints or 'm*', '2m*', ...; got {w!r}")
+    return specs
+
+
 def _per_optimizer(name: str, value: Any, optimizers: tuple[str, ...], check) -> dict:
     if isinstance(value, Mapping):
         unknown = set(value) - set(optimizers)
@@ -247,7 +267,8 @@ def _run_jobs(tasks: list, n_jobs: int | None, *, progress: bool) -> list:
 
 # ---- public entry point ---------------------------------------------------------------------
 def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
-            optimizers: Sequence[str] = ("sgd", "adam"), widths: Sequence[int] | None = None,
+            optimizers: Sequence[str] = ("sgd", "adam"),
+            widths: Sequence[int | str] | None = None,
             epochs: int = 1000, lr: float | Mapping[str, float] | None = None,
             batch_size: int | Mapping[str, int] | None = None, model: str = "relu",
             loss: str = "squared", bias: str = "none", skip: bool = False,
@@ -271,8 +292,9 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
         Number of random initialisations (seeds drawn from ``seed``), or the seeds.  The
         same seeds are used for every optimizer and width.
     optimizers : sequence of {"gd", "sgd", "adam", "lbfgs"}, default=("sgd", "adam")
-    widths : sequence of int, optional
-        Hidden widths; default ``[m*]``, the support size of the recovered optimum.
+    widths : sequence of int or str, optional
+        Hidden widths: ints, or multiples of the support size :math:`m^*` of the
+        recovered optimum written ``"m*"``, ``"2m*"``, ``"10m*"``; default ``["m*"]``.
     epochs : int, default=1000
     lr : float or dict optimizer -> float, optional
         Step sizes (per optimizer when a dict); default
@@ -333,16 +355,13 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     run_seeds = _run_seeds(seeds, seed)
     lrs = _per_optimizer("lr", lr, optimizers, lambda v: check_positive("lr", v))
     batches = _per_optimizer("batch_size", batch_size, optimizers, lambda v: check_int("batch_size", v))
-    if widths is not None:
-        widths = [check_int("widths", w) for w in (widths if isinstance(widths, Sequence) else [widths])]
-        if not widths:
-            raise ValueError("widths is empty")
+    width_specs = _width_specs(["m*"] if widths is None else widths)
     log_every = max(1, epochs // 200) if log_every is None else check_int("log_every", log_every)
 
     optimum = fit(X, y, beta=beta, model=model, loss=loss, patterns=patterns, bias=bias, skip=skip,
                   output_bias=output_bias, solver=solver, seed=seed)
-    if widths is None:
-        widths = [max(optimum.network.width, 1)]
+    m_star = max(optimum.network.width, 1)
+    widths = list(dict.fromkeys(n if k == "abs" else n * m_star for k, n in width_specs))
     settings = {"beta": beta, "loss": loss, "model": model, "bias": bias, "skip": bool(skip),
                 "output_bias": bool(output_bias), "epochs": epochs, "log_every": log_every,
                 "optimum": float(optimum.objective), "certify": bool(certify)}
@@ -387,8 +406,9 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5, help="random initialisations per setting")
     p.add_argument("--optimizers", nargs="+", default=["sgd", "adam"],
                    help="any of gd, sgd, adam, lbfgs (default: sgd adam)")
-    p.add_argument("--widths", type=int, nargs="+", default=None,
-                   help="hidden widths (default: the support size m* of the optimum)")
+    p.add_argument("--widths", nargs="+", default=None, metavar="W",
+                   help="hidden widths: integers or multiples of the optimum's support size "
+                        "written m*, 2m*, ... (default: m*)")
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--lr", type=float, default=None, help="step size (default: per optimizer)")
     p.add_argument("--batch-size", type=int, default=None)

@@ -65,7 +65,7 @@ def main() -> None:
         print(f"certificate of the recovered optimum: {exact.certificate.summary_line()}")
 
     result = compare(X, y, patterns="exact", seeds=args.seeds, optimizers=("sgd", "adam"),
-                     widths=sorted({1, 2, m, 10 * m}), epochs=args.epochs,
+                     widths=[1, 2, "m*", "10m*"], epochs=args.epochs,
                      lr={"sgd": 1e-2, "adam": 1e-3}, batch_size={"sgd": 5},
                      n_jobs=args.n_jobs, seed=args.seed, **kw)
     print()

@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 import convexnn  # noqa: E402
 from convexnn.compare import CompareResult, add_compare_parser, compare, run_compare  # noqa: E402
 
-HAS_CERTIFY = importlib.util.find_spec("convexnn.certify") is not None
+HAS_CERTIFY = importlib.util.find_spec("convexnn.certificates") is not None
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,14 @@ def test_optimum_is_the_fit(data, result):
                     bias="regularized", patterns="exact", certify=False, quiet=True)
     assert [r["width"] for r in small.runs] == [small.optimum.network.width]
     assert small.certificate is small.optimum.certificate
+
+
+def test_widths_as_multiples_of_the_support(data):
+    X, y = data
+    res = compare(X, y, beta=0.2, seeds=1, optimizers=("gd",), widths=["m*", "2m*", 3, "3"],
+                  epochs=3, patterns="exact", certify=False, quiet=True)
+    m = res.optimum.network.width
+    assert [r["width"] for r in res.runs] == list(dict.fromkeys([m, 2 * m, 3]))
 
 
 def test_same_seeds_for_every_optimizer_and_width(result):
@@ -129,6 +137,9 @@ def test_table_and_plot(result, tmp_path):
     ({"optimizers": ()}, "optimizers"),
     ({"seeds": 0}, "seeds"),
     ({"widths": [0]}, "widths"),
+    ({"widths": ["0m*"]}, "widths"),
+    ({"widths": ["2n"]}, "widths"),
+    ({"widths": []}, "widths"),
     ({"epochs": 0}, "epochs"),
     ({"lr": -0.1}, "lr"),
     ({"lr": {"bogus": 0.1}}, "lr"),
