@@ -229,8 +229,7 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
                    batch_size=job["batch_size"], seed=job["seed"], optimum=settings["optimum"],
                    log_every=settings["log_every"], quiet=True,
                    # one torch thread per worker *process*; never change the caller's setting
-                   num_threads=1 if os.getpid() != job["parent"] else None,
-                   bias=settings["bias"])
+                   num_threads=1 if os.getpid() != job["parent"] else None)
     p = settings["optimum"]
     cert, note = _certify_run(res.network, X, y, settings)
     return {

@@ -368,6 +368,8 @@ def random_module(d: int, width: int, *, model: str = "relu", bias: str = "none"
     check_choice("model", model, ("relu", "gated"))
     if (model == "gated") != (gates is not None):
         raise ValueError("model='gated' needs gates (m, d); model='relu' takes none")
+    if gates is not None and np.shape(gates) != (width, d):
+        raise ValueError(f"gates must have shape ({width}, {d}); got {np.shape(gates)}")
     g = torch.Generator().manual_seed(torch_seed(seed, 0))
     fan_in = d + (bias != "none")
 
@@ -436,6 +438,13 @@ class TrainResult:
     status: str
     grad_norm: float
     messages: list = field(default_factory=list)
+
+
+def _input_dim(module: nn.Module) -> int | None:
+    if isinstance(module, TwoLayerModule):
+        return module.W1.shape[1]
+    first = next((m for m in module.modules() if isinstance(m, nn.Linear)), None)
+    return None if first is None else first.in_features
 
 
 def default_lr(optimizer: str, X: np.ndarray, *, bias: str = "none") -> float:
@@ -543,7 +552,8 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
     optimizer = check_optimizer(optimizer)
     epochs = check_int("epochs", epochs)
     log_every = check_int("log_every", log_every)
-    lr = default_lr(optimizer, X, bias=bias or "none") if lr is None else check_positive("lr", lr)
+    if lr is not None:
+        lr = check_positive("lr", lr)
     n = X.shape[0]
     full_batch = optimizer in ("gd", "lbfgs")
     if batch_size is None:
@@ -563,6 +573,11 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
         optimum = float(check_array("optimum", optimum, ndim=0))
 
     module = as_module(model, bias=bias, skip=skip, output_bias=output_bias, dtype=dtype)
+    d_in = _input_dim(module)
+    if d_in is not None and d_in != X.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} features; the model expects {d_in}")
+    if lr is None:
+        lr = default_lr(optimizer, X, bias=getattr(module, "bias", "none"))
     Xt, yt = torch.as_tensor(X, dtype=dtype), torch.as_tensor(y, dtype=dtype)
     with torch.no_grad():
         out = module(Xt)

@@ -258,6 +258,10 @@ def test_bad_data_raises(rng):
         tb.train(net, X, y, beta=0.1, epochs=1, quiet=True)
     with pytest.raises(ValueError, match="shape"):
         tb.train(net, np.ones((6, 2)), np.ones((6, 2)), beta=0.1, epochs=1, quiet=True)
+    with pytest.raises(ValueError, match="features"):
+        tb.train(net, np.ones((6, 3)), y, beta=0.1, epochs=1, quiet=True)
+    with pytest.raises(ValueError, match="gates"):
+        tb.random_module(2, 3, model="gated", gates=np.ones((2, 2)))
     with pytest.raises(ValueError, match="labels"):
         tb.train(net, np.ones((6, 2)), np.arange(6.0), beta=0.1, loss="logistic", epochs=1,
                  quiet=True)
