@@ -40,9 +40,9 @@ from torch import nn
 from ._validation import check_array, check_choice, check_int, check_positive, check_X_y
 from .losses import Loss, get_loss
 from .network import DeepNetwork, Network
+from .programs.two_layer import BIASES, MODELS
 
 OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs")
-BIASES = ("none", "regularized", "free")
 #: Optimizers refused, with the reason shown to the user.
 REFUSED_OPTIMIZERS = {
     "adamw": "AdamW applies decoupled weight decay (theta <- theta - lr*wd*theta outside the "
@@ -59,20 +59,19 @@ ACTIVE_RTOL = 1e-6
 
 
 # ---- losses ---------------------------------------------------------------------------------
-def loss_sum(loss: str | Loss, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""The summed loss :math:`\sum_j \ell(z_j; y_j)` in torch, equal to ``Loss.value``.
+#: Summed losses in torch, equal to ``Loss.value`` (logistic through ``logaddexp``: exact
+#: in the tails, where ``softplus`` switches to its linear branch).
+TORCH_LOSSES = {
+    "squared": lambda z, y: 0.5 * torch.sum((z - y) ** 2),
+    "logistic": lambda z, y: torch.sum(torch.logaddexp(torch.zeros_like(z), -y * z)),
+    "hinge": lambda z, y: torch.sum(torch.relu(1.0 - y * z)),
+}
 
-    squared :math:`\tfrac12(z-y)^2`, logistic :math:`\log(1+e^{-yz})` (computed with
-    ``logaddexp``, exact in the tails), hinge :math:`\max(0, 1-yz)`.
-    """
-    name = get_loss(loss).name
-    if name == "squared":
-        return 0.5 * torch.sum((z - y) ** 2)
-    if name == "logistic":
-        return torch.sum(torch.logaddexp(torch.zeros_like(z), -y * z))
-    if name == "hinge":
-        return torch.sum(torch.relu(1.0 - y * z))
-    raise ValueError(f"loss {name!r} has no torch implementation")
+
+def loss_sum(loss: str | Loss, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""The summed loss :math:`\sum_j \ell(z_j; y_j)` in torch: squared
+    :math:`\tfrac12(z-y)^2`, logistic :math:`\log(1+e^{-yz})`, hinge :math:`\max(0, 1-yz)`."""
+    return TORCH_LOSSES[check_choice("loss", get_loss(loss).name, TORCH_LOSSES)](z, y)
 
 
 # ---- modules --------------------------------------------------------------------------------
@@ -93,7 +92,7 @@ class TwoLayerModule(nn.Module):
     W1 : array of shape (m, d)
     W2 : array of shape (m,) or (m, c)
     b1 : array of shape (m,), optional
-        Required unless ``bias="none"``.
+        Hidden biases (zeros when absent); ignored with ``bias="none"``.
     skip : array of shape (d,) or (d, c), optional
         Trainable free skip term when given.
     c0 : float or array of shape (c,), optional
@@ -205,14 +204,12 @@ def sequential_penalty(module: nn.Sequential, regularize_bias: bool = False) -> 
 
 
 def module_penalty(module: nn.Module) -> torch.Tensor:
-    """The weight-decay penalty of ``module`` (its ``penalty()``, or that of a plain
-    ``nn.Sequential`` with unpenalized biases)."""
-    if hasattr(module, "penalty"):
-        return module.penalty()
-    if isinstance(module, nn.Sequential):
-        return sequential_penalty(module, getattr(module, "regularize_bias", False))
-    raise TypeError(f"cannot find the penalized parameters of a {type(module).__name__}; "
-                    "give it a penalty() method returning (1/2)||theta_penalized||^2")
+    """The weight-decay penalty ``module.penalty()`` (half the squared norm of the
+    penalized parameters)."""
+    if not hasattr(module, "penalty"):
+        raise TypeError(f"cannot find the penalized parameters of a {type(module).__name__}; "
+                        "give it a penalty() method returning (1/2)||theta_penalized||^2")
+    return module.penalty()
 
 
 # ---- conversions ----------------------------------------------------------------------------
@@ -328,11 +325,15 @@ def module_to_deep(module: nn.Sequential) -> DeepNetwork:
 
 def as_module(model: Any, *, bias: str | None = None, skip: bool | None = None,
               output_bias: bool | None = None, dtype: torch.dtype = torch.float64) -> nn.Module:
-    """A deep copy of a torch module, or the module of a Network / DeepNetwork."""
+    """A deep copy of a torch module, or the module of a Network / DeepNetwork.  A plain
+    ``nn.Sequential`` MLP becomes an :class:`MLPModule` (through :class:`DeepNetwork`:
+    missing biases become zero, trainable, unpenalized ones)."""
     if isinstance(model, Network):
         return network_to_module(model, bias=bias, skip=skip, output_bias=output_bias, dtype=dtype)
     if isinstance(model, DeepNetwork):
         return deep_to_module(model, dtype=dtype)
+    if isinstance(model, nn.Sequential) and not isinstance(model, MLPModule):
+        return deep_to_module(module_to_deep(model), dtype=dtype)
     if isinstance(model, nn.Module):
         return copy.deepcopy(model)
     raise TypeError(f"model must be a Network, DeepNetwork or torch module; got {type(model).__name__}")
@@ -365,7 +366,7 @@ def random_module(d: int, width: int, *, model: str = "relu", bias: str = "none"
     ``gates`` (m, d) (and optionally ``gate_bias``); they are fixed, not drawn.
     """
     d, width = check_int("d", d), check_int("width", width)
-    check_choice("model", model, ("relu", "gated"))
+    check_choice("model", model, MODELS)
     if (model == "gated") != (gates is not None):
         raise ValueError("model='gated' needs gates (m, d); model='relu' takes none")
     if gates is not None and np.shape(gates) != (width, d):
@@ -546,7 +547,7 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
     """
     X, y = check_X_y(X, y, multi_output=True)
     loss_obj = get_loss(loss)
-    loss_sum(loss_obj, torch.zeros(1), torch.ones(1))  # raises for losses without torch form
+    check_choice("loss", loss_obj.name, TORCH_LOSSES)
     y = loss_obj.check_targets(y)
     beta = check_positive("beta", beta, allow_zero=True)
     optimizer = check_optimizer(optimizer)

@@ -137,6 +137,13 @@ def test_plain_sequential_to_deep_network(rng):
     with torch.no_grad():
         ref = seq(torch.as_tensor(X)).numpy()[:, 0]
     np.testing.assert_allclose(net.predict(X), ref, rtol=0, atol=1e-12)
+    # a plain Sequential trains as its MLPModule; the caller's module is left alone
+    y = rng.standard_normal(6)
+    before = seq[0].weight.detach().clone()
+    res = tb.train(seq, X, y, beta=0.1, optimizer="gd", epochs=5, quiet=True)
+    assert torch.equal(seq[0].weight, before)
+    assert res.objective == pytest.approx(res.network.objective(X, y, beta=0.1), rel=1e-12)
+    assert res.objective < net.objective(X, y, beta=0.1)
     with pytest.raises(ValueError, match="unsupported layer"):
         DeepNetwork.from_torch(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh()))
 
