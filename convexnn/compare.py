@@ -8,7 +8,7 @@ r"""The convex optimum against gradient training of the same network, over many 
 
 from random initialisations with each optimizer and width, and reports for every run
 :math:`F(\theta_T)`, the gap :math:`F(\theta_T) - p^*` and, when
-:mod:`convexnn.certificates` is available, its dual certificate.  With every pattern
+:mod:`convexnn.certify` is available, its dual certificate.  With every pattern
 enumerated, :math:`p^* \le F(\theta)` for every network of every width (THEORY A.3), so a
 negative gap beyond solver tolerance is a bug; with sampled patterns :math:`p^*` is only
 an upper bound on the optimum and gaps may be negative.  Widths default to the support
@@ -49,7 +49,7 @@ class CompareResult:
     optimum : FitResult
         The convex solve; ``optimum.objective`` is :math:`p^*`.
     certificate : Certificate or None
-        Dual certificate of the optimum's network (None without :mod:`convexnn.certificates`).
+        Dual certificate of the optimum's network (None without :mod:`convexnn.certify`).
     runs : list of dict
         One per (optimizer, width, seed): "seed", "optimizer", "width", "objective",
         "gap" (:math:`F - p^*`), "rel_gap" (:math:`(F - p^*)/|p^*|`), "time" (training
@@ -85,25 +85,26 @@ class CompareResult:
         if per_run:
             cols = ["optimizer", "width", "seed", "objective", "gap", "rel.gap", "n_pat", "time[s]",
                     "status", "cert.gap"]
-            rows = [[r["optimizer"], r["width"], r["seed"], _fmt(r["objective"]), _fmt(r["gap"], 2),
-                     _fmt(r["rel_gap"], 2), r["n_patterns"], f"{r['time']:.2f}", r["status"],
-                     _fmt(r["certificate_gap"], 2)] for r in self.runs]
+            rows = [[r["optimizer"], r["width"], r["seed"], _num(r["objective"]), _sci(r["gap"]),
+                     _sci(r["rel_gap"]), r["n_patterns"], f"{r['time']:.2f}", r["status"],
+                     _sci(r["certificate_gap"])] for r in self.runs]
         else:
             cols = ["optimizer", "width", "runs", "objective min", "median", "max", "rel.gap med",
                     "reached", "time[s] med", "cert.gap med"]
             rows = []
-            for (opt, width), group in self._groups().items():
+            for (opt, width), group in self.groups().items():
                 obj = np.array([r["objective"] for r in group], float)
                 rel = np.array([r["rel_gap"] for r in group], float)
                 cert = [r["certificate_gap"] for r in group if r["certificate_gap"] is not None]
-                rows.append([opt, width, len(group), _fmt(np.nanmin(obj)), _fmt(np.nanmedian(obj)),
-                             _fmt(np.nanmax(obj)), _fmt(np.nanmedian(rel), 2),
+                rows.append([opt, width, len(group), _num(np.nanmin(obj)), _num(np.nanmedian(obj)),
+                             _num(np.nanmax(obj)), _sci(np.nanmedian(rel)),
                              f"{int(np.sum(rel <= rtol))}/{len(group)}",
                              f"{np.median([r['time'] for r in group]):.2f}",
-                             _fmt(np.median(cert), 2) if cert else "-"])
+                             _sci(np.median(cert)) if cert else "-"])
         return "\n".join(head + [_render(cols, rows)])
 
-    def _groups(self) -> dict:
+    def groups(self) -> dict[tuple[str, int], list[dict]]:
+        """The runs grouped by (optimizer, width), in run order."""
         groups: dict = {}
         for r in self.runs:
             groups.setdefault((r["optimizer"], r["width"]), []).append(r)
@@ -119,10 +120,12 @@ class CompareResult:
         return self.table()
 
 
-def _fmt(x: Any, digits: int = 8) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "-"
-    return f"{x:.{digits}g}" if digits > 2 else f"{x:.{digits}e}"
+def _num(x: Any) -> str:
+    return "-" if x is None or np.isnan(x) else f"{x:.8g}"
+
+
+def _sci(x: Any) -> str:
+    return "-" if x is None or np.isnan(x) else f"{x:.2e}"
 
 
 def _render(cols: list[str], rows: list[list]) -> str:
@@ -194,7 +197,7 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
 
 
 def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
-    """The run's certificate when :mod:`convexnn.certificates` exists.  A gated network is
+    """The run's certificate when :mod:`convexnn.certify` exists.  A gated network is
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
         return None, None

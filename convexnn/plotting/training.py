@@ -46,9 +46,7 @@ def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
     ax_obj, ax_gap, ax_pat = axes
     p = result.optimum_value
     scale = max(abs(p), 1e-300)
-    groups: dict = {}
-    for r in result.runs:
-        groups.setdefault((r["optimizer"], r["width"]), []).append(r)
+    groups = result.groups()
     below = any(np.min(r["history"]["objective"]) < p for r in result.runs)
     colors = [f"C{k % 10}" for k in range(len(groups))]
     for color, ((opt, width), runs) in zip(colors, groups.items()):
