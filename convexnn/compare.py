@@ -8,7 +8,7 @@ r"""The convex optimum against gradient training of the same network, over many 
 
 from random initialisations with each optimizer and width, and reports for every run
 :math:`F(\theta_T)`, the gap :math:`F(\theta_T) - p^*` and, when
-:mod:`convexnn.certify` is available, its dual certificate.  With every pattern
+:mod:`convexnn.certificates` is available, its dual certificate.  With every pattern
 enumerated, :math:`p^* \le F(\theta)` for every network of every width (THEORY A.3), so a
 negative gap beyond solver tolerance is a bug; with sampled patterns :math:`p^*` is only
 an upper bound on the optimum and gaps may be negative.  Widths default to the support
@@ -49,7 +49,7 @@ class CompareResult:
     optimum : FitResult
         The convex solve; ``optimum.objective`` is :math:`p^*`.
     certificate : Certificate or None
-        Dual certificate of the optimum's network (None without :mod:`convexnn.certify`).
+        Dual certificate of the optimum's network (None without :mod:`convexnn.certificates`).
     runs : list of dict
         One per (optimizer, width, seed): "seed", "optimizer", "width", "objective",
         "gap" (:math:`F - p^*`), "rel_gap" (:math:`(F - p^*)/|p^*|`), "time" (training
@@ -197,7 +197,7 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
 
 
 def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
-    """The run's certificate when :mod:`convexnn.certify` exists.  A gated network is
+    """The run's certificate when :mod:`convexnn.certificates` exists.  A gated network is
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
         return None, None

@@ -83,7 +83,7 @@ def test_same_seeds_for_every_optimizer_and_width(result):
     assert all(len(v) == 1 for v in start.values())
 
 
-@pytest.mark.skipif(not HAS_CERTIFY, reason="convexnn.certify not available")
+@pytest.mark.skipif(not HAS_CERTIFY, reason="convexnn.certificates not available")
 def test_certificate_agrees_with_the_gap(result):
     p = result.optimum_value
     for r in result.runs:
