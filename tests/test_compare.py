@@ -192,3 +192,22 @@ def test_pilanci_ergen_toy_small_width_stalls():
     gaps = {w: [r["rel_gap"] for r in res.runs if r["width"] == w] for w in (1, 40)}
     assert min(min(g) for g in gaps.values()) >= -1e-7
     assert min(gaps[1]) > 10 * np.median(gaps[40])
+
+
+# ---- the examples double as smoke tests (short settings) -------------------------------------
+@pytest.mark.parametrize("script,args", [
+    ("compare_pilanci_ergen", ["--epochs", "60", "--seeds", "1", "--n-jobs", "1"]),
+    ("compare_gated_vs_sgd", ["--n", "150", "--epochs", "10", "--seeds", "1", "--n-jobs", "1"]),
+    ("warm_start", ["--epochs", "50"]),
+])
+def test_example_runs(script, args, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{script}.py"
+    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", str(path), "--out",
+                           str(tmp_path), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / f"{script}.png").stat().st_size > 10_000
+    assert "optimizer" in proc.stdout
