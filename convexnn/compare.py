@@ -302,7 +302,8 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
         Step sizes (per optimizer when a dict); default
         :func:`convexnn.torch_backend.default_lr`.
     batch_size : int or dict optimizer -> int, optional
-        Mini-batch sizes of "sgd" / "adam" (default min(32, n // 4) and n).
+        Mini-batch sizes of "sgd" / "adam" (default min(32, n // 4) and n); a single int
+        applies to those two, "gd" and "lbfgs" being full batch.
     model, loss, bias, skip, output_bias, patterns, solver
         As in :func:`convexnn.fit`.  A gated model trains networks whose fixed gates are
         the optimum's (width m*) followed by the program's other gates.
@@ -357,6 +358,11 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     run_seeds = _run_seeds(seeds, seed)
     lrs = _per_optimizer("lr", lr, optimizers, lambda v: check_positive("lr", v))
     batches = _per_optimizer("batch_size", batch_size, optimizers, lambda v: check_int("batch_size", v))
+    if not isinstance(batch_size, Mapping):  # one size: for the mini-batch methods only
+        batches.update({o: None for o in optimizers if o in ("gd", "lbfgs")})
+    too_big = {o: b for o, b in batches.items() if b is not None and b > X.shape[0]}
+    if too_big:
+        raise ValueError(f"batch_size must be <= n = {X.shape[0]}; got {too_big}")
     width_specs = _width_specs(["m*"] if widths is None else widths)
     log_every = max(1, epochs // 200) if log_every is None else check_int("log_every", log_every)
 

@@ -111,12 +111,13 @@ def test_gated_runs_use_the_optimum_gates(data):
 
 def test_parallel_runs_equal_serial_runs(data):
     X, y = data
-    kw = dict(beta=0.2, seeds=2, optimizers=("sgd",), widths=[3], epochs=20, patterns="exact",
-              certify=False, quiet=True)
+    kw = dict(beta=0.2, seeds=2, optimizers=("sgd", "gd"), widths=[3], epochs=20, batch_size=3,
+              patterns="exact", certify=False, quiet=True)
     serial = compare(X, y, n_jobs=1, **kw)
     parallel = compare(X, y, n_jobs=2, **kw)
     assert [r["objective"] for r in serial.runs] == [r["objective"] for r in parallel.runs]
     assert [r["seed"] for r in serial.runs] == [r["seed"] for r in parallel.runs]
+    assert {r["optimizer"]: r["batch_size"] for r in serial.runs} == {"sgd": 3, "gd": 8}
 
 
 def test_table_and_plot(result, tmp_path):
@@ -144,6 +145,8 @@ def test_table_and_plot(result, tmp_path):
     ({"lr": -0.1}, "lr"),
     ({"lr": {"bogus": 0.1}}, "lr"),
     ({"beta": 0.0}, "beta"),
+    ({"batch_size": 9}, "batch_size"),
+    ({"batch_size": {"sgd": 0}}, "batch_size"),
 ])
 def test_bad_input(data, kwargs, match):
     X, y = data
