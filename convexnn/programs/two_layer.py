@@ -37,6 +37,23 @@ MODELS = ("relu", "gated")
 BIASES = ("none", "regularized", "free")
 
 
+def lift_bias(X: np.ndarray, bias: str) -> tuple[np.ndarray, np.ndarray]:
+    r"""(:math:`\tilde X`, free): :math:`\tilde X = [X, 1]` when hidden biases exist (else
+    X), and the mask of its unpenalized coordinates (the bias column for ``bias="free"``)."""
+    Xt = X if bias == "none" else add_bias_column(X)
+    free = np.zeros(Xt.shape[1], bool)
+    if bias == "free":
+        free[-1] = True
+    return Xt, free
+
+
+def free_term_basis(X: np.ndarray, skip: bool, constant: bool) -> np.ndarray | None:
+    r""":math:`F = [X \text{ if skip}, 1 \text{ if a free constant}]`, the columns spanning
+    the unpenalized part of the prediction (None without free terms)."""
+    cols = ([X] if skip else []) + ([np.ones((X.shape[0], 1))] if constant else [])
+    return np.hstack(cols) if cols else None
+
+
 class TwoLayerProgram:
     """The convex program of a two-layer (gated) ReLU network, as data.
 
@@ -74,15 +91,14 @@ class TwoLayerProgram:
         self.skip = bool(skip)
         # with a free hidden bias the all-on pattern carries a free constant already
         self.output_bias = bool(output_bias) and bias != "free"
-        self.Xt = X if bias == "none" else add_bias_column(X)
+        self.Xt, free = lift_bias(X, bias)
         if patterns.D.shape[0] != X.shape[0]:
             raise ValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
         if bias == "free":
             patterns = patterns.with_all_on(self.Xt)
         self.patterns = patterns.without_empty()
         self.D = self.patterns.D
-        d = X.shape[1]
-        self.penalized = np.arange(d) if bias == "free" else np.arange(self.Xt.shape[1])
+        self.penalized = np.flatnonzero(~free)
         self._problem = None
 
     def with_beta(self, beta: float) -> TwoLayerProgram:
@@ -108,12 +124,7 @@ class TwoLayerProgram:
     @cached_property
     def free_basis(self) -> np.ndarray | None:
         """Columns spanning the unpenalized part of the prediction (skip, constant)."""
-        cols = []
-        if self.skip:
-            cols.append(self.X)
-        if self.has_free_constant:
-            cols.append(np.ones((self.n_samples, 1)))
-        return np.hstack(cols) if cols else None
+        return free_term_basis(self.X, self.skip, self.has_free_constant)
 
     # ---- numpy evaluation ----------------------------------------------------------------
     def block_fits(self, B: np.ndarray) -> np.ndarray:
