@@ -30,11 +30,13 @@ import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
 from .api import FitResult, fit, solve_program
-from .certificates import _auto_patterns, _dual_point, _free_basis, _lifted
 from .cones import pattern_supports
+from .dual_norm import auto_patterns
+from .dual_points import dual_point
 from .exceptions import SolverError
 from .losses import Loss, get_loss
 from .network import Network
+from .programs.two_layer import free_term_basis, lift_bias
 
 BIASES = ("none", "regularized", "free")
 
@@ -64,7 +66,7 @@ def zero_network(X: np.ndarray, y: np.ndarray, *, loss: str | Loss = "squared",
     global optimum for :math:`\beta \ge \beta_{\max}`."""
     loss = get_loss(loss)
     constant = bool(output_bias) or bias == "free"
-    a = _fit_free_terms(_free_basis(X, skip, constant), y, loss)
+    a = _fit_free_terms(free_term_basis(X, skip, constant), y, loss)
     d = X.shape[1]
     w0 = a[:d] if skip else np.zeros(d)
     c0 = float(a[-1]) if constant else 0.0
@@ -121,10 +123,10 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     loss = get_loss(loss)
     y = loss.check_targets(y)
     net = zero_network(X, y, loss=loss, bias=bias, skip=skip, output_bias=output_bias)
-    Xt, free = _lifted(X, bias)
-    F = _free_basis(X, skip, bool(output_bias) or bias == "free")
-    _, lam0 = _dual_point(net, X, y, Xt, free, loss, F, 1.0, net.predict(X))
-    pset = _auto_patterns(Xt, bias, patterns, seed, 500)
+    Xt, free = lift_bias(X, bias)
+    F = free_term_basis(X, skip, bool(output_bias) or bias == "free")
+    _, lam0 = dual_point(net, X, y, Xt, free, loss, F, 1.0, net.predict(X))
+    pset = auto_patterns(Xt, bias, patterns, seed, 500)
     if not pset.exhaustive:
         warnings.warn("beta_max over sampled patterns is only a lower estimate; pass "
                       "patterns='exact' where the arrangement is small enough", stacklevel=2)

@@ -1,0 +1,225 @@
+r"""The dual norm :math:`s` of a dual point: the largest dual-constraint value (THEORY A.7).
+
+.. math::
+    s = \max_{\|u_\pi\|_2 \le 1} |\lambda^\top(\tilde Xu)_+|
+      = \max_i\max_\pm \max_{u\in K_i,\ \|u_\pi\|\le1} \pm\lambda^\top D_i\tilde Xu,
+    \qquad K_i = \{u : (2D_i - I)\tilde Xu \ge 0\},
+
+with :math:`\pi` the penalized coordinates of :math:`\tilde X` (all but a free bias).
+Each cone maximum is the distance from :math:`\pm\tilde X^\top D_i\lambda` to the polar
+cone of :math:`K_i` (THEORY A.6; :func:`convexnn.cones.pattern_supports`,
+:func:`convexnn.cones.cone_support`).  :func:`dual_norm` computes s
+
+* ``"exhaustive"``: over every pattern of the arrangement, a proven upper bound of s;
+* ``"search"``: over sampled patterns with local ascent into adjacent cells; the maximum
+  found is only a *lower* bound of s, so the proven bound is the closed form
+  :func:`global_bound`;
+* ``"gated"``: for a gated network, :math:`s = \max_i \|(\tilde X^\top D_i\lambda)_\pi\|`
+  over its gates (THEORY B, no cones).
+
+:func:`auto_patterns` chooses between enumeration and sampling, :func:`gate_patterns`
+the gates of a gated network.  A dual point with :math:`s \le \beta` is feasible for the
+dual of THEORY A.6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cones import cone_support, pattern_supports
+from .network import Network
+from .patterns import (
+    PatternSet,
+    _hyperplanes,
+    _rank_reduce,
+    enumerate_1d_bias,
+    make_patterns,
+    pattern_count,
+)
+
+#: ``patterns="auto"``: enumerate exactly when the arrangement has at most this many cells.
+AUTO_EXACT_LIMIT = 2000
+#: Default number of sampled gates of the pattern search (non-enumerable arrangements).
+SEARCH_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class Violation:
+    r"""The most violated dual constraint found: :math:`\sigma\lambda^\top(\tilde Xu)_+`.
+
+    Attributes
+    ----------
+    pattern : ndarray of bool, shape (n,)
+        :math:`1[\tilde Xu \ge 0]` (the gate's pattern for a gated network).
+    u : ndarray of shape (k,)
+        The direction, :math:`\|u_\pi\| = 1` (lifted: last entry is the bias if any).
+    sign : int
+        +1 or -1.
+    value : float
+        :math:`\sigma\lambda^\top D\tilde Xu` (a lower bound on s).
+    """
+
+    pattern: np.ndarray
+    u: np.ndarray
+    sign: int
+    value: float
+
+
+def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples: int) -> PatternSet:
+    """The patterns over which s is maximized for a ReLU network (the ``patterns``
+    argument of :func:`convexnn.certificates.certify`): None/"auto" enumerates the
+    arrangement of ``Xt`` when it has at most :data:`AUTO_EXACT_LIMIT` cells, else samples
+    ``n_samples`` gates."""
+    one_d_bias = Xt.shape[1] == 2 and bias != "none"
+    if patterns is None or (isinstance(patterns, str) and patterns == "auto"):
+        Z, _ = _rank_reduce(Xt)
+        H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
+        small = Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT
+        patterns = "exact" if small else n_samples
+    if isinstance(patterns, str) and patterns == "exact" and one_d_bias:
+        return enumerate_1d_bias(Xt[:, 0])
+    return make_patterns(Xt, patterns, seed=seed, one_d_bias=one_d_bias)
+
+
+def gate_patterns(network: Network, X: np.ndarray, Xt: np.ndarray, patterns: Any) -> np.ndarray:
+    """The gates over which s is maximized for a gated network: its own gates' patterns
+    when ``patterns`` is None, else the given patterns (a PatternSet, or anything
+    :func:`convexnn.patterns.make_patterns` accepts for ``Xt``)."""
+    if patterns is None:
+        return network.activation_patterns(X)
+    if isinstance(patterns, PatternSet):
+        return patterns.D
+    return make_patterns(Xt, patterns).D
+
+
+def _relu_value(Xt: np.ndarray, lam: np.ndarray, u: np.ndarray, pen: np.ndarray) -> float:
+    r""":math:`|\lambda^\top(\tilde Xu)_+| / \|u_\pi\|` (a lower bound of s for any u)."""
+    nrm = float(np.linalg.norm(u[pen]))
+    if nrm == 0.0:
+        return 0.0
+    return abs(float(lam @ np.maximum(Xt @ u, 0.0))) / nrm
+
+
+def global_bound(Xt: np.ndarray, lam: np.ndarray, pen: np.ndarray) -> float:
+    r"""A closed-form upper bound of :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|`,
+    the smallest of three valid bounds.
+
+    With :math:`z = \tilde Xu` and :math:`z_+ = (z + |z|)/2`:
+
+    * :math:`|\lambda^\top z_+| \le \sum_j|\lambda_j||z_j|`;
+    * :math:`|\lambda^\top z_+| \le \max(\|\lambda_+\|, \|\lambda_-\|)\,\|z\|` (since
+      :math:`\lambda^\top z_+ \le \lambda_+^\top z_+ \le \|\lambda_+\|\|z\|`);
+    * :math:`|\lambda^\top z_+| \le \tfrac12|\lambda^\top z| + \tfrac12\sum_j|\lambda_j||z_j|`
+      and, by Cauchy-Schwarz, :math:`\sum_j|\lambda_j||z_j| \le \|\lambda\|_1^{1/2}
+      \|\mathrm{diag}(|\lambda|)^{1/2} z\|`.
+
+    All coordinates penalized: :math:`\|z\| \le \|\tilde X\|_2`, :math:`|z_j| \le
+    \|\tilde x_j\|`.  A free bias b with :math:`1^\top\lambda = 0`: the value is constant
+    in b once :math:`|b| \ge R = \max_j\|x_j\|` (all rows on, or all off), so
+    :math:`|b| \le R`, :math:`|z_j| \le \|x_j\| + R`, :math:`\lambda^\top z =
+    \lambda^\top Xw` and the b part adds :math:`R\|\lambda\|_1` (resp.
+    :math:`R\sqrt n`) to the weight part.
+    """
+    Xp = Xt[:, pen]
+    rown = np.linalg.norm(Xp, axis=1)
+    a = np.abs(lam)
+    lam_pm = max(float(np.linalg.norm(np.maximum(lam, 0))), float(np.linalg.norm(np.minimum(lam, 0))))
+    R = 0.0 if pen.all() else float(np.max(rown, initial=0.0))
+    n = Xt.shape[0]
+    abs_sum = float(np.sqrt(np.sum(a)) * np.linalg.norm(np.sqrt(a)[:, None] * Xp, 2)) + R * float(np.sum(a))
+    bounds = [
+        float(np.sum(a * (rown + R))),
+        lam_pm * (float(np.linalg.norm(Xp, 2)) + R * np.sqrt(n)),
+        0.5 * float(np.linalg.norm(Xp.T @ lam)) + 0.5 * abs_sum,
+    ]
+    return min(bounds)
+
+
+def _exhaustive_s(Xt, lam, D, free, pen):
+    ps = pattern_supports(Xt, lam, D, free=free)
+    i, col = ps.argmax_lower()
+    u = ps.U[i, col]
+    found = _relu_value(Xt, lam, u, pen)
+    sign = 1 if col == 0 else -1
+    viol = Violation(D[:, i].copy(), u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+    return ps.max_upper, found, viol, D.shape[1]
+
+
+def _ascend(Xt, lam, d_pat, sign, u, free, pen, max_steps: int = 25):
+    r"""Local ascent over adjacent cells: the maximizer u of a cone usually lies on some
+    of its facets :math:`\tilde x_j^\top u = 0`; flipping those rows gives a cone that
+    still contains u, so its maximum is at least as large.  Repeat while it improves."""
+    best = _relu_value(Xt, lam, u, pen)
+    rown = np.linalg.norm(Xt, axis=1)
+    for _ in range(max_steps):
+        nrm = float(np.linalg.norm(u))
+        if nrm == 0.0:
+            break
+        z = Xt @ u
+        tied = np.abs(z) <= 1e-8 * rown * nrm
+        if not tied.any():
+            break
+        d_new = d_pat.copy()
+        d_new[tied] = ~d_new[tied]
+        A = (2.0 * d_new - 1.0)[:, None] * Xt
+        _, _, u_new = cone_support(A, sign * (Xt.T @ (d_new * lam)), free=free)
+        val = _relu_value(Xt, lam, u_new, pen)
+        if val <= best * (1 + 1e-12):
+            break
+        best, u, d_pat = val, u_new, d_new
+    return best, u
+
+
+def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10):
+    """Pattern search: cone maxima over the candidate patterns, then local ascent from
+    the best few.  Returns (found value, Violation, number of patterns)."""
+    ps = pattern_supports(Xt, lam, D, free=free)
+    order = np.argsort(-ps.lower, axis=None)[:n_ascent]
+    best_val, best = -1.0, None
+    for flat in order:
+        i, col = np.unravel_index(int(flat), ps.lower.shape)
+        sign = 1 if col == 0 else -1
+        val, u = _ascend(Xt, lam, D[:, i].copy(), sign, ps.U[i, col], free, pen)
+        if val > best_val:
+            best_val, best = val, (u, sign)
+    u, sign = best
+    viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+    return best_val, viol, D.shape[1]
+
+
+def _gated_s(Xt, lam, D, pen):
+    r""":math:`s = \max_i \|(\tilde X^\top D_i\lambda)_\pi\|` over the gates (THEORY B):
+    no cone, the constraint is :math:`\|\tilde X^\top D_i\mu\| \le \beta` per gate."""
+    C = (D * lam[:, None]).T @ Xt
+    norms = np.linalg.norm(C[:, pen], axis=1)
+    i = int(np.argmax(norms))
+    u = C[i] / norms[i] if norms[i] > 0 else np.zeros(Xt.shape[1])
+    return float(norms[i]), Violation(D[:, i].copy(), u, 1, float(norms[i])), D.shape[1]
+
+
+def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
+              method: str) -> tuple[float, float, Violation, int]:
+    r"""(s, found, most violated, patterns checked) for the dual point ``lam``.
+
+    ``s`` is a proven upper bound of
+    :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|` and ``found`` the largest
+    value attained by a direction, a lower bound of it (the two are equal for "gated").
+    ``free`` is the mask of the unpenalized coordinates of :math:`\tilde X`; ``method``
+    is "exhaustive", "search" or "gated" (see the module docstring).
+    """
+    pen = ~free
+    free_mask = None if not free.any() else free
+    if method == "gated":
+        s, viol, n_checked = _gated_s(Xt, lam, D, pen)
+        return s, s, viol, n_checked
+    if method == "exhaustive":
+        return _exhaustive_s(Xt, lam, D, free_mask, pen)
+    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen)
+    return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
+
+
+__all__ = ["AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
+           "gate_patterns", "global_bound"]
