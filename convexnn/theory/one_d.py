@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_positive
-from .exceptions import SolverError
-from .losses import get_loss
-from .network import DeepNetwork, Network
+from .._validation import check_array, check_positive
+from ..exceptions import SolverError
+from ..losses import get_loss
+from ..network import DeepNetwork, Network
 
 
 @dataclass(frozen=True)
