@@ -21,7 +21,7 @@ import numpy as np
 
 from ._validation import check_array, check_positive
 from .network import Network
-from .theory import Check, _close
+from .theory.report import Check, _close
 
 
 @dataclass(frozen=True)

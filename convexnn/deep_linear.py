@@ -25,7 +25,7 @@ import numpy as np
 
 from ._validation import check_array, check_int, check_positive
 from .network import DeepNetwork
-from .theory import Check, _close
+from .theory.report import Check, _close
 
 
 def shrink(s: Any, beta: float, depth: int) -> np.ndarray:

@@ -1,25 +1,36 @@
-"""The seed papers' predictions as checks on trained networks (THEORY F, H, A.3)."""
+r"""The seed papers' predictions as checks on a trained network (THEORY A.3, F, H).
 
-from .one_d import (  # noqa: F401  (_close: shared with closed_forms, deep_linear)
-    Check,
-    Knots,
-    Lasso1D,
-    _close,
-    active_neurons,
+Every check returns a :class:`Check` (what was predicted, what was measured, whether it
+holds and with which tolerances); none of them asserts.
+
+* :mod:`~convexnn.theory.one_d`: knots, equal-cost splitting and :math:`TV(f')` of 1-D
+  networks with free biases (F.1);
+* :mod:`~convexnn.theory.interpolation`: the least cost :math:`R^*` of an interpolant, the
+  limit :math:`p^*(\beta)/\beta \to R^*`, uniqueness, and the exact 1-D Lasso (F.1);
+* :mod:`~convexnn.theory.representer`: active neurons against :math:`n - \mathrm{rank}(F)`
+  (A.3, F.2);
+* :mod:`~convexnn.theory.balance`: balancedness, path norm = weight decay, rebalancing of
+  two-layer and deep networks (H);
+* :mod:`~convexnn.theory.report`: the :class:`Check` report.
+"""
+
+from .balance import (
     balance_check,
     deep_balance_errors,
-    interpolation_cost,
-    interpolation_limit,
-    knots,
-    knots_at_data,
-    lasso_1d,
     neuron_norms,
     rebalance_check,
     rebalance_deep,
-    split_knots_to_data,
-    tv_check,
+)
+from .interpolation import (
+    Lasso1D,
+    interpolation_cost,
+    interpolation_limit,
+    lasso_1d,
     unique_interpolant,
 )
+from .one_d import Knots, knots, knots_at_data, split_knots_to_data, tv_check
+from .report import Check
+from .representer import active_neurons
 
 __all__ = ["Check", "Knots", "Lasso1D", "knots", "split_knots_to_data", "knots_at_data",
            "tv_check", "interpolation_cost", "interpolation_limit", "unique_interpolant",
