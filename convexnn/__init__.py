@@ -29,6 +29,11 @@ _EXPORTS = {
     "regularization_path": "path",
     "PathResult": "path",
     "zero_network": "path",
+    # gradient training of the same networks (torch) and the comparison with the optimum
+    "train": "torch_backend",
+    "TrainResult": "torch_backend",
+    "compare": "comparison",
+    "CompareResult": "comparison",
     # theory checks (THEORY F, H, A.3) and closed forms (C, E)
     "Check": "theory",
     "knots": "theory",

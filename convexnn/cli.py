@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     p.set_defaults(func=run_solve)
     try:
-        from .compare import add_compare_parser
+        from .comparison import add_compare_parser
     except ImportError:  # the torch comparison is optional
         add_compare_parser = None
     if add_compare_parser is not None:

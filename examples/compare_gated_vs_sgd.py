@@ -41,7 +41,7 @@ import torch
 
 import convexnn as cn
 from convexnn import torch_backend as tb
-from convexnn.compare import compare
+from convexnn.comparison import compare
 
 
 def teacher_data(n: int, n_test: int, d: int, hidden: int, kappa: float, seed: int):

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 
 import convexnn  # noqa: E402
-from convexnn.compare import CompareResult, add_compare_parser, compare, run_compare  # noqa: E402
+from convexnn.comparison import CompareResult, add_compare_parser, compare, run_compare  # noqa: E402
 
 HAS_CERTIFY = importlib.util.find_spec("convexnn.certificates") is not None
 
