@@ -27,11 +27,10 @@ from .patterns import (
     PatternSet,
     _hyperplanes,
     _rank_reduce,
-    add_bias_column,
     make_patterns,
     pattern_count,
 )
-from .programs.two_layer import BIASES, MODELS, TwoLayerProgram
+from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, lift_bias
 from .solution import (
     FAILED,
     INACCURATE,
@@ -199,7 +198,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     loss_obj = get_loss(loss)
     y = loss_obj.check_targets(y)
     name = choose_solver(solver, None)
-    Xt = X if bias == "none" else add_bias_column(X)
+    Xt, _ = lift_bias(X, bias)
     pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns)
     program = TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias, skip=skip,
                               output_bias=output_bias, patterns=pset)

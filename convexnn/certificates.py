@@ -269,7 +269,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     Xt, free = lift_bias(X, bias)
     gated = network.gates is not None
     if gated:
-        D = gate_patterns(network, X, Xt, patterns)
+        D = gate_patterns(network, X, Xt, patterns, seed)
         pset = None
     else:
         pset = auto_patterns(Xt, bias, patterns, seed, n_samples)

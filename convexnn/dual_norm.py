@@ -84,15 +84,16 @@ def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples
     return make_patterns(Xt, patterns, seed=seed, one_d_bias=one_d_bias)
 
 
-def gate_patterns(network: Network, X: np.ndarray, Xt: np.ndarray, patterns: Any) -> np.ndarray:
+def gate_patterns(network: Network, X: np.ndarray, Xt: np.ndarray, patterns: Any,
+                  seed: Any = None) -> np.ndarray:
     """The gates over which s is maximized for a gated network: its own gates' patterns
     when ``patterns`` is None, else the given patterns (a PatternSet, or anything
-    :func:`convexnn.patterns.make_patterns` accepts for ``Xt``)."""
+    :func:`convexnn.patterns.make_patterns` accepts for ``Xt``, sampled with ``seed``)."""
     if patterns is None:
         return network.activation_patterns(X)
     if isinstance(patterns, PatternSet):
         return patterns.D
-    return make_patterns(Xt, patterns).D
+    return make_patterns(Xt, patterns, seed=seed).D
 
 
 def _relu_value(Xt: np.ndarray, lam: np.ndarray, u: np.ndarray, pen: np.ndarray) -> float:
