@@ -1,30 +1,98 @@
 """Solvers of the convex programs, selected by name.
 
-``SOLVERS`` maps a name to a function ``solve(program, **options) -> ConvexSolution``.
+``SOLVERS`` maps a name to a function ``solve(program, *, verbose=False, tol=None,
+**options) -> ConvexSolution``:
+
+==================  ===================================================================
+``"auto"``          the working-set solver, falling back to Clarabel when it cannot
+                    certify its answer (the fallback is recorded in ``info["fallback"]``)
+``"working_set"``   certified working-set interior-point method on torch tensors
+                    (:mod:`convexnn.solvers.working_set`); ``tol`` is the relative
+                    duality gap it certifies (default 1e-6)
+``"clarabel"``      CVXPY + Clarabel (interior point on the compiled program)
+``"mosek"``         CVXPY + MOSEK, when installed and licensed
+``"scs"``           CVXPY + SCS (first-order splitting)
+==================  ===================================================================
+
+The working-set solver imports torch lazily, when it runs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 
-from ..solution import ConvexSolution
+from ..solution import OPTIMAL, ConvexSolution
 from .cvxpy_backend import mosek_license, solve_cvxpy
+from .working_set import MemoryBudgetError, WorkingSetSolver, solve_working_set
+
+#: Programs the working-set solver handles (by class name, to avoid an import cycle).
+_WORKING_SET_PROGRAMS = ("TwoLayerProgram",)
+#: Options that only the working-set solver understands (dropped for the fallback).
+_WORKING_SET_OPTIONS = ("max_iter", "ipm_tol", "initial_rows", "max_add", "device", "num_threads",
+                        "memory_limit", "time_limit", "projection_steps")
+
+
+def solve_auto(program, *, verbose: bool = False, tol: float | None = None,
+               **options) -> ConvexSolution:
+    """``SOLVERS["auto"]``: the solver :func:`choose_solver` picks for ``program``; when
+    the working-set solver does not return a certified optimum, Clarabel solves the
+    program instead and ``info["fallback"]`` records why."""
+    name = choose_solver("auto", program)
+    if name != "working_set":
+        return SOLVERS[name](program, verbose=verbose, tol=tol, **options)
+    t0 = time.perf_counter()
+    try:
+        sol = solve_working_set(program, verbose=verbose, tol=tol, **options)
+    except MemoryBudgetError:
+        raise  # the compiled cvxpy program would need even more memory
+    except (RuntimeError, ValueError, ArithmeticError) as e:  # numerical breakdown
+        reason = f"working_set raised {type(e).__name__}: {e}"
+        sol = None
+    else:
+        if sol.status == OPTIMAL:
+            sol.info["auto"] = "working_set"
+            return sol
+        reason = f"working_set ended with status {sol.status!r} (rel. gap {sol.info.get('rel_gap')})"
+    spent = time.perf_counter() - t0
+    fallback = "mosek" if mosek_license()[0] else "clarabel"
+    cvx_opts = {k: v for k, v in options.items() if k not in _WORKING_SET_OPTIONS}
+    out = SOLVERS[fallback](program, verbose=verbose, tol=tol, **cvx_opts)
+    out.info["auto"] = fallback
+    out.info["fallback"] = {"from": "working_set", "to": fallback, "reason": reason,
+                            "seconds_spent": spent,
+                            "status": None if sol is None else sol.status}
+    return out
+
 
 SOLVERS: dict[str, Callable[..., ConvexSolution]] = {
+    "auto": solve_auto,
+    "working_set": solve_working_set,
     "clarabel": partial(solve_cvxpy, solver="clarabel"),
     "mosek": partial(solve_cvxpy, solver="mosek"),
     "scs": partial(solve_cvxpy, solver="scs"),
 }
 
 
-def choose_solver(solver: str, program) -> str:
-    """Resolve ``solver="auto"``: MOSEK when licensed, else Clarabel."""
+def choose_solver(solver: str, program=None) -> str:
+    """Resolve a solver name.
+
+    ``"auto"`` with a program: ``"working_set"`` for the two-layer programs (C-ReLU and
+    C-GReLU, every loss and variant; it is faster than CVXPY + Clarabel at every size we
+    measured, see ``benchmarks/``), else MOSEK when licensed, else Clarabel.  Without a
+    program ``"auto"`` stays ``"auto"`` (``SOLVERS["auto"]`` decides when it runs).
+    """
     if solver != "auto":
         if solver not in SOLVERS:
             raise ValueError(f"solver must be 'auto' or one of {tuple(SOLVERS)}; got {solver!r}")
         return solver
+    if program is None:
+        return "auto"
+    if type(program).__name__ in _WORKING_SET_PROGRAMS:
+        return "working_set"
     return "mosek" if mosek_license()[0] else "clarabel"
 
 
-__all__ = ["SOLVERS", "choose_solver", "solve_cvxpy", "mosek_license"]
+__all__ = ["SOLVERS", "choose_solver", "solve_cvxpy", "solve_working_set", "solve_auto",
+           "WorkingSetSolver", "MemoryBudgetError", "mosek_license"]

@@ -1,0 +1,171 @@
+r"""Operator form of a working set of blocks of the two-layer convex programs (torch).
+
+A *block* b is a pattern :math:`D_{i_b}` with a sign :math:`\sigma_b` (C-ReLU: one
+block per pattern and sign; C-GReLU: one per pattern).  Its prediction and cone rows are
+
+.. math::
+    M_b v = \sigma_b D_{i_b}\tilde X v, \qquad
+    A_{b} v = (2D_{i_b} - I)\tilde X v \ge 0,
+
+so that the prediction of a working set S is :math:`\hat y = \sum_{b\in S} M_b v_b + F a`
+with F an orthonormal basis of the free terms (skip :math:`X`, constant 1).  Nothing
+here forms the :math:`n \times d'|S|` matrix :math:`[M_1 \cdots M_{|S|}]`: products are
+computed as :math:`\tilde X V^\top` masked by the patterns, in chunks of blocks so
+that temporaries stay within :data:`CHUNK_BYTES`.
+
+Each block also carries
+
+* ``pen`` (d',) bool: the coordinates inside its norm :math:`\|v_{b,\pi}\|` (all of
+  them, or the weights only for a free hidden bias; a *linear* block -- the all-on
+  pattern under a free bias, which with a free output constant is exactly a regularized
+  linear unit :math:`\beta\|w\|` -- penalizes all of them and has no rows);
+* ``rows`` (r,) long / ``rmask``: its working cone rows, padded to a common width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Budget for the float temporaries of one chunked product, in bytes.
+CHUNK_BYTES = 64 * 1024**2
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+@dataclass
+class BlockSet:
+    """A working set of blocks as torch tensors (see the module docstring).
+
+    Attributes
+    ----------
+    Xt : Tensor (n, d')
+    D : Tensor bool (n, P)
+        All patterns of the program (the blocks index into it).
+    pat : Tensor long (m,)
+    sign : Tensor (m,)
+    pen : Tensor (m, d')
+        1.0 on penalized coordinates.
+    rows : Tensor long (m, r)
+    rmask : Tensor bool (m, r)
+    linear : Tensor bool (m,)
+        Linear blocks (no cone rows, unmasked prediction).
+    """
+
+    Xt: object
+    D: object
+    pat: object
+    sign: object
+    pen: object
+    rows: object
+    rmask: object
+    linear: object
+
+    @property
+    def m(self) -> int:
+        return int(self.pat.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.Xt.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.Xt.shape[1])
+
+    def masks(self, sl=slice(None)):
+        r"""Signed masks :math:`\sigma_b D_{i_b}` as floats, shape (n, |sl|) (cached when
+        the whole (n, m) matrix fits in :data:`CHUNK_BYTES`)."""
+        cache = self.__dict__.get("_masks")
+        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
+            cache = self.__dict__["_masks"] = self._masks(slice(None))
+        if cache is not None:
+            return cache[:, sl]
+        return self._masks(sl)
+
+    def _masks(self, sl):
+        Dm = self.D[:, self.pat[sl]].to(self.Xt.dtype)
+        return Dm * self.sign[sl][None, :]
+
+    def signs(self, sl=slice(None)):
+        r""":math:`2D_{i_b} - 1` as floats, shape (n, |sl|)."""
+        return 2.0 * self.D[:, self.pat[sl]].to(self.Xt.dtype) - 1.0
+
+    def _chunks(self):
+        if "_masks" in self.__dict__ or 8 * self.n * self.m <= CHUNK_BYTES:
+            yield slice(0, self.m)
+            return
+        step = max(1, CHUNK_BYTES // (8 * max(1, self.n * self.dim)))
+        for lo in range(0, self.m, step):
+            yield slice(lo, min(self.m, lo + step))
+
+    def predict(self, V):
+        r""":math:`\sum_b M_b v_b` for V (m, d')."""
+        torch = _torch()
+        out = torch.zeros(self.n, dtype=self.Xt.dtype, device=self.Xt.device)
+        for sl in self._chunks():
+            out += ((self.Xt @ V[sl].T) * self.masks(sl)).sum(1)
+        return out
+
+    def adjoint(self, w):
+        r""":math:`(M_b^\top w)_b`, shape (m, d')."""
+        torch = _torch()
+        out = torch.empty(self.m, self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
+        for sl in self._chunks():
+            out[sl] = (self.masks(sl) * w[:, None]).T @ self.Xt
+        return out
+
+    def row_values(self, V, sl=slice(None)):
+        r"""All cone rows :math:`(2D_{i_b} - I)\tilde X v_b`, shape (n, |sl|)."""
+        return (self.Xt @ V[sl].T) * self.signs(sl)
+
+    def row_matrix(self):
+        r"""Working rows :math:`A_{b,R_b}` as a padded tensor (m, r, d') (zero where masked)."""
+        torch = _torch()
+        if self.rows.shape[1] == 0:
+            return torch.zeros(self.m, 0, self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
+        S = self.signs().T.gather(1, self.rows)  # (m, r)
+        return (S * self.rmask)[:, :, None] * self.Xt[self.rows]
+
+    def add_rows(self, new_rows):
+        """Append rows: ``new_rows`` is a list (length m) of 1-D long tensors (may be empty).
+        Returns the per-block slot indices where they were put, as (block, slot) tensors."""
+        torch = _torch()
+        counts = self.rmask.sum(1)
+        extra = torch.tensor([len(r) for r in new_rows], device=counts.device)
+        width = int((counts + extra).max()) if self.m else 0
+        if width > self.rows.shape[1]:
+            pad = width - self.rows.shape[1]
+            self.rows = torch.cat([self.rows, torch.zeros(self.m, pad, dtype=self.rows.dtype,
+                                                          device=self.rows.device)], 1)
+            self.rmask = torch.cat([self.rmask, torch.zeros(self.m, pad, dtype=torch.bool,
+                                                            device=self.rmask.device)], 1)
+        bi, si = [], []
+        for b, r in enumerate(new_rows):
+            k = len(r)
+            if k == 0:
+                continue
+            c = int(counts[b])
+            self.rows[b, c:c + k] = r
+            self.rmask[b, c:c + k] = True
+            bi.append(torch.full((k,), b, dtype=torch.long))
+            si.append(torch.arange(c, c + k))
+        if not bi:
+            empty = torch.zeros(0, dtype=torch.long)
+            return empty, empty
+        return torch.cat(bi), torch.cat(si)
+
+
+def orthonormal_free_basis(F: np.ndarray | None) -> np.ndarray | None:
+    """Orthonormal basis Q of range(F) (None when F is None or zero)."""
+    if F is None or F.shape[1] == 0:
+        return None
+    U, s, _ = np.linalg.svd(F, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return None
+    return U[:, s > 1e-10 * s[0]]

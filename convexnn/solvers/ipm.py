@@ -1,0 +1,873 @@
+r"""A structured primal-dual interior-point method for a working set of blocks (torch).
+
+For blocks b (pattern :math:`D_{i_b}`, sign :math:`\sigma_b`, working cone rows
+:math:`A_b`, see :mod:`convexnn.solvers.blocks`) and free terms :math:`Fa` it solves
+
+.. math::
+    \min_{t, v, a}\ \ell\Big(\sum_b M_b v_b + F a\Big) + \beta\sum_b t_b
+    \quad\text{s.t.}\quad (t_b, v_{b,\pi}) \in \mathcal Q,\quad A_b v_b \ge 0,
+
+with :math:`\mathcal Q` the second-order cone.  The hinge loss is the LP
+:math:`\min \mathbf 1^\top\xi` s.t. :math:`\xi \ge 0,\ \xi + y\circ\hat y \ge 1`; the
+squared and logistic losses enter through their gradient and diagonal Hessian.
+
+Method: Mehrotra predictor-corrector with Nesterov-Todd scaling (Vandenberghe, "The
+CVXOPT linear and quadratic cone program solvers", 2010, sections 3-4), infeasible start.
+The Newton system :math:`(\nabla^2 f + G^\top\Theta G)\Delta x = \rho` has the structure
+
+.. math::
+    \mathrm{blockdiag}(B_b) + \tilde M^\top H \tilde M,\qquad
+    \tilde M = [M_1 \cdots M_m\ F],\ H \text{ diagonal } (n),
+
+(loss Hessian plus the eliminated hinge variables), so it is solved through the
+:math:`n\times n` matrix :math:`I + H^{1/2}\sum_b M_b (B_b^{-1})_{vv} M_b^\top H^{1/2}`
+(Woodbury, with the free terms bordered), accumulated block-chunk by block-chunk without
+forming :math:`\tilde M`; or, when the working set has fewer variables than samples,
+through the :math:`d'm \times d'm` matrix :math:`\mathrm{blockdiag}(B) + M^\top HM`
+(see :class:`KKTSolver`).
+
+Stopping rule: relative primal and dual residuals and the complementarity gap
+:math:`s^\top z / \max(1, |p|)` all below ``tol``.  The caller certifies the result with
+the exact duality gap of the full program (:mod:`convexnn.solvers.working_set`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from .blocks import BlockSet
+
+#: The hinge loss uses the variable-space Newton system up to this many block variables.
+DENSE_HINGE_LIMIT = 3000
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# ---- second-order cone algebra (batched over blocks) ------------------------------------
+def _soc_nt(s, z):
+    r"""Nesterov-Todd scaling point of SOC pairs: returns (eta, w) with
+    :math:`W = \eta\begin{pmatrix} w_0 & w_1^\top\\ w_1 & I + w_1w_1^\top/(1+w_0)\end{pmatrix}`,
+    :math:`W z = W^{-1}s = \lambda` (CVXOPT notes, section 4.3)."""
+    torch = _torch()
+
+    def jnorm(x):
+        return torch.sqrt(torch.clamp(x[:, 0] ** 2 - (x[:, 1:] ** 2).sum(1), min=1e-300))
+
+    ns, nz = jnorm(s), jnorm(z)
+    sb, zb = s / ns[:, None], z / nz[:, None]
+    gam = torch.sqrt(torch.clamp((1 + (sb * zb).sum(1)) / 2, min=1e-300))
+    w = torch.cat([sb[:, :1] + zb[:, :1], sb[:, 1:] - zb[:, 1:]], 1) / (2 * gam[:, None])
+    return torch.sqrt(ns / nz), w
+
+
+def _soc_W(eta, w, inverse=False):
+    """The NT matrix W (or its inverse), batched, shape (m, k, k)."""
+    torch = _torch()
+    m, k = w.shape
+    w0, w1 = w[:, 0], w[:, 1:]
+    sg = -1.0 if inverse else 1.0
+    W = torch.empty(m, k, k, dtype=w.dtype, device=w.device)
+    W[:, 0, 0] = w0
+    W[:, 0, 1:] = sg * w1
+    W[:, 1:, 0] = sg * w1
+    W[:, 1:, 1:] = (torch.eye(k - 1, dtype=w.dtype, device=w.device)[None]
+                    + w1[:, :, None] * w1[:, None, :] / (1 + w0)[:, None, None])
+    return ((1 / eta) if inverse else eta)[:, None, None] * W
+
+
+def _jprod(u, v):
+    r"""Jordan product :math:`u\circ v = (u^\top v,\ u_0v_1 + v_0u_1)`."""
+    torch = _torch()
+    return torch.cat([(u * v).sum(1, keepdim=True), u[:, :1] * v[:, 1:] + v[:, :1] * u[:, 1:]], 1)
+
+
+def _jdiv(lam, r):
+    r"""x with :math:`\lambda\circ x = r`."""
+    torch = _torch()
+    det = lam[:, 0] ** 2 - (lam[:, 1:] ** 2).sum(1)
+    x0 = (lam[:, 0] * r[:, 0] - (lam[:, 1:] * r[:, 1:]).sum(1)) / det
+    x1 = (r[:, 1:] - x0[:, None] * lam[:, 1:]) / lam[:, :1]
+    return torch.cat([x0[:, None], x1], 1)
+
+
+def _soc_step(x, d):
+    r"""Largest :math:`\alpha` with :math:`x + \alpha d` in the SOC, per cone (x interior):
+    the smallest positive root of :math:`(x_0+\alpha d_0)^2 - \|x_1 + \alpha d_1\|^2`
+    with :math:`x_0 + \alpha d_0 \ge 0`."""
+    torch = _torch()
+    if x.shape[0] == 0:
+        return math.inf
+    a = d[:, 0] ** 2 - (d[:, 1:] ** 2).sum(1)
+    b = 2 * (x[:, 0] * d[:, 0] - (x[:, 1:] * d[:, 1:]).sum(1))
+    c = x[:, 0] ** 2 - (x[:, 1:] ** 2).sum(1)
+    disc = b * b - 4 * a * c
+    inf = torch.full_like(a, math.inf)
+    sq = torch.sqrt(torch.clamp(disc, min=0))
+    q = -0.5 * (b + torch.where(b >= 0, sq, -sq))  # stable roots q/a and c/q
+    r1 = torch.where(a != 0, q / torch.where(a != 0, a, 1.0), inf)
+    r2 = torch.where(q != 0, c / torch.where(q != 0, q, 1.0), inf)
+    r1 = torch.where(r1 > 0, r1, inf)
+    r2 = torch.where(r2 > 0, r2, inf)
+    alpha = torch.where((disc < 0) & (a >= 0), inf, torch.minimum(r1, r2))
+    lin = torch.where(d[:, 0] < 0, -x[:, 0] / torch.where(d[:, 0] < 0, d[:, 0], -1.0), inf)
+    return float(torch.minimum(alpha, lin).min())
+
+
+def _lin_step(s, d, mask=None):
+    """Largest alpha with s + alpha d >= 0 (s > 0) over the entries in ``mask``."""
+    torch = _torch()
+    if s.numel() == 0:
+        return math.inf
+    neg = d < 0
+    if mask is not None:
+        neg = neg & mask
+    ratio = torch.where(neg, s / torch.where(neg, -d, torch.ones_like(d)), torch.full_like(s, math.inf))
+    return float(ratio.min())
+
+
+# ---- losses on the prediction (torch) ---------------------------------------------------
+def loss_terms(name, yhat, y):
+    r"""(value, gradient, diagonal Hessian) of the smooth part of the loss at ŷ
+    (hinge: zero; it is carried by the LP constraints)."""
+    torch = _torch()
+    if name == "squared":
+        r = yhat - y
+        return 0.5 * float(r @ r), r, torch.ones_like(r)
+    if name == "logistic":
+        m = y * yhat
+        sig = torch.sigmoid(-m)
+        return float(torch.nn.functional.softplus(-m).sum()), -y * sig, sig * (1 - sig)
+    z = torch.zeros_like(yhat)
+    return 0.0, z, z
+
+
+# ---- the subproblem ---------------------------------------------------------------------
+@dataclass
+class Subproblem:
+    """Data of the working-set program: blocks, targets, loss, beta, free basis F (n, q)."""
+
+    blocks: BlockSet
+    y: object
+    loss: str
+    beta: float
+    F: object = None  # torch (n, q) orthonormal, or None
+
+    @property
+    def q(self) -> int:
+        return 0 if self.F is None else int(self.F.shape[1])
+
+    @property
+    def hinge(self) -> bool:
+        return self.loss == "hinge"
+
+    def predict(self, v, a):
+        yhat = self.blocks.predict(v)
+        if self.F is not None:
+            yhat = yhat + self.F @ a
+        return yhat
+
+
+@dataclass
+class IPMState:
+    """Iterate of :class:`InteriorPoint` (primal t, v, a, xi; slacks s_*, duals z_*)."""
+
+    t: object
+    v: object
+    a: object
+    xi: object
+    s_soc: object
+    z_soc: object
+    s_lin: object
+    z_lin: object
+    s_h: object  # (2, n) hinge slacks, or None
+    z_h: object
+
+
+@dataclass
+class IPMResult:
+    state: IPMState
+    status: str  # "optimal" | "iteration_limit" | "stalled" (numerical floor) | "failed"
+    iterations: int
+    primal: float
+    gap: float
+    pres: float
+    dres: float
+    time: float
+    history: list = field(default_factory=list)
+
+
+# ---- Newton systems ---------------------------------------------------------------------
+class KKTSolver:
+    r"""Factorization of :math:`K = \mathrm{blockdiag}(B_b) \oplus \delta I_q +
+    \tilde M^\top H\tilde M` for one interior-point iteration.
+
+    Each :math:`B_b` acts on :math:`(t_b, v_b)` and is given through the stable pieces
+    ``btt`` (m,), ``bvt`` (m, d') and the Schur complement of :math:`t_b`, ``Bs``
+    (m, d', d'); H (n,) >= 0.  Two exact factorizations, chosen by size:
+
+    * n-space (n <= d'm): :math:`B_s = RR^\top`, :math:`G_b = H^{1/2}M_bR_b^{-\top}`,
+      :math:`S = I + \sum_b G_bG_b^\top` (Woodbury), the free terms bordered through
+      :math:`\Phi = H^{1/2}F`;
+    * variable space (d'm < n): the dense :math:`(d'm + q)^2` matrix with t eliminated.
+    """
+
+    def __init__(self, prob: Subproblem, btt, bvt, Bs, H, delta, truncate: float = 0.0,
+                 mode: str = "auto"):
+        torch = _torch()
+        self.prob, self.btt, self.bvt, self.Bs, self.H, self.delta = prob, btt, bvt, Bs, H, delta
+        blocks = prob.blocks
+        m, d = Bs.shape[0], Bs.shape[1]
+        self.hs = torch.sqrt(H)
+        n, q = blocks.n, prob.q
+        dt_, dev = Bs.dtype, Bs.device
+        if mode == "auto":
+            # the n-space (Woodbury) form subtracts nearly equal terms when H is large
+            # (the hinge's margin samples): use the variable space for it when affordable
+            mode = "n" if (n <= d * m or m == 0) else "x"
+            if prob.hinge and d * m <= DENSE_HINGE_LIMIT:
+                mode = "x"
+        self.mode = mode
+        self.kept = m * d
+        if self.mode == "n":
+            self.Rchol = torch.linalg.cholesky(Bs)
+            eye = torch.eye(d, dtype=dt_, device=dev).expand(m, d, d)
+            Rinv = torch.linalg.solve_triangular(self.Rchol, eye, upper=False)
+            if truncate > 0:
+                S, self.kept = _gram_sum_truncated(blocks, Rinv, H, truncate)
+            else:
+                S, self.kept = _gram_sum(blocks, Rinv, self.hs), m * d
+            S.diagonal().add_(1.0)
+            self.Schol = torch.linalg.cholesky(S)
+            if q:
+                self.Phi = self.hs[:, None] * prob.F
+                SiPhi = torch.cholesky_solve(self.Phi, self.Schol)
+                Ka = self.Phi.T @ SiPhi + delta * torch.eye(q, dtype=dt_, device=dev)
+                self.Kachol = torch.linalg.cholesky(Ka)
+        else:
+            Mt = _explicit_scaled(blocks, self.hs)  # (n, m*d) = H^{1/2} M
+            N = m * d
+            K = torch.zeros(N + q, N + q, dtype=dt_, device=dev)
+            K[:N, :N] = Mt.T @ Mt
+            idx = torch.arange(N, device=dev).view(m, d)
+            K[idx[:, :, None], idx[:, None, :]] += Bs
+            if q:
+                Phi = self.hs[:, None] * prob.F
+                K[:N, N:] = Mt.T @ Phi
+                K[N:, :N] = K[:N, N:].T
+                K[N:, N:] = Phi.T @ Phi + delta * torch.eye(q, dtype=dt_, device=dev)
+            self.Kchol = torch.linalg.cholesky(K)
+
+    def _block_solve(self, rt, rv):
+        """B^{-1}(rt, rv) blockwise, through the Schur complement of t."""
+        torch = _torch()
+        rv2 = rv - self.bvt * (rt / self.btt)[:, None]
+        dv = torch.cholesky_solve(rv2[:, :, None], self.Rchol)[:, :, 0]
+        dt = (rt - (self.bvt * dv).sum(1)) / self.btt
+        return dt, dv
+
+    def solve(self, rt, rv, ra):
+        """Solve K (dt, dv, da) = (rt, rv, ra)."""
+        torch = _torch()
+        prob = self.prob
+        if self.mode == "n":
+            _, yv = self._block_solve(rt, rv)
+            rhs1 = self.hs * prob.blocks.predict(yv)
+            da = None
+            if prob.q:
+                da = torch.cholesky_solve(
+                    (ra - self.Phi.T @ torch.cholesky_solve(rhs1[:, None], self.Schol)[:, 0])[:, None],
+                    self.Kachol)[:, 0]
+                rhs1 = rhs1 + self.Phi @ da
+            w = self.hs * torch.cholesky_solve(rhs1[:, None], self.Schol)[:, 0]
+            dt, dv = self._block_solve(rt, rv - prob.blocks.adjoint(w))
+            return dt, dv, da
+        m, d = self.Bs.shape[0], self.Bs.shape[1]
+        rv2 = rv - self.bvt * (rt / self.btt)[:, None]
+        rhs = rv2.reshape(-1)
+        if prob.q:
+            rhs = torch.cat([rhs, ra])
+        sol = torch.cholesky_solve(rhs[:, None], self.Kchol)[:, 0]
+        dv = sol[: m * d].view(m, d)
+        da = sol[m * d:] if prob.q else None
+        dt = (rt - (self.bvt * dv).sum(1)) / self.btt
+        return dt, dv, da
+
+    def apply(self, dt, dv, da):
+        """K times (dt, dv, da), for iterative refinement."""
+        torch = _torch()
+        prob = self.prob
+        bv = (self.bvt * dv).sum(1)
+        kt = self.btt * dt + bv
+        kv = (torch.einsum("mij,mj->mi", self.Bs, dv) + self.bvt * (bv / self.btt)[:, None]
+              + self.bvt * dt[:, None])
+        u = prob.blocks.predict(dv)
+        if prob.q:
+            u = u + prob.F @ da
+        Hu = self.H * u
+        kv = kv + prob.blocks.adjoint(Hu)
+        ka = (prob.F.T @ Hu + self.delta * da) if prob.q else None
+        return kt, kv, ka
+
+
+def _gram_sum(blocks: BlockSet, Rinv, hs):
+    r""":math:`\sum_b G_bG_b^\top` with :math:`G_b = \mathrm{diag}(h^{1/2})\,\sigma_bD_b\tilde X
+    R_b^{-\top}`, accumulated over chunks of blocks (never all of G at once)."""
+    torch = _torch()
+    n, d = blocks.n, blocks.dim
+    S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    for sl in blocks._chunks():
+        # X R^{-T}: (n, mc, d)
+        XR = torch.einsum("nd,med->nme", blocks.Xt, Rinv[sl])
+        G = (XR * (blocks.masks(sl) * hs[:, None])[:, :, None]).reshape(n, -1)
+        _syrk_into(S, G)
+    return S
+
+
+def _gram_sum_truncated(blocks: BlockSet, Rinv, H, tau):
+    r"""An approximation of :math:`\sum_b G_bG_b^\top`, :math:`G_b = H^{1/2}M_bR_b^{-\top}`,
+    from the directions that matter.  With the SVD :math:`R_b^{-1} = P\Sigma V^\top`
+    (accurate for the large singular values, the ones kept), :math:`G_bG_b^\top =
+    \sum_k \sigma_k^2 (H^{1/2}M_bv_k)(\cdot)^\top` and the k-th term has norm
+    :math:`\sigma_k^2 v_k^\top Q_bv_k`, :math:`Q_b = \tilde X^\top D_bHD_b\tilde X`.
+    Terms below ``tau`` are dropped: late in the interior-point method the directions
+    normal to a block's tight rows, and all directions of an inactive block, have
+    :math:`\sigma_k` tiny.  Returns (S, number of columns kept)."""
+    torch = _torch()
+    n, d, m = blocks.n, blocks.dim, blocks.m
+    _, sig, Vh = torch.linalg.svd(Rinv)  # Rinv = P diag(sig) Vh
+    V = Vh.transpose(1, 2)
+    Dm = blocks.masks()  # (n, m) signed masks
+    W2 = (Dm * Dm) * H[:, None]  # D_b H D_b (the sign squares away)
+    XX = (blocks.Xt[:, :, None] * blocks.Xt[:, None, :]).reshape(n, d * d)
+    Q = (XX.T @ W2).T.reshape(m, d, d)
+    norms = torch.einsum("mdk,mde,mek->mk", V, Q, V) * sig ** 2
+    keep = norms > tau
+    bidx, kidx = torch.nonzero(keep, as_tuple=True)
+    S = torch.zeros(n, n, dtype=Rinv.dtype, device=Rinv.device)
+    if bidx.numel() == 0:
+        return S, 0
+    cols = V[bidx, :, kidx] * sig[bidx, kidx][:, None]  # (K, d)
+    hs = torch.sqrt(H)
+    step = max(1, (64 * 1024**2) // (8 * n))
+    for lo in range(0, cols.shape[0], step):
+        sl = slice(lo, lo + step)
+        G = (blocks.Xt @ cols[sl].T) * (Dm[:, bidx[sl]] * hs[:, None])
+        _syrk_into(S, G)
+    return S, int(bidx.numel())
+
+
+def _syrk_into(S, G):
+    """S += G G^T (BLAS syrk through numpy on the CPU: half the flops of a GEMM)."""
+    if S.device.type == "cpu":
+        import numpy as np
+        from scipy.linalg.blas import dsyrk
+
+        Gn = G.numpy()
+        if not Gn.flags.c_contiguous:
+            Gn = np.ascontiguousarray(Gn)
+        low = dsyrk(1.0, Gn.T, trans=1, lower=1)  # (G^T)^T G^T, G^T is Fortran-ordered
+        torch = _torch()
+        L = torch.from_numpy(low)
+        S += L + torch.tril(L, -1).T
+    else:
+        S.addmm_(G, G.T)
+
+
+def _explicit_scaled(blocks: BlockSet, hs):
+    r""":math:`H^{1/2}[M_1 \cdots M_m]`, shape (n, d'm) (only used when d'm < n)."""
+    torch = _torch()
+    n, d = blocks.n, blocks.dim
+    out = torch.empty(n, blocks.m * d, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    for sl in blocks._chunks():
+        Mb = blocks.Xt[:, None, :] * (blocks.masks(sl) * hs[:, None])[:, :, None]
+        out[:, sl.start * d: sl.stop * d] = Mb.reshape(n, -1)
+    return out
+
+
+# ---- the method -------------------------------------------------------------------------
+class InteriorPoint:
+    r"""Mehrotra predictor-corrector interior-point method for a :class:`Subproblem`.
+
+    Parameters
+    ----------
+    tol : float, default=1e-9
+        Relative tolerance on residuals and on the complementarity gap.
+    max_iter : int, default=80
+    step_fraction : float, default=0.99
+        Fraction of the step to the boundary of the cones.
+    regularization : float, default=1e-13
+        Static regularization :math:`\delta` added to the block matrices (relative to
+        their scale) and to the free-term block.
+    refine : int, default=2
+        Iterative-refinement steps on the unreduced dual equation of each direction.
+    refine_reduced : int, default=2
+        Iterative-refinement steps on the reduced (Schur complement) system.
+    truncate : float, default=1e-6
+        Drop Schur-complement columns of squared norm below this (see
+        :func:`_gram_sum_truncated`); 0 forms the exact matrix.
+    init : {"balanced", "cvxopt"}, default="balanced"
+        Starting point (see :meth:`initial_state`).
+    correctors : int, default=3
+        At most this many Gondzio centrality correctors per iteration (Colombo & Gondzio,
+        Comput. Optim. Appl. 41, 2008), each accepted only if it lengthens the step by
+        10% of ``corrector_step``.
+    corrector_step : float, default=0.2
+        Step-length increase the correctors aim for.
+    verbose : bool, default=False
+    """
+
+    def __init__(self, tol: float = 1e-9, max_iter: int = 80, step_fraction: float = 0.99,
+                 regularization: float = 1e-13, refine: int = 2, init: str = "balanced",
+                 correctors: int = 3, corrector_step: float = 0.2, refine_reduced: int = 2,
+                 truncate: float = 0.0, verbose: bool = False):
+        self.truncate = truncate
+        self.refine_reduced = refine_reduced
+        self.init = init
+        self.correctors = correctors
+        self.corrector_step = corrector_step
+        self.tol = tol
+        self.max_iter = max_iter
+        self.step_fraction = step_fraction
+        self.regularization = regularization
+        self.refine = refine
+        self.verbose = verbose
+
+    # -- residuals --------------------------------------------------------------------
+    def _residuals(self, prob: Subproblem, st: IPMState, A):
+        torch = _torch()
+        blocks = prob.blocks
+        pen = blocks.pen
+        yhat = prob.predict(st.v, st.a)
+        fval, grad, hess = loss_terms(prob.loss, yhat, prob.y)
+        g = grad - (prob.y * st.z_h[1] if prob.hinge else 0.0)
+        rd_t = prob.beta - st.z_soc[:, 0]
+        rd_v = blocks.adjoint(g) - pen * st.z_soc[:, 1:]
+        if A.shape[1]:
+            rd_v = rd_v - torch.einsum("mrd,mr->md", A, st.z_lin * blocks.rmask)
+        rd_a = prob.F.T @ g if prob.q else None
+        rd_xi = (1.0 - st.z_h[0] - st.z_h[1]) if prob.hinge else None
+        rp_soc = torch.cat([st.t[:, None], st.v * pen], 1) - st.s_soc
+        rp_lin = (torch.einsum("mrd,md->mr", A, st.v) - st.s_lin) * blocks.rmask
+        rp_h = None
+        if prob.hinge:
+            rp_h = torch.stack([st.xi - st.s_h[0], st.xi + prob.y * yhat - 1.0 - st.s_h[1]])
+        pobj = fval + prob.beta * float(st.t.sum()) + (float(st.xi.sum()) if prob.hinge else 0.0)
+        return dict(yhat=yhat, hess=hess, rd_t=rd_t, rd_v=rd_v, rd_a=rd_a, rd_xi=rd_xi,
+                    rp_soc=rp_soc, rp_lin=rp_lin, rp_h=rp_h, pobj=pobj)
+
+    def _mu(self, prob, st):
+        rm = prob.blocks.rmask
+        tot = float((st.s_soc * st.z_soc).sum()) + float((st.s_lin * st.z_lin * rm).sum())
+        nu = st.s_soc.shape[0] + int(rm.sum())
+        if prob.hinge:
+            tot += float((st.s_h * st.z_h).sum())
+            nu += 2 * st.s_h.shape[1]
+        return tot, max(nu, 1)
+
+    # -- one Newton solve -------------------------------------------------------------
+    def _scalings(self, prob, st, A, hess):
+        r"""NT scalings and the stable pieces of :math:`B_b = (E\Theta E)_b + A_b^\top
+        \Theta_{lin} A_b`: with :math:`\Theta = W^{-2} = \eta^{-2}\bar W^{-2}`,
+        :math:`\Theta_{tt} = (2w_0^2 - 1)/\eta^2`, :math:`\Theta_{vt} = -2w_0w_1/\eta^2`,
+        and the Schur complement of t is :math:`[(W^2)_{vv}]^{-1} =
+        \eta^{-2}(I + 2w_1w_1^\top)^{-1} = \eta^{-2}\big((I - \hat w\hat w^\top) +
+        \hat w\hat w^\top/(1 + 2\|w_1\|^2)\big)` -- no cancellation near the boundary."""
+        torch = _torch()
+        blocks = prob.blocks
+        m, d = blocks.m, blocks.dim
+        dt_, dev = blocks.Xt.dtype, blocks.Xt.device
+        eta, w = _soc_nt(st.s_soc, st.z_soc)
+        W = _soc_W(eta, w)
+        Wi = _soc_W(eta, w, inverse=True)
+        lam_soc = torch.einsum("mij,mj->mi", W, st.z_soc)
+        w0, w1 = w[:, 0], w[:, 1:]
+        ie2 = 1.0 / eta ** 2
+        pen = blocks.pen
+        btt = (2 * w0 ** 2 - 1) * ie2
+        bvt = -2 * (w0 * ie2)[:, None] * w1 * pen
+        nw2 = (w1 ** 2).sum(1)
+        what = w1 / torch.sqrt(torch.clamp(nw2, min=1e-300))[:, None]
+        eye = torch.eye(d, dtype=dt_, device=dev)
+        P = eye[None] - what[:, :, None] * what[:, None, :] * (1 - 1 / (1 + 2 * nw2))[:, None, None]
+        Bs = P * ie2[:, None, None] * pen[:, :, None] * pen[:, None, :]
+        rm = blocks.rmask
+        sl = torch.where(rm, st.s_lin, torch.ones_like(st.s_lin))
+        zl = torch.where(rm, st.z_lin, torch.ones_like(st.z_lin))
+        th_lin = zl / sl * rm
+        if A.shape[1]:
+            Bs = Bs + torch.einsum("mrd,mr,mre->mde", A, th_lin, A)
+        scale = torch.clamp(Bs.diagonal(dim1=1, dim2=2).abs().amax(1), min=1e-300)
+        Bs = Bs + (self.regularization * scale)[:, None, None] * eye
+        H = hess.clone()
+        th_h = lam_h = None
+        if prob.hinge:
+            th_h = st.z_h / st.s_h
+            H = H + th_h[0] * th_h[1] / (th_h[0] + th_h[1])
+            lam_h = torch.sqrt(st.s_h * st.z_h)
+        sc = dict(W=W, Wi=Wi, lam_soc=lam_soc, th_lin=th_lin, lam_lin=torch.sqrt(sl * zl),
+                  rl=torch.sqrt(zl / sl) * rm, th_h=th_h, lam_h=lam_h,
+                  rh=torch.sqrt(st.z_h / st.s_h) if prob.hinge else None)
+        return (btt, bvt, Bs), H, sc
+
+    def _direction(self, prob, st, A, res, sc, kkt, rc_soc, rc_lin, rc_h):
+        r"""Newton direction for complementarity right-hand sides ``rc`` (in the scaled
+        space :math:`\lambda\circ(\tilde{ds} + \tilde{dz}) = rc`,
+        :math:`\tilde{ds} = W^{-1}\Delta s`, :math:`\tilde{dz} = W\Delta z`)."""
+        torch = _torch()
+        blocks = prob.blocks
+        y = prob.y
+        rm = blocks.rmask
+        mv = lambda M, x: torch.einsum("mij,mj->mi", M, x)  # noqa: E731
+        # u = W^{-1}(q - W^{-1} r_p) with q = lambda \ rc   (rc None: q = 0)
+        if rc_soc is None:
+            rc_soc = torch.zeros_like(sc["lam_soc"])
+            rc_lin = torch.zeros_like(sc["lam_lin"])
+            rc_h = torch.zeros_like(sc["lam_h"]) if prob.hinge else None
+        q_soc = _jdiv(sc["lam_soc"], rc_soc)
+        u_soc = mv(sc["Wi"], q_soc - mv(sc["Wi"], res["rp_soc"]))
+        q_lin = rc_lin / sc["lam_lin"] * rm
+        u_lin = sc["rl"] * (q_lin - sc["rl"] * res["rp_lin"])
+        rt = -res["rd_t"] + u_soc[:, 0]
+        rv = -res["rd_v"] + blocks.pen * u_soc[:, 1:]
+        if A.shape[1]:
+            rv = rv + torch.einsum("mrd,mr->md", A, u_lin)
+        ra = -res["rd_a"] if prob.q else None
+        if prob.hinge:
+            # xi eliminated: (th0 + th1) dxi + th1 y dyhat = r_xi; written so that no two
+            # large (theta-scaled) terms are subtracted
+            th0, th1 = sc["th_h"][0], sc["th_h"][1]
+            tot_h = th0 + th1
+            q_h = rc_h / sc["lam_h"]
+            aq = sc["rh"] * q_h  # a_i q_i
+            rp0, rp1 = res["rp_h"][0], res["rp_h"][1]
+            harm = th0 * th1 / tot_h
+            base = (-res["rd_xi"] + aq[0] + aq[1]) / tot_h
+            extra = y * ((th0 * aq[1] - th1 * aq[0] + th1 * res["rd_xi"]) / tot_h - harm * (rp1 - rp0))
+            rv = rv + blocks.adjoint(extra)
+            if prob.q:
+                ra = ra + prob.F.T @ extra
+        dt, dv, da = kkt.solve(rt, rv, ra)
+        last = math.inf
+        for _ in range(self.refine_reduced):
+            kt, kv, ka = kkt.apply(dt, dv, da)
+            et, ev = rt - kt, rv - kv
+            ea = (ra - ka) if prob.q else None
+            err = _amax(et, ev, ea)
+            if err <= 1e-15 * max(_amax(rt, rv, ra), 1e-300) or not err < 0.5 * last:
+                break  # converged, or refinement stopped helping
+            last = err
+            ct, cv, ca = kkt.solve(et, ev, ea)
+            dt, dv = dt + ct, dv + cv
+            if prob.q:
+                da = da + ca
+        dyhat = blocks.predict(dv)
+        if prob.q:
+            dyhat = dyhat + prob.F @ da
+        # scaled slack and dual directions
+        gs_soc = torch.cat([dt[:, None], dv * blocks.pen], 1) + res["rp_soc"]
+        dst_soc = mv(sc["Wi"], gs_soc)
+        dzt_soc = q_soc - dst_soc
+        gs_lin = ((torch.einsum("mrd,md->mr", A, dv) if A.shape[1] else torch.zeros_like(st.s_lin))
+                  + res["rp_lin"]) * rm
+        dst_lin = sc["rl"] * gs_lin
+        dzt_lin = (q_lin - dst_lin) * rm
+        out = dict(t=dt, v=dv, a=da, xi=None, s_soc=gs_soc, z_soc=mv(sc["Wi"], dzt_soc),
+                   s_lin=gs_lin, z_lin=sc["rl"] * dzt_lin, s_h=None, z_h=None,
+                   dst_soc=dst_soc, dzt_soc=dzt_soc, dst_lin=dst_lin, dzt_lin=dzt_lin)
+        if prob.hinge:
+            ydy = y * dyhat
+            gs_h = torch.stack([base + th1 / tot_h * (rp0 - rp1 - ydy),
+                                base + th0 / tot_h * (ydy + rp1 - rp0)])
+            dxi = gs_h[0] - rp0
+            dst_h = sc["rh"] * gs_h
+            dzt_h = q_h - dst_h
+            out.update(xi=dxi, s_h=gs_h, z_h=sc["rh"] * dzt_h, dst_h=dst_h, dzt_h=dzt_h)
+        return out
+
+    def _dual_equation(self, prob, A, res, dd):
+        r"""Residual of the linearized dual equation
+        :math:`r_d + \nabla^2 f\,\Delta x - G^\top\Delta z` of a direction, per variable."""
+        torch = _torch()
+        blocks = prob.blocks
+        dy = blocks.predict(dd["v"])
+        if prob.q:
+            dy = dy + prob.F @ dd["a"]
+        g = res["hess"] * dy
+        if prob.hinge:
+            g = g - prob.y * dd["z_h"][1]
+        e_t = res["rd_t"] - dd["z_soc"][:, 0]
+        e_v = res["rd_v"] + blocks.adjoint(g) - blocks.pen * dd["z_soc"][:, 1:]
+        if A.shape[1]:
+            e_v = e_v - torch.einsum("mrd,mr->md", A, dd["z_lin"] * blocks.rmask)
+        e_a = (res["rd_a"] + prob.F.T @ g) if prob.q else None
+        e_xi = (res["rd_xi"] - dd["z_h"][0] - dd["z_h"][1]) if prob.hinge else None
+        return dict(rd_t=e_t, rd_v=e_v, rd_a=e_a, rd_xi=e_xi)
+
+    def _max_step(self, prob, sc, dd):
+        """Largest step keeping the scaled iterates lambda + a*ds~, lambda + a*dz~ in the
+        cones (equivalent to s + a ds, z + a dz, since W maps the cone onto itself)."""
+        rm = prob.blocks.rmask
+        lam = sc["lam_soc"]
+        a = min(_soc_step(lam, dd["dst_soc"]), _soc_step(lam, dd["dzt_soc"]),
+                _lin_step(sc["lam_lin"], dd["dst_lin"], rm), _lin_step(sc["lam_lin"], dd["dzt_lin"], rm))
+        if prob.hinge:
+            a = min(a, _lin_step(sc["lam_h"], dd["dst_h"]), _lin_step(sc["lam_h"], dd["dzt_h"]))
+        return a
+
+    # -- initial point ----------------------------------------------------------------
+    def initial_state(self, prob: Subproblem) -> IPMState:
+        r"""CVXOPT-style start: with :math:`\Theta = I`, solve
+        :math:`(\nabla^2 f + G^\top G)x = -\nabla f(0) - c + G^\top h` (a ridge problem),
+        take :math:`s = Gx - h`, :math:`z = -s` (dual feasible for a quadratic loss) and
+        shift both into the cones' interiors."""
+        torch = _torch()
+        blocks = prob.blocks
+        m, d, n = blocks.m, blocks.dim, blocks.n
+        dt_, dev = blocks.Xt.dtype, blocks.Xt.device
+        A = blocks.row_matrix()
+        zeros_h = torch.zeros(2, n, dtype=dt_, device=dev) if prob.hinge else None
+        st = IPMState(t=torch.zeros(m, dtype=dt_, device=dev), v=torch.zeros(m, d, dtype=dt_, device=dev),
+                      a=torch.zeros(prob.q, dtype=dt_, device=dev),
+                      xi=torch.zeros(n, dtype=dt_, device=dev) if prob.hinge else None,
+                      s_soc=None, z_soc=None, s_lin=None, z_lin=None, s_h=zeros_h, z_h=zeros_h)
+        yhat0 = torch.zeros(n, dtype=dt_, device=dev)
+        _, grad, hess = loss_terms(prob.loss, yhat0, prob.y)
+        Bs = torch.diag_embed(blocks.pen) + 1e-8 * torch.eye(d, dtype=dt_, device=dev)
+        if A.shape[1]:
+            Bs = Bs + torch.einsum("mrd,mr,mre->mde", A, blocks.rmask.to(dt_), A)
+        H = hess.clone()
+        if prob.hinge:
+            H = H + 0.5
+        kkt = KKTSolver(prob, torch.ones(m, dtype=dt_, device=dev),
+                        torch.zeros(m, d, dtype=dt_, device=dev), Bs, H, 1e-8)
+        # rhs = -grad f(0) - c + G^T h
+        g = grad.clone()
+        if prob.hinge:
+            g = g - prob.y  # G^T h through the eliminated xi (h = 1 on the margin rows)
+        rt = torch.full((m,), -prob.beta, dtype=dt_, device=dev)
+        rv = -blocks.adjoint(g)
+        ra = -(prob.F.T @ g) if prob.q else None
+        t, v, a = kkt.solve(rt, rv, ra)
+        s_soc = torch.cat([t[:, None], v * blocks.pen], 1)
+        s_lin = (torch.einsum("mrd,md->mr", A, v) if A.shape[1] else torch.zeros(m, 0, dtype=dt_, device=dev))
+        st.t, st.v = t, v
+        if prob.q:
+            st.a = a
+        parts = [("soc", s_soc), ("lin", s_lin)]
+        if prob.hinge:
+            yhat = prob.predict(v, st.a)
+            xi = 0.5 * (1.0 - prob.y * yhat)  # minimizer of xi^2 + (xi + y yhat - 1)^2
+            st.xi = xi
+            parts.append(("h", torch.stack([xi, xi + prob.y * yhat - 1.0])))
+        rm = blocks.rmask
+        shifted = {}
+        for sign in (1.0, -1.0):
+            worst = -math.inf
+            for name, s in parts:
+                if name == "soc":
+                    e = sign * s[:, 0] - s[:, 1:].norm(dim=1)
+                    worst = max(worst, float((-e).max()) if e.numel() else -math.inf)
+                elif name == "lin":
+                    if s.numel() and bool(rm.any()):
+                        worst = max(worst, float((-sign * s)[rm].max()))
+                elif s.numel():
+                    worst = max(worst, float((-sign * s).max()))
+            shift = (1.0 + worst) if worst >= 0 else 0.0
+            for name, s in parts:
+                val = sign * s
+                if name == "soc":
+                    val = val.clone()
+                    val[:, 0] += shift
+                else:
+                    val = val + shift
+                    if name == "lin":
+                        val = torch.where(rm, val, torch.ones_like(val))
+                shifted[(sign, name)] = val
+        st.s_soc, st.z_soc = shifted[(1.0, "soc")], shifted[(-1.0, "soc")]
+        st.s_lin, st.z_lin = shifted[(1.0, "lin")], shifted[(-1.0, "lin")]
+        if prob.hinge:
+            st.s_h, st.z_h = shifted[(1.0, "h")], shifted[(-1.0, "h")]
+        if self.init == "balanced":
+            # duals on the scale of the dual problem: z_soc = (beta, 0) (so the t-residual
+            # is 0), hinge multipliers 1/2, and centered row multipliers z = mu0 / s
+            st.z_soc = torch.zeros_like(st.s_soc)
+            st.z_soc[:, 0] = prob.beta
+            mu0 = float((st.s_soc[:, 0] * prob.beta).mean()) if m else 1.0
+            st.z_lin = torch.where(rm, mu0 / st.s_lin, torch.ones_like(st.s_lin))
+            if prob.hinge:
+                st.z_h = torch.full_like(st.s_h, 0.5)
+                st.s_h = torch.maximum(st.s_h, torch.full_like(st.s_h, 2 * mu0))
+        return st
+
+    # -- main loop --------------------------------------------------------------------
+    def solve(self, prob: Subproblem, state: IPMState | None = None, *,
+              time_limit: float = math.inf) -> IPMResult:
+        """Run the method from ``state`` (or :meth:`initial_state`); returns the best
+        iterate (smallest of the relative gap and residuals) with its status."""
+        torch = _torch()
+        t0 = time.perf_counter()
+        st = self.initial_state(prob) if state is None else state
+        blocks = prob.blocks
+        A = blocks.row_matrix()
+        history = []
+        status, it = "iteration_limit", 0
+        pres = dres = gap = math.inf
+        pobj = math.nan
+        best = None
+        for it in range(self.max_iter + 1):
+            res = self._residuals(prob, st, A)
+            pobj = res["pobj"]
+            tot, nu = self._mu(prob, st)
+            if not (math.isfinite(pobj) and math.isfinite(tot)) or not bool(torch.isfinite(res["rd_v"]).all()):
+                status = "failed" if best is None else "stalled"  # numerical breakdown
+                break
+            mu = tot / nu
+            scale = max(1.0, abs(pobj))
+            pres = _amax(res["rp_soc"], res["rp_lin"], res["rp_h"]) / (1.0 + _amax(st.t, st.v))
+            dres = _amax(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"]) / max(prob.beta, 1e-300)
+            gap = tot / scale
+            history.append((pobj, mu, pres, dres))
+            if self.verbose:
+                print(f"  ipm {it:3d}  p={pobj:.10e}  gap={gap:.2e}  pres={pres:.2e}  dres={dres:.2e}"
+                      f"  rows={int(blocks.rmask.sum())}")
+            merit = max(gap, pres, dres)
+            if best is None or merit < best[2]:
+                best = (st, (pobj, gap, pres, dres), merit, it)
+            if merit <= self.tol:
+                status = "optimal"
+                break
+            if merit > 1e3 * best[2] or it - best[3] >= 5:
+                status = "stalled"  # roundoff floor: the residuals grow again or stall
+                break
+            if it == self.max_iter or time.perf_counter() - t0 > time_limit:
+                break
+            (btt, bvt, Bs), H, sc = self._scalings(prob, st, A, res["hess"])
+            try:
+                kkt = KKTSolver(prob, btt, bvt, Bs, H, self.regularization, self.truncate)
+            except RuntimeError as exc:  # lost positive definiteness: numerical breakdown
+                if self.verbose:
+                    print("  ipm: factorization failed:", str(exc)[:200])
+                status = "stalled"
+                break
+            # The Newton direction is linear in (residuals, complementarity rhs): its
+            # residual part is solved on its own, so that the small residuals are not lost
+            # in roundoff against the large complementarity terms, and reused.
+            zero = _zero_residuals(res)
+            d_res = self._direction(prob, st, A, res, sc, kkt, None, None, None)
+            # 1) affine (predictor) direction
+            rc_soc = -_jprod(sc["lam_soc"], sc["lam_soc"])
+            rc_lin = -sc["lam_lin"] ** 2
+            rc_h = -sc["lam_h"] ** 2 if prob.hinge else None
+            da = _add(d_res, self._direction(prob, st, A, zero, sc, kkt, rc_soc, rc_lin, rc_h))
+            alpha = min(1.0, self._max_step(prob, sc, da))
+            # 2) centering parameter sigma = (mu_aff / mu)^3
+            aff = _step_state(st, da, alpha)
+            tot_aff, _ = self._mu(prob, aff)
+            sigma = min(1.0, max(0.0, tot_aff / tot)) ** 3
+            # 3) combined direction with the second-order (Mehrotra) correction
+            e = torch.zeros_like(st.s_soc)
+            e[:, 0] = 1.0
+            rc_soc = rc_soc - _jprod(da["dst_soc"], da["dzt_soc"]) + sigma * mu * e
+            rc_lin = (rc_lin - da["dst_lin"] * da["dzt_lin"] + sigma * mu) * blocks.rmask
+            if prob.hinge:
+                rc_h = rc_h - da["dst_h"] * da["dzt_h"] + sigma * mu
+            dd = _add(d_res, self._direction(prob, st, A, zero, sc, kkt, rc_soc, rc_lin, rc_h))
+            amax = self._max_step(prob, sc, dd)
+            # 4) Gondzio's multiple centrality correctors (they reuse the factorization)
+            for _ in range(self.correctors):
+                if amax >= 1.0:
+                    break
+                target = min(1.0, amax + self.corrector_step)
+                v_soc, v_lin, v_h = _gondzio_rhs(sc, dd, target, sigma * mu, blocks.rmask, prob.hinge)
+                trial = _add(dd, self._direction(prob, st, A, zero, sc, kkt, v_soc, v_lin, v_h))
+                a_new = self._max_step(prob, sc, trial)
+                if a_new < amax + 0.1 * self.corrector_step:
+                    break
+                dd, amax = trial, a_new
+            # 5) iterative refinement on the unreduced dual equation
+            #    grad^2 f dx - G^T dz = -r_d (the reduced solve loses the small residual
+            #    against the large scaling terms; its correction has a small right side)
+            last, rd_scale = math.inf, _amax(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"])
+            for _ in range(self.refine):
+                err = self._dual_equation(prob, A, res, dd)
+                e = _amax(*err.values())
+                if e <= 1e-3 * max(rd_scale, 1e-300) or not e < 0.5 * last:
+                    break
+                last = e
+                fix = dict(zero, rd_t=err["rd_t"], rd_v=err["rd_v"], rd_a=err["rd_a"], rd_xi=err["rd_xi"])
+                trial = _add(dd, self._direction(prob, st, A, fix, sc, kkt, None, None, None))
+                e_new = _amax(*self._dual_equation(prob, A, res, trial).values())
+                if not e_new < e:
+                    break  # the correction made it worse: keep the direction
+                dd = trial
+                amax = self._max_step(prob, sc, dd)
+            alpha = min(1.0, self.step_fraction * amax)
+            if self.verbose:
+                print(f"        sigma={sigma:.2e} alpha={alpha:.3f} schur columns={kkt.kept}")
+            st = _step_state(st, dd, alpha)
+        if best is not None and status != "optimal":
+            st, (pobj, gap, pres, dres) = best[0], best[1]  # the best iterate seen
+        return IPMResult(state=st, status=status, iterations=it, primal=pobj, gap=gap, pres=pres,
+                         dres=dres, time=time.perf_counter() - t0, history=history)
+
+
+def _add(d1, d2):
+    """Sum of two directions (dicts of tensors, None entries kept)."""
+    return {k: (None if d1[k] is None else d1[k] + d2[k]) for k in d1}
+
+
+def _zero_residuals(res):
+    return {k: (v if k in ("yhat", "hess", "pobj") or v is None else v * 0.0) for k, v in res.items()}
+
+
+def _clip_target(p, lo, hi):
+    """Gondzio's correction of a product p towards [lo, hi], large reductions capped."""
+    torch = _torch()
+    v = torch.clamp(p, min=lo, max=hi) - p
+    return torch.clamp(v, min=-hi)
+
+
+def _gondzio_rhs(sc, dd, target, mu_t, rmask, hinge, beta_min=0.1, beta_max=10.0):
+    r"""Complementarity right-hand sides of a centrality corrector: the products at the
+    trial step, :math:`(\lambda + \tilde\alpha\tilde{ds})\circ(\lambda + \tilde\alpha\tilde{dz})`,
+    moved into :math:`[\beta_{min}\mu_t, \beta_{max}\mu_t]` (for a second-order cone,
+    its two spectral values)."""
+    torch = _torch()
+    lo, hi = beta_min * mu_t, beta_max * mu_t
+    lam = sc["lam_soc"]
+    p = _jprod(lam + target * dd["dst_soc"], lam + target * dd["dzt_soc"])
+    n1 = torch.linalg.norm(p[:, 1:], dim=1)
+    u = p[:, 1:] / n1.clamp(min=1e-300)[:, None]
+    l1, l2 = p[:, 0] - n1, p[:, 0] + n1
+    c1, c2 = _clip_target(l1, lo, hi), _clip_target(l2, lo, hi)
+    v_soc = torch.cat([(0.5 * (c1 + c2))[:, None], (0.5 * (c2 - c1))[:, None] * u], 1)
+    ll = sc["lam_lin"]
+    pl = (ll + target * dd["dst_lin"]) * (ll + target * dd["dzt_lin"])
+    v_lin = _clip_target(pl, lo, hi) * rmask
+    v_h = None
+    if hinge:
+        lh = sc["lam_h"]
+        v_h = _clip_target((lh + target * dd["dst_h"]) * (lh + target * dd["dzt_h"]), lo, hi)
+    return v_soc, v_lin, v_h
+
+
+def _amax(*tensors) -> float:
+    """Largest absolute entry over tensors (None and empty ones skipped)."""
+    return max((float(x.abs().max()) for x in tensors if x is not None and x.numel()), default=0.0)
+
+
+def _step_state(st: IPMState, dd, alpha) -> IPMState:
+    def upd(x, dx):
+        return None if x is None else (x if dx is None else x + alpha * dx)
+
+    return IPMState(t=upd(st.t, dd["t"]), v=upd(st.v, dd["v"]), a=upd(st.a, dd["a"]),
+                    xi=upd(st.xi, dd["xi"]), s_soc=upd(st.s_soc, dd["s_soc"]),
+                    z_soc=upd(st.z_soc, dd["z_soc"]), s_lin=upd(st.s_lin, dd["s_lin"]),
+                    z_lin=upd(st.z_lin, dd["z_lin"]), s_h=upd(st.s_h, dd["s_h"]),
+                    z_h=upd(st.z_h, dd["z_h"]))
