@@ -123,7 +123,7 @@ def test_auto_patterns_is_exact_for_small_problems(Xy):
 def test_result_reports_everything(Xy):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        r = cn.fit(*Xy, beta=0.1, patterns=20, seed=7, certify=False)
+        r = cn.fit(*Xy, beta=0.1, patterns=20, seed=7, solver="clarabel", certify=False)
     assert r.status == "optimal" and r.seed == 7 and not r.exhaustive
     assert set(r.timings) >= {"patterns", "setup", "solve", "recover", "total"}
     assert r.problem is not None and r.problem.value == pytest.approx(r.objective, rel=1e-6)

@@ -155,3 +155,32 @@ def test_zero_optimum_is_not_flagged_inaccurate(rng):
     r = cn.fit(X, y, beta=1e3, patterns="exact", certify=False)
     assert r.status == "optimal" and r.n_active == 0
     assert r.objective == pytest.approx(0.5 * y @ y, rel=1e-7)
+
+
+def test_recovery_exact_for_hinge_with_margins_at_the_kink():
+    """Hinge loss at small beta: most margins sit exactly at 1, so dropping small blocks
+    changes the loss at first order; recovery must keep the exact network (THEORY I11)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2))
+    y = np.where(np.linalg.norm(X, axis=1) > 1, 1.0, -1.0)
+    r = cn.fit(X, y, beta=1e-3, loss="hinge", bias="regularized", patterns="exact",
+               solver="clarabel", certify=False)
+    assert r.status == "optimal"
+    # within Clarabel's absolute accuracy (dropping blocks at 1e-6 gave +1.9e-5)
+    assert r.recovered_objective == pytest.approx(r.objective, abs=1e-7)
+    assert r.n_active <= 10
+
+
+def test_pruning_keeps_predictions_and_never_raises_the_penalty(rng):
+    """prune_blocks on random dependent fits (independent check of its two invariants)."""
+    from convexnn.programs.pruning import prune_blocks
+
+    n, K = 6, 15
+    fits = np.abs(rng.standard_normal((n, K))) * rng.uniform(1e-8, 1, K)
+    rho = rng.uniform(0.1, 1, K)
+    F = np.ones((n, 1))
+    scale, a = prune_blocks(fits, rho, F)
+    assert np.all(scale >= 0)
+    assert np.count_nonzero(scale) <= n - 1
+    assert np.allclose(fits @ scale + F @ a, fits.sum(axis=1), atol=1e-9)
+    assert rho @ scale <= rho.sum() + 1e-12

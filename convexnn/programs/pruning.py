@@ -1,17 +1,36 @@
 r"""Pruning a convex solution to at most n active blocks (THEORY A.3).
 
-If the block fits :math:`f_k = \pm D_{i_k}\tilde X v_k` are linearly dependent modulo the
-free subspace F (skip term :math:`X`, output constant :math:`1`), say
-:math:`\sum_k c_k f_k = F a`, rescale the blocks by :math:`(1 - t c_k) \ge 0` and move
-:math:`t F a` into the free terms: the predictions are unchanged, the penalty
-:math:`\beta\sum_k \rho_k (1 - t c_k)` is linear in t, and choosing the sign of c with
-:math:`\sum_k c_k\rho_k \ge 0` never increases it.  Increase t until a block vanishes and
-repeat; the result has at most :math:`n - \mathrm{rank}(F)` blocks.
+If the block fits :math:`f_k` are linearly dependent modulo the free subspace F (skip
+term :math:`X`, output constant :math:`1`), say :math:`\sum_k c_k f_k = F a`, rescale the
+blocks by :math:`(1 - t c_k) \ge 0` and move :math:`t F a` into the free terms: the
+predictions are unchanged, the penalty :math:`\beta\sum_k \rho_k (1 - t c_k)` is linear
+in t, and choosing the sign of c with :math:`\sum_k c_k\rho_k \ge 0` never increases it.
+Increase t until a block vanishes and repeat; the result has at most
+:math:`n - \mathrm{rank}(F)` blocks.
+
+Dependence is measured on *normalized* columns :math:`f_k/\|f_k\|` (projected off F), so
+that a block at noise level is not mistaken for a null direction; a null vector e of the
+normalized matrix gives :math:`c_k = e_k/\|f_k\|`.  Rescaling a block does not change its
+normalized column, so after a step the null space of the remaining blocks is the old one
+with coordinate j eliminated: one SVD, then cheap updates, with the residual checked at
+every step and the SVD recomputed when it drifts.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def _project_out(A: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
+    return A if Q is None else A - Q @ (Q.T @ A)
+
+
+def _null_space(M: np.ndarray, rtol: float) -> np.ndarray:
+    """Basis (K, r) of the numerical null space of M (n, K), singular values <= rtol*top."""
+    _, sv, Vt = np.linalg.svd(M, full_matrices=True)
+    top = sv[0] if sv.size else 0.0
+    rank = int(np.sum(sv > rtol * top)) if top > 0 else 0
+    return Vt[rank:].T
 
 
 def prune_blocks(fits: np.ndarray, rho: np.ndarray, F: np.ndarray | None, *,
@@ -23,28 +42,51 @@ def prune_blocks(fits: np.ndarray, rho: np.ndarray, F: np.ndarray | None, *,
     a_total = np.zeros(0 if F is None else F.shape[1])
     Q = None
     if F is not None and F.shape[1]:
-        Q, s, _ = np.linalg.svd(F, full_matrices=False)
-        Q = Q[:, s > 1e-10 * s[0]]
-    alive = np.ones(K, bool)
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        Fk = fits[:, idx] * scale[idx]
-        M = Fk if Q is None else Fk - Q @ (Q.T @ Fk)
-        _, sv, Vt = np.linalg.svd(M, full_matrices=idx.size > n)
-        top = sv[0] if sv.size else 0.0
-        if idx.size <= sv.size and (top == 0 or sv[-1] > rtol * top):
-            break  # independent: nothing left to prune
-        c = Vt[-1]  # null (or smallest) direction, relative to the current scaled blocks
-        if c @ (rho[idx] * scale[idx]) < 0:
-            c = -c
-        if not np.any(c > 0):
+        U, s, _ = np.linalg.svd(F, full_matrices=False)
+        Q = U[:, s > 1e-10 * s[0]]
+    P = _project_out(fits, Q)
+    w = np.linalg.norm(P, axis=0)  # norms of the projected fits at scale 1
+    # blocks whose fit lies in span(F) (or is zero) move into the free terms whole
+    inside = w <= 1e-12 * max(float(w.max(initial=0.0)), 1e-300)
+    if inside.any():
+        scale[inside] = 0.0
+        if Q is not None:
+            a, *_ = np.linalg.lstsq(F, fits[:, inside].sum(axis=1), rcond=None)
+            a_total += a
+    alive = np.flatnonzero(~inside)
+    Pn = P / np.where(w > 0, w, 1.0)  # normalized columns: unchanged by rescaling
+    for _ in range(K + 1):  # outer passes: recompute the null space until none is left
+        if alive.size == 0:
             break
-        t = 1.0 / np.max(c)
-        if F is not None and F.shape[1]:
-            a, *_ = np.linalg.lstsq(F, Fk @ c, rcond=None)
-            a_total += t * a
-        new = scale[idx] * np.clip(1.0 - t * c, 0.0, None)
-        new[np.argmax(c)] = 0.0
-        scale[idx] = new
-        alive[idx[new <= 0]] = False
+        N = _null_space(Pn[:, alive], rtol)
+        while N.shape[1] and alive.size:
+            e = N[:, 0]
+            if np.linalg.norm(Pn[:, alive] @ e) > 10 * rtol * np.linalg.norm(e):
+                break  # the updated basis drifted: recompute it by an SVD
+            c = e / (w[alive] * scale[alive])  # sum_k c_k (scaled fit_k) lies in span(F)
+            if c @ (rho[alive] * scale[alive]) < 0:  # never increase the penalty
+                c = -c
+            if not np.any(c > 0):
+                break
+            j = int(np.argmax(c))
+            t = 1.0 / c[j]
+            if Q is not None:
+                # the free part of sum_k c_k f_k goes into the free terms
+                a, *_ = np.linalg.lstsq(F, (fits[:, alive] * scale[alive]) @ c, rcond=None)
+                a_total += t * a
+            factor = np.clip(1.0 - t * c, 0.0, None)
+            factor[j] = 0.0
+            scale[alive] *= factor
+            keep = factor > 0
+            if keep.sum() != alive.size - 1:  # ties: several blocks vanish; recompute
+                alive = alive[keep]
+                break
+            # null space of the normalized columns left: eliminate coordinate j
+            p = int(np.argmax(np.abs(N[j])))
+            N = N - np.outer(N[:, p], N[j] / N[j, p])
+            N = np.delete(np.delete(N, p, axis=1), j, axis=0)
+            alive = alive[keep]
+        else:
+            if N.shape[1] == 0:
+                break
     return scale, a_total

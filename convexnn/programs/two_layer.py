@@ -34,6 +34,8 @@ from ..solution import ConvexSolution
 from .pruning import prune_blocks
 
 MODELS = ("relu", "gated")
+#: Relative size below which a block is solver noise (see TwoLayerProgram.recover).
+NOISE_TOL = 1e-9
 BIASES = ("none", "regularized", "free")
 
 
@@ -258,13 +260,29 @@ class TwoLayerProgram:
 
         Each active block gives one neuron :math:`u = v_i/\sqrt{\|v_{i,\pi}\|}`,
         :math:`\alpha = \pm\sqrt{\|v_{i,\pi}\|}` (balanced, same prediction and penalty).
-        Blocks below ``tol`` times the largest norm are dropped.  With ``prune`` the blocks
-        are first pruned to a linearly independent set (at most n; THEORY A.3).
+        With ``prune`` the blocks are pruned to a linearly independent set (at most n;
+        THEORY A.3).  Interior-point solutions spread real mass over many small blocks, so
+        two candidates are built: blocks below ``tol`` times the largest norm dropped (the
+        small network), and only those below 1e-9 dropped (exact to the solver's accuracy);
+        the small one is kept unless its objective is higher by more than 1e-9 relative
+        (it is, e.g., for the hinge loss with margins at the kink).
         """
+        exact = self._recover(sol, prune=prune, tol=min(tol, NOISE_TOL))
+        if tol <= NOISE_TOL:
+            return exact
+        small = self._recover(sol, prune=prune, tol=tol)
+        f_exact, f_small = self.network_objective(exact), self.network_objective(small)
+        return small if f_small <= f_exact + NOISE_TOL * max(1.0, abs(f_exact)) else exact
+
+    def _recover(self, sol: ConvexSolution, *, prune: bool, tol: float) -> Network:
+        """Recovery with blocks below ``tol`` times the largest dropped (see :meth:`recover`)."""
         blocks, constant = self._active_blocks(sol, tol)
         skip, c = sol.skip.copy(), sol.c + constant
         if prune and blocks:
-            fits = np.stack([s * (self.D[:, i] * (self.Xt @ b)) for i, s, b in blocks], axis=1)
+            # the neurons' actual outputs: s (X b)_+ for ReLU (positive scaling preserves it
+            # exactly, even for blocks off their cone by solver noise), s D_i X b if gated
+            fits = np.stack([s * (np.maximum(self.Xt @ b, 0.0) if self.model == "relu"
+                                  else self.D[:, i] * (self.Xt @ b)) for i, s, b in blocks], axis=1)
             rho = np.array([np.linalg.norm(b[self.penalized]) for _, _, b in blocks])
             scale, a = prune_blocks(fits, rho, self.free_basis)
             blocks = [(i, s, b * t) for (i, s, b), t in zip(blocks, scale) if t > 0]
