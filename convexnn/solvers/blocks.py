@@ -132,6 +132,12 @@ class BlockSet:
         S = self.signs().T.gather(1, self.rows)  # (m, r)
         return (S * self.rmask)[:, :, None] * self.Xt[self.rows]
 
+    def subset(self, idx) -> "BlockSet":
+        """The blocks ``idx`` (a long tensor), rows included."""
+        return BlockSet(Xt=self.Xt, D=self.D, pat=self.pat[idx], sign=self.sign[idx],
+                        pen=self.pen[idx], rows=self.rows[idx], rmask=self.rmask[idx],
+                        linear=self.linear[idx])
+
     def add_rows(self, new_rows):
         """Append rows: ``new_rows`` is a list (length m) of 1-D long tensors (may be empty).
         Returns the per-block slot indices where they were put, as (block, slot) tensors."""

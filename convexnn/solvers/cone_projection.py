@@ -49,20 +49,26 @@ class Projection(NamedTuple):
     steps: int
 
 
-def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
-                  free=None, rho: float = 1e-8, active0=None) -> Projection:
-    r"""Project each :math:`c_b` onto :math:`\{u : S_{:,b}\circ(\tilde Xu) \ge 0\}`.
+def project_cones(Xt, D, pat, C, *, max_steps: int | None = None, tol: float = 1e-12,
+                  free=None, rho: float = 1e-8, active0=None, stop_below=None,
+                  chunk_bytes: int = 64 * 1024**2) -> Projection:
+    r"""Project each :math:`c_b` onto :math:`\{u : (2D_{:,i_b} - 1)\circ(\tilde Xu) \ge 0\}`.
+
+    Blocks are processed in chunks whose (n, blocks) row values fit ``chunk_bytes``; each
+    active-set step scans all n rows of the chunk's unfinished blocks with one matrix
+    product (rows pre-normalized, signs applied by a select).
 
     Parameters
     ----------
     Xt : Tensor (n, d)
-        Rows :math:`\tilde x_j` (the cone rows are :math:`S_{jb}\tilde x_j`).
-    S : Tensor (n, m)
-        Row signs :math:`2D_{jb} - 1` per block.
+        Rows :math:`\tilde x_j` (the cone rows are :math:`\pm\tilde x_j`).
+    D : Tensor bool (n, P)
+        Patterns; block b uses column ``pat[b]`` (row signs :math:`2D_{j,i_b} - 1`).
+    pat : Tensor long (m,)
     C : Tensor (m, d)
         Points to project.
     max_steps : int, optional
-        Active-set steps (default 6 d); the upper bounds are valid at any stop.
+        Active-set steps per chunk (default 8 d); the upper bounds are valid at any stop.
     tol : float
         A row is violated when :math:`a_j^\top u < -\mathrm{tol}\,\|a_j\|\|u\|`.
     free : Tensor bool (d,), optional
@@ -72,6 +78,11 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
         interior-point solution is tight on.  Rows whose least-squares multipliers are
         negative (or that are linearly dependent) are dropped first, which leaves a valid
         dual-feasible starting point.
+    stop_below : Tensor (m,), optional
+        Stop a block as soon as its upper bound :math:`\|u\|` is at most this (a
+        certificate needs no more).
+    chunk_bytes : int
+        Memory budget of one chunk's temporaries.
 
     Returns
     -------
@@ -85,10 +96,32 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
         w = torch.where(free, torch.full((d,), rho ** -0.5, dtype=dt_, device=dev),
                         torch.ones(d, dtype=dt_, device=dev))
         Xs = Xt * w  # rows in the metric diag(1, rho): A G^{-1/2}
-        res = project_cones(Xs, S, C * w, max_steps=max_steps, tol=tol, active0=active0)
+        res = project_cones(Xs, D, pat, C * w, max_steps=max_steps, tol=tol, active0=active0,
+                            stop_below=stop_below, chunk_bytes=chunk_bytes)
         return Projection(res.u / w, res.active, res.gamma, res.exact, res.steps)
-    max_steps = 6 * d if max_steps is None else max_steps
-    rn = torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)
+    max_steps = 8 * d if max_steps is None else max_steps
+    step = max(1, chunk_bytes // (8 * (2 * n + 2 * d * d + 8 * d)))
+    Xn = Xt / torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)[:, None]
+    outs = []
+    for lo in range(0, m, step):
+        sl = slice(lo, min(m, lo + step))
+        outs.append(_project_chunk(
+            Xt, Xn, D, pat[sl], C[sl], max_steps=max_steps, tol=tol,
+            active0=None if active0 is None else active0[sl],
+            stop_below=None if stop_below is None else stop_below[sl]))
+    if len(outs) == 1:
+        return outs[0]
+    return Projection(torch.cat([o.u for o in outs]), torch.cat([o.active for o in outs]),
+                      torch.cat([o.gamma for o in outs]), torch.cat([o.exact for o in outs]),
+                      max(o.steps for o in outs))
+
+
+def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
+    """:func:`project_cones` on one chunk of blocks (see there)."""
+    torch = _torch()
+    n, d = Xt.shape
+    m = C.shape[0]
+    dt_, dev = Xt.dtype, Xt.device
     u = C.clone()
     act = torch.full((m, d), -1, dtype=torch.long, device=dev)
     gam = torch.zeros(m, d, dtype=dt_, device=dev)
@@ -96,27 +129,31 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
     pending = torch.full((m,), -1, dtype=torch.long, device=dev)  # row being added
     gp = torch.zeros(m, dtype=dt_, device=dev)  # its multiplier so far
     done = torch.zeros(m, dtype=torch.bool, device=dev)
-    ar = torch.arange(m, device=dev)
-    eye = torch.eye(d, dtype=dt_, device=dev)
+    Dc = D[:, pat]  # (n, m) bool: the chunk's patterns
+
+    def signs(rows, blk):  # 2 D[row, pat[blk]] - 1, elementwise
+        return 2.0 * Dc[rows, blk].to(dt_) - 1.0
+
     if active0 is not None and active0.numel():
-        act, gam, Aw, u = _warm_start(Xt, S, C, active0, d)
+        act, gam, Aw, u = _warm_start(Xt, signs, C, active0, d)
     steps = 0
     for steps in range(1, max_steps + 1):
-        # 1) blocks without a pending row pick the most violated row
+        unorm = torch.linalg.norm(u, dim=1)
+        if stop_below is not None:
+            done |= (pending < 0) & (unorm <= stop_below)
+        # 1) blocks without a pending row pick the most violated row: one product
         pick = (pending < 0) & ~done
         if bool(pick.any()):
             idx = torch.nonzero(pick)[:, 0]
-            Z = (Xt @ u[idx].T) * S[:, idx] / rn[:, None]  # (n, k) normalized values
-            un = torch.linalg.norm(u[idx], dim=1).clamp(min=1e-300)
-            Z = Z / un[None, :]
-            # active rows are satisfied with equality: exclude them
+            Z = Xn @ u[idx].T  # (n, k) values / ||x_j||
+            Z = torch.where(Dc[:, idx], Z, -Z)
             a_idx = act[idx]
             valid = a_idx >= 0
             cols = torch.arange(idx.numel(), device=dev)[:, None].expand_as(a_idx)
-            Z[a_idx[valid], cols[valid]] = math.inf
-            val, p = Z.min(0)
-            viol = val < -tol
-            pending[idx[viol]] = p[viol]
+            Z[a_idx[valid], cols[valid]] = math.inf  # active rows hold with equality
+            val, prow = Z.min(0)
+            viol = val < -tol * unorm[idx].clamp(min=1e-300)
+            pending[idx[viol]] = prow[viol]
             gp[idx[viol]] = 0.0
             done[idx[~viol]] = True
         live = (pending >= 0) & ~done
@@ -125,7 +162,7 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
         # 2) step towards satisfying the pending row p
         li = torch.nonzero(live)[:, 0]
         p = pending[li]
-        ap = S[p, li][:, None] * Xt[p]  # (k, d)
+        ap = signs(p, li)[:, None] * Xt[p]  # (k, d)
         Awl = Aw[li]
         empty = act[li] < 0
         Gw = Awl @ Awl.transpose(1, 2) + torch.diag_embed(empty.to(dt_))
@@ -153,7 +190,7 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
             slot = torch.argmax((act[fi] < 0).to(torch.int8), dim=1)
             act[fi, slot] = pending[fi]
             gam[fi, slot] = gp[fi]
-            Aw[fi, slot] = S[pending[fi], fi][:, None] * Xt[pending[fi]]
+            Aw[fi, slot] = signs(pending[fi], fi)[:, None] * Xt[pending[fi]]
             pending[fi] = -1
         # partial step: drop the row whose multiplier reached zero, keep p pending
         di = li[~full & ~stuck]
@@ -164,10 +201,12 @@ def project_cones(Xt, S, C, *, max_steps: int | None = None, tol: float = 1e-12,
             Aw[di, k] = 0.0
         done[li[stuck]] = True
     exact = (pending < 0) & done
+    if stop_below is not None:
+        exact = exact & (torch.linalg.norm(u, dim=1) > stop_below)  # stopped early: a bound only
     return Projection(u, act, gam, exact, steps)
 
 
-def _warm_start(Xt, S, C, active0, d):
+def _warm_start(Xt, signs, C, active0, d):
     r"""Dual-feasible start on the candidate rows W: :math:`\gamma_W = -(A_WA_W^\top)^{-1}A_Wc`,
     :math:`u = c + A_W^\top\gamma_W` (the projection onto :math:`\{A_Wu = 0\}`);
     repeatedly drop the most negative multiplier (and rows with a tiny pivot, i.e.
@@ -181,7 +220,7 @@ def _warm_start(Xt, S, C, active0, d):
     for _ in range(k + 1):
         valid = cand >= 0
         rows = cand.clamp(min=0)
-        Aw = S[rows, ar.expand_as(rows)][:, :, None] * Xt[rows] * valid[:, :, None]  # (m, k, d)
+        Aw = signs(rows, ar.expand_as(rows))[:, :, None] * Xt[rows] * valid[:, :, None]  # (m, k, d)
         Gw = Aw @ Aw.transpose(1, 2)
         scale = Gw.diagonal(dim1=1, dim2=2).amax(1).clamp(min=1e-300)
         Gw = Gw + torch.diag_embed((~valid).to(dt_)) + 1e-12 * scale[:, None, None] * torch.eye(k, dtype=dt_, device=dev)

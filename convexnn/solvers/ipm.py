@@ -157,6 +157,7 @@ class Subproblem:
     loss: str
     beta: float
     F: object = None  # torch (n, q) orthonormal, or None
+    cache: dict = field(default_factory=dict)
 
     @property
     def q(self) -> int:
@@ -243,25 +244,21 @@ class KKTSolver:
             else:
                 S, self.kept = _gram_sum(blocks, Rinv, self.hs), m * d
             S.diagonal().add_(1.0)
-            self.Schol = torch.linalg.cholesky(S)
+            self.Schol = _dense_cholesky(S)
             if q:
                 self.Phi = self.hs[:, None] * prob.F
-                SiPhi = torch.cholesky_solve(self.Phi, self.Schol)
+                SiPhi = _dense_solve(self.Schol, self.Phi)
                 Ka = self.Phi.T @ SiPhi + delta * torch.eye(q, dtype=dt_, device=dev)
                 self.Kachol = torch.linalg.cholesky(Ka)
         else:
-            Mt = _explicit_scaled(blocks, self.hs)  # (n, m*d) = H^{1/2} M
             N = m * d
             K = torch.zeros(N + q, N + q, dtype=dt_, device=dev)
-            K[:N, :N] = Mt.T @ Mt
+            K[:N + q, :N + q] = _weighted_gram(prob, H)
             idx = torch.arange(N, device=dev).view(m, d)
             K[idx[:, :, None], idx[:, None, :]] += Bs
             if q:
-                Phi = self.hs[:, None] * prob.F
-                K[:N, N:] = Mt.T @ Phi
-                K[N:, :N] = K[:N, N:].T
-                K[N:, N:] = Phi.T @ Phi + delta * torch.eye(q, dtype=dt_, device=dev)
-            self.Kchol = torch.linalg.cholesky(K)
+                K[N:, N:] += delta * torch.eye(q, dtype=dt_, device=dev)
+            self.Kchol = _dense_cholesky(K)
 
     def _block_solve(self, rt, rv):
         """B^{-1}(rt, rv) blockwise, through the Schur complement of t."""
@@ -281,10 +278,9 @@ class KKTSolver:
             da = None
             if prob.q:
                 da = torch.cholesky_solve(
-                    (ra - self.Phi.T @ torch.cholesky_solve(rhs1[:, None], self.Schol)[:, 0])[:, None],
-                    self.Kachol)[:, 0]
+                    (ra - self.Phi.T @ _dense_solve(self.Schol, rhs1))[:, None], self.Kachol)[:, 0]
                 rhs1 = rhs1 + self.Phi @ da
-            w = self.hs * torch.cholesky_solve(rhs1[:, None], self.Schol)[:, 0]
+            w = self.hs * _dense_solve(self.Schol, rhs1)
             dt, dv = self._block_solve(rt, rv - prob.blocks.adjoint(w))
             return dt, dv, da
         m, d = self.Bs.shape[0], self.Bs.shape[1]
@@ -292,7 +288,7 @@ class KKTSolver:
         rhs = rv2.reshape(-1)
         if prob.q:
             rhs = torch.cat([rhs, ra])
-        sol = torch.cholesky_solve(rhs[:, None], self.Kchol)[:, 0]
+        sol = _dense_solve(self.Kchol, rhs)
         dv = sol[: m * d].view(m, d)
         da = sol[m * d:] if prob.q else None
         dt = (rt - (self.bvt * dv).sum(1)) / self.btt
@@ -313,6 +309,33 @@ class KKTSolver:
         kv = kv + prob.blocks.adjoint(Hu)
         ka = (prob.F.T @ Hu + self.delta * da) if prob.q else None
         return kt, kv, ka
+
+
+def _dense_cholesky(K):
+    """Cholesky factor of a large dense SPD matrix: LAPACK through scipy on the CPU (its
+    BLAS threads, whatever torch's intra-op setting), torch elsewhere.  Raises
+    RuntimeError when K is not numerically positive definite."""
+    torch = _torch()
+    if K.device.type != "cpu":
+        return torch.linalg.cholesky(K)
+    from scipy.linalg import LinAlgError, cho_factor
+
+    try:
+        c, lower = cho_factor(K.numpy(), lower=True, check_finite=False)
+    except LinAlgError as e:
+        raise RuntimeError(f"dense Cholesky failed: {e}") from e
+    return (torch.from_numpy(c), lower)
+
+
+def _dense_solve(fac, b):
+    """Solve with a factor from :func:`_dense_cholesky` (b of shape (N,) or (N, k))."""
+    torch = _torch()
+    if isinstance(fac, tuple):
+        from scipy.linalg import cho_solve
+
+        return torch.from_numpy(cho_solve((fac[0].numpy(), fac[1]), b.numpy(), check_finite=False))
+    out = torch.cholesky_solve(b[:, None] if b.dim() == 1 else b, fac)
+    return out[:, 0] if b.dim() == 1 else out
 
 
 def _gram_sum(blocks: BlockSet, Rinv, hs):
@@ -379,14 +402,33 @@ def _syrk_into(S, G):
         S.addmm_(G, G.T)
 
 
-def _explicit_scaled(blocks: BlockSet, hs):
-    r""":math:`H^{1/2}[M_1 \cdots M_m]`, shape (n, d'm) (only used when d'm < n)."""
+def _weighted_gram(prob: Subproblem, H):
+    r""":math:`[M\ F]^\top H [M\ F]`, shape (d'm + q, d'm + q), accumulated over chunks of
+    samples (the (n, d'm) matrix M is never held whole).  For the squared loss H = 1 and
+    the matrix is computed once per working set (cached on the subproblem)."""
     torch = _torch()
-    n, d = blocks.n, blocks.dim
-    out = torch.empty(n, blocks.m * d, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
-    for sl in blocks._chunks():
-        Mb = blocks.Xt[:, None, :] * (blocks.masks(sl) * hs[:, None])[:, :, None]
-        out[:, sl.start * d: sl.stop * d] = Mb.reshape(n, -1)
+    blocks = prob.blocks
+    constant = prob.loss == "squared"
+    if constant and prob.cache.get("gram") is not None:
+        return prob.cache["gram"]
+    n, d, m = blocks.n, blocks.dim, blocks.m
+    N, q = m * d, prob.q
+    out = torch.zeros(N + q, N + q, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    hs = torch.sqrt(H)
+    step = max(1, (64 * 1024**2) // (8 * max(N + q, 1)))
+    Dm = blocks.masks()
+    for lo in range(0, n, step):
+        sl = slice(lo, min(n, lo + step))
+        Mc = (blocks.Xt[sl][:, None, :] * (Dm[sl] * hs[sl, None])[:, :, None]).reshape(-1, N)
+        if q:
+            Mc = torch.cat([Mc, hs[sl, None] * prob.F[sl]], 1)
+        if out.device.type == "cpu":
+            Mn = Mc.numpy()
+            out += torch.from_numpy(Mn.T @ Mn)  # numpy: syrk, BLAS threads
+        else:
+            out.addmm_(Mc.T, Mc)
+    if constant:
+        prob.cache["gram"] = out
     return out
 
 
@@ -554,7 +596,7 @@ class InteriorPoint:
                 ra = ra + prob.F.T @ extra
         dt, dv, da = kkt.solve(rt, rv, ra)
         last = math.inf
-        for _ in range(self.refine_reduced):
+        for _ in range(self.refine_reduced if kkt.mode == "n" else 0):
             kt, kv, ka = kkt.apply(dt, dv, da)
             et, ev = rt - kt, rv - kv
             ea = (ra - ka) if prob.q else None
@@ -742,7 +784,7 @@ class InteriorPoint:
             if merit <= self.tol:
                 status = "optimal"
                 break
-            if merit > 1e3 * best[2] or it - best[3] >= 5:
+            if best[2] <= 1e-5 and (merit > 1e3 * best[2] or it - best[3] >= 5):
                 status = "stalled"  # roundoff floor: the residuals grow again or stall
                 break
             if it == self.max_iter or time.perf_counter() - t0 > time_limit:

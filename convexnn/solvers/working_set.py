@@ -44,13 +44,18 @@ import numpy as np
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, orthonormal_free_basis
-from .cone_projection import project_cones
+from .cone_projection import project_cones, support_upper
 from .ipm import InteriorPoint, IPMState, Subproblem
 
 #: Default relative duality-gap tolerance of the certificate.
 DEFAULT_TOL = 1e-6
 #: Rows violated by more than this (relative to ||x_j|| ||v_b||) count as infeasible.
 FEAS_RTOL = 1e-9
+#: All blocks start in the working set when one interior-point iteration over them
+#: costs at most this many flops (about a tenth of a second on two cores).
+ALL_BLOCKS_FLOPS = 1.5e10
+#: Floats of the (n, blocks) temporaries of one chunked scan.
+CHUNK_ROWS = 8 * 1024**2
 
 
 class MemoryBudgetError(PatternBudgetError, MemoryError):
@@ -82,72 +87,131 @@ def available_memory() -> int:
 
 
 # ---- rows --------------------------------------------------------------------------------
-class RowSet:
-    r"""Membership of cone rows in the working set, and the search for violated rows.
+class RowStore:
+    r"""The working cone rows of every block of the program (padded), with membership.
 
-    A row j of block b is *violated* at V when its normalized value
+    A row j of block b is *violated* at :math:`v_b` when its normalized value
     :math:`\zeta_{jb} = (2D_{jb}-1)\tilde x_j^\top v_b / (\|\tilde x_j\|\|v_b\|)` is below
-    ``-tol``; :meth:`violated` returns the worst ``max_add`` per block.
+    ``-tol``.  The store holds O(nP) booleans plus the rows' indices, never their values.
     """
 
-    def __init__(self, blocks: BlockSet, inset):
+    def __init__(self, universe: BlockSet):
         torch = _torch()
-        self.blocks = blocks
-        self.inset = inset  # (n, m) bool
-        self.row_norms = torch.linalg.norm(blocks.Xt, dim=1).clamp(min=1e-300)
+        self.universe = universe
+        dev = universe.Xt.device
+        self.rows = torch.zeros(universe.m, 0, dtype=torch.long, device=dev)
+        self.rmask = torch.zeros(universe.m, 0, dtype=torch.bool, device=dev)
+        self.inset = torch.zeros(universe.n, universe.m, dtype=torch.bool, device=dev)
+        self.row_norms = torch.linalg.norm(universe.Xt, dim=1).clamp(min=1e-300)
 
-    def violated(self, V, tol: float, max_add: int):
-        """(block, row) index tensors of violated rows not in the set, or None."""
+    @property
+    def total(self) -> int:
+        return int(self.rmask.sum())
+
+    def add(self, b_idx, j_idx) -> int:
+        """Add rows (block index into the program's blocks, sample index); returns the
+        number that were new."""
         torch = _torch()
-        blocks = self.blocks
+        if b_idx.numel() == 0:
+            return 0
+        u = self.universe
+        key = torch.unique(b_idx * u.n + j_idx)
+        b_idx, j_idx = key // u.n, key % u.n
+        keep = ~self.inset[j_idx, b_idx] & ~u.linear[b_idx]
+        b_idx, j_idx = b_idx[keep], j_idx[keep]
+        if b_idx.numel() == 0:
+            return 0
+        counts = self.rmask.sum(1)
+        extra = torch.bincount(b_idx, minlength=u.m)
+        width = int((counts + extra).max())
+        if width > self.rows.shape[1]:
+            pad = width - self.rows.shape[1]
+            self.rows = torch.cat([self.rows, torch.zeros(u.m, pad, dtype=torch.long, device=self.rows.device)], 1)
+            self.rmask = torch.cat([self.rmask, torch.zeros(u.m, pad, dtype=torch.bool, device=self.rows.device)], 1)
+        # slot of each new row: the block's count plus its rank among the block's new rows
+        order = torch.argsort(b_idx, stable=True)
+        b_idx, j_idx = b_idx[order], j_idx[order]
+        first = torch.searchsorted(b_idx, b_idx)  # index of the block's first new row
+        slot = counts[b_idx] + (torch.arange(b_idx.numel(), device=b_idx.device) - first)
+        self.rows[b_idx, slot] = j_idx
+        self.rmask[b_idx, slot] = True
+        self.inset[j_idx, b_idx] = True
+        return int(b_idx.numel())
+
+    def view(self, ws):
+        """(rows, rmask) of the blocks ``ws``, trimmed to their widest row count."""
+        rm = self.rmask[ws]
+        width = int(rm.sum(1).max()) if rm.numel() else 0
+        return self.rows[ws][:, :width].contiguous(), rm[:, :width].contiguous()
+
+    def violated(self, blocks: BlockSet, ws, V, tol: float, max_add: int):
+        """(program block, sample) pairs of violated rows of the working blocks at V."""
+        torch = _torch()
         vn = torch.linalg.norm(V, dim=1)
         live = (vn > 0) & ~blocks.linear
         out_b, out_j = [], []
         for sl in blocks._chunks():
             zeta = blocks.row_values(V, sl) / (self.row_norms[:, None] * vn[sl].clamp(min=1e-300)[None, :])
-            cand = (zeta < -tol) & ~self.inset[:, sl] & live[sl][None, :]
+            cand = (zeta < -tol) & live[sl][None, :] & ~self.inset[:, ws[sl]]
             if not bool(cand.any()):
                 continue
             zeta = torch.where(cand, zeta, torch.full_like(zeta, math.inf))
             k = min(max_add, zeta.shape[0])
             vals, idx = torch.topk(zeta, k, dim=0, largest=False)
             ok = torch.isfinite(vals)
-            bb = torch.arange(sl.start, sl.stop, device=V.device)[None, :].expand(k, -1)
+            bb = ws[sl][None, :].expand(k, -1)
             out_b.append(bb[ok])
             out_j.append(idx[ok])
         if not out_b:
             return None
         return torch.cat(out_b), torch.cat(out_j)
 
-    def add(self, b_idx, j_idx) -> int:
-        """Add rows (skipping those already in); returns how many were new."""
-        torch = _torch()
-        blocks = self.blocks
-        keep = ~self.inset[j_idx, b_idx]
-        b_idx, j_idx = b_idx[keep], j_idx[keep]
-        if b_idx.numel() == 0:
-            return 0
-        # deduplicate (block, row) pairs
-        key = torch.unique(b_idx * blocks.n + j_idx)
-        b_idx, j_idx = key // blocks.n, key % blocks.n
-        new_rows = [[] for _ in range(blocks.m)]
-        for b, j in zip(b_idx.tolist(), j_idx.tolist()):
-            new_rows[b].append(j)
-        blocks.add_rows([torch.tensor(r, dtype=torch.long, device=blocks.Xt.device) for r in new_rows])
-        self.inset[j_idx, b_idx] = True
-        return int(b_idx.numel())
+
+def nearest_rows(program, universe: BlockSet, idx, k: int):
+    r"""(block, sample) pairs: for each block of ``idx``, the k rows whose hyperplanes are
+    nearest in angle to a point of its cone -- the pattern's gate when known, else
+    :math:`\tilde X^\top(2D_i - 1)` (a ranking only).  At an optimum a block lies on a
+    face of its cone, and these rows hold its facets with high probability; the rest are
+    checked afterwards."""
+    torch = _torch()
+    Xt = universe.Xt
+    idx = idx[~universe.linear[idx]]
+    k = min(k, universe.n)
+    if idx.numel() == 0 or k == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=Xt.device)
+        return empty, empty
+    G = program.patterns.gates
+    rn = torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)
+    out_b, out_j = [], []
+    step = max(1, CHUNK_ROWS // max(universe.n, 1))
+    for lo in range(0, idx.numel(), step):
+        b = idx[lo:lo + step]
+        S = 2.0 * universe.D[:, universe.pat[b]].to(Xt.dtype) - 1.0
+        if G is not None and G.shape == (program.n_patterns, Xt.shape[1]):
+            U = torch.as_tensor(G, dtype=Xt.dtype, device=Xt.device)[universe.pat[b]]
+        else:
+            U = (S.T @ Xt) / universe.n
+        zeta = (Xt @ U.T) * S / rn[:, None]
+        _, j = torch.topk(zeta, k, dim=0, largest=False)  # (k, |b|)
+        out_b.append(b[None, :].expand(k, -1).reshape(-1))
+        out_j.append(j.reshape(-1))
+    return torch.cat(out_b), torch.cat(out_j)
 
 
 # ---- the solver ----------------------------------------------------------------------------
 @dataclass
 class Certificate:
-    """Duality-gap certificate of a primal point (see the module docstring)."""
+    """Duality-gap certificate of a primal point (see the module docstring): primal value,
+    lower bound, gap, the dual norm s over every block, the primal's cone violation, and
+    per block the bound (``upper``) and projection rows (``active``, -1 padded)."""
 
     primal: float
     lower: float
     gap: float
     s: float
     violation: float
+    upper: object = None
+    active: object = None
 
 
 class WorkingSetSolver:
@@ -157,58 +221,95 @@ class WorkingSetSolver:
     ----------
     tol : float, default=1e-6
         Relative duality gap to certify: :math:`P - \mathrm{LB} \le \mathrm{tol}\max(1,|P|)`.
-    max_iter : int, default=200
+    max_iter : int, default=300
         Total interior-point iterations over all rounds.
     ipm_tol : float, optional
         Tolerance of the interior-point method (default ``tol / 100``).
     initial_rows : int, optional
-        Rows per block to start with (default ``2 d'``).
+        Rows per block to start with (default ``min(n, 16 d')``).
     max_add : int, default=4
-        Rows added per block and interior-point iteration.
+        Violated rows added per block and round.
+    initial_blocks : int or "auto", default="auto"
+        Size of the first block working set: every block when an interior-point
+        iteration over all of them is cheap (:data:`ALL_BLOCKS_FLOPS`), else the blocks
+        with the largest dual norms at the zero network.
     device : str or None
         torch device ("cpu", "cuda"; default: cuda when available).
-    num_threads : int or None
-        torch intra-op threads during the solve (restored afterwards).  The default 1
-        keeps the many small batched operations from contending for cores; the large
-        products run through BLAS.
+    num_threads : int or None, default=1
+        torch intra-op threads during the solve (restored afterwards).  One thread keeps
+        the many small batched operations from contending for cores on a shared machine;
+        the large products run through BLAS.
     memory_limit : int or None
         Bytes; refuse (:class:`MemoryBudgetError`) problems estimated above it
         (default: half of the physical memory).
     time_limit : float, default=inf
         Seconds.
+    projection_steps : int, optional
+        Active-set steps of the cone projections (default 6 d').
     verbose : bool, default=False
+
+    Notes
+    -----
+    Rounds: solve on the working set (cold interior-point start: interior points
+    warm-start badly), certify over *all* blocks, then add the violated rows and the
+    blocks with :math:`s_b > \beta(1 + \mathrm{tol}/10)` (largest first, at most doubling
+    the set), until the gap certificate holds with nothing to add.
     """
 
-    def __init__(self, tol: float = DEFAULT_TOL, max_iter: int = 200, ipm_tol: float | None = None,
-                 initial_rows: int | None = None, max_add: int = 4, device=None,
-                 num_threads: int | None = 1, memory_limit: int | None = None,
+    def __init__(self, tol: float = DEFAULT_TOL, max_iter: int = 300, ipm_tol: float | None = None,
+                 initial_rows: int | None = None, max_add: int = 4, initial_blocks="auto",
+                 device=None, num_threads: int | None = 1, memory_limit: int | None = None,
                  time_limit: float = math.inf, projection_steps: int | None = None,
                  verbose: bool = False):
-        self.projection_steps = projection_steps
         self.tol = tol
         self.max_iter = max_iter
         self.ipm_tol = ipm_tol
         self.initial_rows = initial_rows
         self.max_add = max_add
+        self.initial_blocks = initial_blocks
         self.device = device
         self.num_threads = num_threads
         self.memory_limit = memory_limit
         self.time_limit = time_limit
+        self.projection_steps = projection_steps
         self.verbose = verbose
+        self._store = None
 
-    # -- memory ---------------------------------------------------------------------------
+    # -- sizes and memory -----------------------------------------------------------------
+    @staticmethod
+    def iteration_flops(n: int, m: int, dim: int, constant_hessian: bool = False) -> float:
+        """Flops of one interior-point iteration on m blocks: the cheaper of the n-space
+        (:math:`n^2 d'm + n^3/3`) and variable-space (:math:`(d'm)^3/3 + n(d'm)^2`, the
+        second term once per working set when the loss Hessian is constant) systems."""
+        N = m * dim
+        return min(n * n * N + n ** 3 / 3, N ** 3 / 3 + (0 if constant_hessian else n * N * N))
+
+    def _first_blocks(self, n: int, M: int, dim: int, constant_hessian: bool = False) -> int:
+        if self.initial_blocks != "auto":
+            return max(1, min(M, int(self.initial_blocks)))
+        if self.iteration_flops(n, M, dim, constant_hessian) <= ALL_BLOCKS_FLOPS:
+            return M
+        m = 1
+        while m < M and self.iteration_flops(n, 2 * m, dim, constant_hessian) <= ALL_BLOCKS_FLOPS:
+            m *= 2
+        return max(min(M, m), min(M, 8))
+
     def estimate_memory(self, program) -> int:
-        """Bytes the solve needs at most (data, working set, n- or variable-space matrix)."""
+        """Bytes the solve needs at most: the data and patterns, the row store (O(nP)
+        booleans), the block tensors of the working set, the Newton system of its size,
+        and the chunked temporaries."""
         n, dp = program.Xt.shape
         P = program.n_patterns
-        m = P if program.model == "gated" else 2 * P
-        rows = 0 if program.model == "gated" else (self.initial_rows or 2 * dp) + 8 * self.max_add
+        M = P if program.model == "gated" else 2 * P
+        m = self._first_blocks(n, M, dp, program.loss.name == "squared")
+        m = min(M, 2 * m)  # one doubling round ahead
+        rows = 0 if program.model == "gated" else (self.initial_rows or min(n, 16 * dp)) + 4 * self.max_add
         N = m * dp
-        kkt = 8 * min(n, N) ** 2 * 3
-        blocks = 8 * m * (dp * dp * 6 + rows * (dp + 6))
-        inset = n * m  # booleans
+        kkt = 8 * min(n * n, N * N) * 3 + (8 * n * N if N < n else 0)
+        blocks = 8 * m * (dp * dp * 8 + rows * (dp + 8))
+        store = n * M + 8 * M * rows + 8 * M * dp * 4
         data = 8 * n * dp * 2 + n * P
-        return int(kkt + blocks + inset + data + 4 * 64 * 1024**2)
+        return int(kkt + blocks + store + data + 4 * CHUNK_ROWS * 8)
 
     def _check_memory(self, program) -> None:
         need = self.estimate_memory(program)
@@ -218,10 +319,12 @@ class WorkingSetSolver:
             raise MemoryBudgetError(
                 f"the working-set solver needs about {need / 1024**3:.2f} GiB for n={n} samples "
                 f"and P={P} patterns, above its memory limit of {limit / 1024**3:.2f} GiB; use "
-                "fewer patterns (or samples), raise memory_limit, or use solver='scs'")
+                "fewer patterns (or samples), or raise memory_limit")
 
     # -- set-up ---------------------------------------------------------------------------
-    def _blocks(self, program, dev):
+    def _universe(self, program, dev) -> BlockSet:
+        """Every block of the program: (pattern, sign) for C-ReLU -- the all-on pair as one
+        linear block under a free bias -- and one per pattern for C-GReLU."""
         torch = _torch()
         n, dp = program.Xt.shape
         P = program.n_patterns
@@ -229,7 +332,7 @@ class WorkingSetSolver:
         pen = np.zeros(dp)
         pen[program.penalized] = 1.0
         gated = program.model == "gated"
-        allon = np.flatnonzero(D.all(axis=0)) if program.bias == "free" else np.zeros(0, int)
+        allon = set(np.flatnonzero(D.all(axis=0)).tolist()) if program.bias == "free" else set()
         pats, signs, pens, linear = [], [], [], []
         for sign in ((1.0,) if gated else (1.0, -1.0)):
             for i in range(P):
@@ -241,50 +344,20 @@ class WorkingSetSolver:
                 pats.append(i), signs.append(sign), pens.append(pen if not gated else np.ones(dp))
                 linear.append(False)
         m = len(pats)
-        Xt = torch.as_tensor(program.Xt, dtype=torch.float64, device=dev)
-        blocks = BlockSet(
-            Xt=Xt, D=torch.as_tensor(D, device=dev),
+        return BlockSet(
+            Xt=torch.as_tensor(program.Xt, dtype=torch.float64, device=dev),
+            D=torch.as_tensor(D, device=dev),
             pat=torch.as_tensor(np.array(pats, dtype=np.int64), device=dev),
             sign=torch.as_tensor(np.array(signs), dtype=torch.float64, device=dev),
             pen=torch.as_tensor(np.array(pens).reshape(m, dp), dtype=torch.float64, device=dev),
             rows=torch.zeros(m, 0, dtype=torch.long, device=dev),
             rmask=torch.zeros(m, 0, dtype=torch.bool, device=dev),
             linear=torch.as_tensor(np.array(linear, dtype=bool), device=dev))
-        return blocks
 
-    def _initial_rows(self, program, blocks, k):
-        r"""The k rows per block nearest (in angle) to a point of the cone: the pattern's
-        gate when known, else :math:`\tilde X^\top(2D_i - 1)` (only a ranking)."""
-        torch = _torch()
-        if program.model == "gated" or k == 0:
-            return torch.zeros(blocks.n, blocks.m, dtype=torch.bool, device=blocks.Xt.device)
-        Xt = blocks.Xt
-        G = program.patterns.gates
-        S = blocks.signs()
-        if G is not None and G.shape[1] == Xt.shape[1] and G.shape[0] == program.n_patterns:
-            U = torch.as_tensor(G, dtype=Xt.dtype, device=Xt.device)[blocks.pat]
-        else:
-            U = (S.T @ Xt) / blocks.n
-        zeta = (Xt @ U.T) * S / torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)[:, None]
-        zeta = torch.where(blocks.linear[None, :], torch.full_like(zeta, math.inf), zeta)
-        k = min(k, blocks.n)
-        _, idx = torch.topk(zeta, k, dim=0, largest=False)  # (k, m)
-        rows = idx.T.contiguous()
-        rmask = ~blocks.linear[:, None].expand(-1, k).clone()
-        blocks.rows, blocks.rmask = rows, rmask
-        inset = torch.zeros(blocks.n, blocks.m, dtype=torch.bool, device=Xt.device)
-        inset.scatter_(0, idx, rmask.T)
-        return inset
-
-    # -- certificate ----------------------------------------------------------------------
-    def certificate(self, program, blocks: BlockSet, st: IPMState, sol: ConvexSolution,
-                    hinge_lam=None) -> tuple[Certificate, object]:
-        """The duality-gap certificate of ``sol`` (module docstring) and the cone
-        projections behind it (their active rows)."""
-        torch = _torch()
-        loss = program.loss
-        y = program.y
-        yhat = program.predict(sol)
+    def _dual_point(self, program, yhat, hinge_lam=None):
+        r""":math:`\lambda = -\nabla\ell(\hat y)` (hinge: ``hinge_lam`` y), projected onto
+        :math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}\,\ell^*(-\cdot)`."""
+        loss, y = program.loss, program.y
         if loss.name == "hinge":
             lam = np.clip(hinge_lam, 0.0, 1.0) * y
         else:
@@ -293,30 +366,83 @@ class WorkingSetSolver:
             lo, hi = np.minimum(0.0, y), np.maximum(0.0, y)
         else:
             lo, hi = np.full(y.shape, -np.inf), np.full(y.shape, np.inf)
-        lam = project_dual(lam, program.free_basis, lo, hi)
-        lam_t = torch.as_tensor(lam, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
-        C = blocks.adjoint(lam_t)  # c_b = sigma_b Xt^T D_b lam
-        proj = None
-        R = C
-        cone = ~blocks.linear if program.model == "relu" else torch.zeros_like(blocks.linear)
-        if bool(cone.any()):
-            idx = torch.nonzero(cone)[:, 0]
-            free = (blocks.pen[idx[0]] < 0.5)
-            proj = project_cones(blocks.Xt, blocks.signs()[:, idx], C[idx],
+        return project_dual(lam, program.free_basis, lo, hi)
+
+    def _screen(self, program, universe: BlockSet, k: int):
+        """The k blocks with the largest dual norms at the zero network (free terms fitted
+        for the squared loss): the first working set when not all blocks fit."""
+        torch = _torch()
+        y = program.y
+        if program.loss.name == "squared" and program.free_basis is not None:
+            Q = orthonormal_free_basis(program.free_basis)
+            yhat = Q @ (Q.T @ y)
+        else:
+            yhat = np.zeros_like(y)
+        lam = self._dual_point(program, yhat, np.ones_like(y))
+        lam_t = torch.as_tensor(lam, dtype=universe.Xt.dtype, device=universe.Xt.device)
+        C = universe.adjoint(lam_t)
+        score = torch.linalg.norm(C * universe.pen, dim=1)
+        cone = torch.nonzero(~universe.linear)[:, 0] if program.model == "relu" else None
+        if cone is not None and cone.numel():
+            free = universe.pen[cone[0]] < 0.5
+            proj = project_cones(universe.Xt, universe.D, universe.pat[cone], C[cone],
                                  free=free if bool(free.any()) else None,
-                                 active0=_tight_rows(blocks, st, idx), max_steps=self.projection_steps)
-            R = C.clone()
-            R[idx] = proj.u
-            if bool(free.any()):
-                R[idx] = _repair_free(R[idx], blocks, idx, free)
-        upper = torch.linalg.norm(R * blocks.pen, dim=1)
+                                 max_steps=2 * universe.dim)
+            score[cone] = support_upper(proj.u, free if bool(free.any()) else None)
+        return torch.sort(torch.topk(score, k).indices).values
+
+    # -- certificate ----------------------------------------------------------------------
+    def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | None,
+                    sol: ConvexSolution, hinge_lam=None) -> Certificate:
+        r"""The duality-gap certificate of ``sol`` over every block of the program.
+
+        Working blocks are projected warm-started from the rows the interior-point
+        solution is tight on; the others first get the free bound :math:`\|c_b\|`
+        (:math:`\gamma = 0`, no free coordinate) and are projected only where it exceeds
+        :math:`\beta`, stopping as soon as the bound drops below it."""
+        torch = _torch()
+        loss, y, beta = program.loss, program.y, program.beta
+        lam = self._dual_point(program, program.predict(sol), hinge_lam)
+        lam_t = torch.as_tensor(lam, dtype=universe.Xt.dtype, device=universe.Xt.device)
+        C = universe.adjoint(lam_t)  # c_b = sigma_b Xt^T D_b lam, every block
+        upper = torch.linalg.norm(C * universe.pen, dim=1)
+        active = None
+        if program.model == "relu":
+            free = universe.pen[~universe.linear][:1] < 0.5
+            free = free[0] if free.numel() else torch.zeros(universe.dim, dtype=torch.bool)
+            has_free = bool(free.any())
+            in_ws = torch.zeros(universe.m, dtype=torch.bool, device=C.device)
+            in_ws[ws] = True
+            need = ~universe.linear & (in_ws | has_free | (upper > beta))
+            idx = torch.nonzero(need)[:, 0]
+            if idx.numel():
+                warm = None
+                if st is not None and blocks.rows.shape[1]:
+                    loc = torch.full((universe.m,), -1, dtype=torch.long, device=C.device)
+                    loc[ws] = torch.arange(ws.numel(), device=C.device)
+                    tight = _tight_rows(blocks, st)
+                    warm = torch.full((idx.numel(), tight.shape[1]), -1, dtype=torch.long, device=C.device)
+                    li = loc[idx]
+                    warm[li >= 0] = tight[li[li >= 0]]
+                stop = None if has_free else torch.where(in_ws[idx], torch.zeros_like(upper[idx]),
+                                                         torch.full_like(upper[idx], beta))
+                proj = project_cones(universe.Xt, universe.D, universe.pat[idx], C[idx],
+                                     free=free if has_free else None, active0=warm,
+                                     stop_below=stop, max_steps=self.projection_steps)
+                R = proj.u
+                if has_free:
+                    R = _polish_free(R, C[idx], universe, idx, free, proj.active)
+                    R = _repair_free(R, universe, idx, free)
+                upper[idx] = torch.linalg.norm(R * universe.pen[idx], dim=1)
+                active = torch.full((universe.m, universe.dim), -1, dtype=torch.long, device=C.device)
+                active[idx] = proj.active
         s = float(upper.max()) if upper.numel() else 0.0
-        beta = program.beta
         scale = min(1.0, beta / s) if s > 0 else 1.0
         lower = -loss.conjugate(-lam * scale, y)
         primal = program.objective(sol)
         viol = program.constraint_violation(sol)
-        return Certificate(primal=primal, lower=lower, gap=primal - lower, s=s, violation=viol), proj
+        return Certificate(primal=primal, lower=lower, gap=primal - lower, s=s, violation=viol,
+                           upper=upper, active=active)
 
     # -- the solve ------------------------------------------------------------------------
     def solve(self, program) -> ConvexSolution:
@@ -335,77 +461,103 @@ class WorkingSetSolver:
         torch = _torch()
         t0 = time.perf_counter()
         dev = _device(self.device)
-        blocks = self._blocks(program, dev)
-        dp = blocks.dim
-        k0 = self.initial_rows if self.initial_rows is not None else min(blocks.n, 16 * dp)
-        rowset = RowSet(blocks, self._initial_rows(program, blocks, k0)) if program.model == "relu" else None
+        universe = self._universe(program, dev)
+        n, dp, M = universe.n, universe.dim, universe.m
+        m0 = self._first_blocks(n, M, dp, program.loss.name == "squared")
+        ws = torch.arange(M, device=dev) if m0 >= M else self._screen(program, universe, m0)
+        k0 = self.initial_rows if self.initial_rows is not None else min(n, 16 * dp)
+        store = RowStore(universe) if program.model == "relu" else None
+        self._store = store
+        if store is not None:
+            store.add(*nearest_rows(program, universe, ws, k0))
         Q = orthonormal_free_basis(program.free_basis)
         F_t = None if Q is None else torch.as_tensor(Q, dtype=torch.float64, device=dev)
         y_t = torch.as_tensor(program.y, dtype=torch.float64, device=dev)
-        prob = Subproblem(blocks, y_t, program.loss.name, program.beta, F_t)
         ipm_tol = self.ipm_tol if self.ipm_tol is not None else self.tol * 1e-2
         setup = time.perf_counter() - t0
         state, iters, rounds = None, 0, 0
-        status, cert, sol = ITERATION_LIMIT, None, None
+        status, cert, sol, best = ITERATION_LIMIT, None, None, None
         history = []
+        blocks = prob = None
         while True:
             rounds += 1
+            if state is None:  # a new working set
+                blocks = universe.subset(ws)
+                if store is not None:
+                    blocks.rows, blocks.rmask = store.view(ws)
+                prob = Subproblem(blocks, y_t, program.loss.name, program.beta, F_t)
             ipm = InteriorPoint(tol=ipm_tol, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
-            left = self.time_limit - (time.perf_counter() - t0)
-            res = ipm.solve(prob, state, time_limit=left)
+            res = ipm.solve(prob, state, time_limit=self.time_limit - (time.perf_counter() - t0))
             iters += res.iterations
             state = res.state
             sol = self._solution(program, blocks, state, Q)
-            # 1) primal feasibility on every row of every cone
-            added = 0
-            if rowset is not None:
-                found = rowset.violated(state.v, FEAS_RTOL, self.max_add)
-                if found is not None:
-                    added = rowset.add(*found)
-            # 2) the certificate (its projections' active rows also join the set)
-            cert, proj = self.certificate(program, blocks, state, sol,
-                                          state.z_h[1].cpu().numpy() if prob.hinge else None)
+            cert = self.certificate(program, universe, ws, blocks, state, sol,
+                                    state.z_h[1].cpu().numpy() if prob.hinge else None)
             rel = cert.gap / max(1.0, abs(cert.primal))
-            history.append(dict(round=rounds, ipm=res.status, iterations=res.iterations,
+            if best is None or (cert.violation <= 1e-9 and rel < best[1]):
+                best = (sol, rel, cert)
+            # rows the working blocks violate, and blocks whose dual constraint fails
+            added_rows = added_blocks = 0
+            if store is not None:
+                found = store.violated(blocks, ws, state.v, FEAS_RTOL, self.max_add)
+                if found is not None:
+                    added_rows = store.add(*found)
+            viol_blocks = torch.nonzero(cert.upper > program.beta * (1 + 0.1 * self.tol))[:, 0]
+            in_ws = torch.zeros(M, dtype=torch.bool, device=dev)
+            in_ws[ws] = True
+            new = viol_blocks[~in_ws[viol_blocks]]
+            if new.numel():
+                order = torch.argsort(cert.upper[new], descending=True)
+                new = new[order[:max(ws.numel(), 8)]]
+                added_blocks = int(new.numel())
+                if store is not None:
+                    store.add(*nearest_rows(program, universe, new, k0))
+                    if cert.active is not None:
+                        act = cert.active[new]
+                        ok = act >= 0
+                        store.add(new[:, None].expand_as(act)[ok], act[ok])
+                ws = torch.sort(torch.cat([ws, new])).values
+            history.append(dict(round=rounds, ipm=res.status, iterations=res.iterations, blocks=int(blocks.m),
                                 primal=cert.primal, lower=cert.lower, rel_gap=rel,
-                                violated_rows=added, time=time.perf_counter() - t0))
+                                added_rows=added_rows, added_blocks=added_blocks,
+                                time=time.perf_counter() - t0))
             if self.verbose:
-                print(f"round {rounds}: ipm {res.status} ({res.iterations} it), P={cert.primal:.10g} "
-                      f"LB={cert.lower:.10g} rel.gap={rel:.2e} s/beta-1={cert.s / program.beta - 1:.2e} "
-                      f"violated rows={added} rows={int(blocks.rmask.sum())}")
-            if added == 0 and rel <= self.tol:
+                print(f"round {rounds}: ipm {res.status} ({res.iterations} it, {blocks.m} blocks), "
+                      f"P={cert.primal:.10g} LB={cert.lower:.10g} rel.gap={rel:.2e} "
+                      f"s/beta-1={cert.s / program.beta - 1:.2e} +rows={added_rows} +blocks={added_blocks}")
+            if added_rows == 0 and added_blocks == 0 and rel <= self.tol:
                 status = OPTIMAL
-                break
-            if res.status in ("failed", "stalled") and not added:
-                # at the roundoff floor of the method: a feasible point with a certified
-                # but larger gap is "inaccurate"; no finite certificate is a failure
-                status = INACCURATE if math.isfinite(cert.gap) and cert.violation <= 1e-6 else FAILED
                 break
             if iters >= self.max_iter or time.perf_counter() - t0 > self.time_limit:
                 status = ITERATION_LIMIT
                 break
-            if added:
-                if proj is not None:
-                    rowset.add(*_active_pairs(proj, blocks))
+            if added_rows or added_blocks:
                 state = None  # a new working set: restart (interior points warm-start badly)
-            else:
-                ipm_tol = ipm_tol * 1e-2  # same set: continue to a more accurate point
-                if ipm_tol < 1e-15:
-                    status = INACCURATE if math.isfinite(cert.gap) else FAILED
-                    break
+                continue
+            if res.status in ("failed", "stalled"):
+                # at the roundoff floor of the method: a feasible point with a certified
+                # but larger gap is "inaccurate"; no finite certificate is a failure
+                status = INACCURATE if math.isfinite(cert.gap) and cert.violation <= 1e-6 else FAILED
+                break
+            ipm_tol = ipm_tol * 1e-2  # same set: continue to a more accurate point
+            if ipm_tol < 1e-15:
+                status = INACCURATE if math.isfinite(cert.gap) else FAILED
+                break
+        if status != OPTIMAL and best is not None and best[1] < rel:
+            sol, rel, cert = best
         sol.status = status
         sol.solver = "working_set"
-        sol.solver_status = f"{status} ({rounds} rounds, {int(blocks.rmask.sum())} cone rows)"
+        sol.solver_status = f"{status} ({rounds} rounds, {int(ws.numel())} of {M} blocks, " \
+                            f"{store.total if store is not None else 0} cone rows)"
         sol.objective_reported = cert.primal
         sol.dual_bound = cert.lower
         sol.iterations = iters
         sol.setup_time = setup
         sol.solve_time = time.perf_counter() - t0 - setup
-        sol.info.update(gap=cert.gap, rel_gap=cert.gap / max(1.0, abs(cert.primal)),
-                        s_over_beta=cert.s / program.beta, rows=int(blocks.rmask.sum()),
-                        blocks=blocks.m, rounds=rounds, history=history,
-                        kkt="n-space" if blocks.n <= blocks.m * dp else "variable-space",
-                        device=str(dev), constraint_violation=cert.violation)
+        sol.info.update(gap=cert.gap, rel_gap=rel, s_over_beta=cert.s / program.beta,
+                        rows=store.total if store is not None else 0, blocks=int(ws.numel()),
+                        all_blocks=M, rounds=rounds, history=history, device=str(dev),
+                        constraint_violation=cert.violation)
         return sol
 
     def _solution(self, program, blocks: BlockSet, st: IPMState, Q) -> ConvexSolution:
@@ -446,7 +598,7 @@ class WorkingSetSolver:
 
 
 def _box_primitive(t, lo, hi):
-    """:math:`h(t) = \int_0^t \mathrm{clip}(\tau, lo, hi)\,d\tau` (0 lies in [lo, hi])."""
+    r""":math:`h(t) = \int_0^t \mathrm{clip}(\tau, lo, hi)\,d\tau` (0 lies in [lo, hi])."""
     c = np.clip(t, lo, hi)
     return 0.5 * c * c + c * (t - c)
 
@@ -486,26 +638,51 @@ def project_dual(lam, F, lo, hi, *, max_iter: int = 100):
     return np.clip(lam + Q @ a, lo, hi)
 
 
-def _tight_rows(blocks: BlockSet, st: IPMState, idx):
-    """Per block (of ``idx``), the working rows an interior-point solution is tight on
-    (z > s, sorted by z/s), padded with -1: the warm start of the projections."""
+def _tight_rows(blocks: BlockSet, st: IPMState):
+    """Per working block, the rows an interior-point solution is tight on (z > s, sorted
+    by z/s), padded with -1: the warm start of the projections."""
     torch = _torch()
-    if st is None or blocks.rows.shape[1] == 0:
-        return None
-    rm = blocks.rmask[idx]
-    ratio = torch.where(rm, st.z_lin[idx] / st.s_lin[idx].clamp(min=1e-300), torch.zeros_like(st.s_lin[idx]))
+    rm = blocks.rmask
+    ratio = torch.where(rm, st.z_lin / st.s_lin.clamp(min=1e-300), torch.zeros_like(st.s_lin))
     k = min(blocks.dim - 1, ratio.shape[1])
     vals, order = torch.topk(ratio, k, dim=1)
-    rows = blocks.rows[idx].gather(1, order)
+    rows = blocks.rows.gather(1, order)
     return torch.where(vals > 1.0, rows, torch.full_like(rows, -1))
 
 
-def _active_pairs(proj, blocks: BlockSet):
-    """(block, row) pairs of the projections' active sets (all relu blocks)."""
+def _polish_free(R, C, blocks: BlockSet, idx, free, active):
+    r"""Re-solve each projection on its active rows W with the free equality exact:
+
+    .. math::
+        \min_{\gamma_W} \|(c + A_W^\top\gamma_W)_\pi\|^2 \ \text{ s.t. }\
+        (c + A_W^\top\gamma_W)_{\bar\pi} = 0
+
+    (KKT: :math:`A_{W\pi}A_{W\pi}^\top\gamma + a_{W\bar\pi}\nu = -A_{W\pi}c_\pi`,
+    :math:`a_{W\bar\pi}^\top\gamma = -c_{\bar\pi}`).  Where the solution has
+    :math:`\gamma \ge 0` it replaces the weighted projection's point (whose free residual is
+    only :math:`O(\rho)`); elsewhere the point is kept."""
     torch = _torch()
-    idx = torch.nonzero(~blocks.linear)[:, 0]
-    b, k = torch.nonzero(proj.active >= 0, as_tuple=True)
-    return idx[b], proj.active[b, k]
+    Xt = blocks.Xt
+    k, d = active.shape
+    valid = active >= 0
+    rows = active.clamp(min=0)
+    sg = 2.0 * blocks.D[rows, blocks.pat[idx][:, None].expand_as(rows)].to(Xt.dtype) - 1.0
+    A = sg[:, :, None] * Xt[rows] * valid[:, :, None]  # (k, d, dim)
+    pen = (~free).to(Xt.dtype)
+    Ap = A * pen
+    af = (A * free.to(Xt.dtype)).sum(2)  # (k, d): the rows' free entries
+    cf = (C * free.to(Xt.dtype)).sum(1)
+    K = torch.zeros(k, d + 1, d + 1, dtype=Xt.dtype, device=Xt.device)
+    K[:, :d, :d] = Ap @ Ap.transpose(1, 2) + torch.diag_embed((~valid).to(Xt.dtype))
+    K[:, :d, d] = af
+    K[:, d, :d] = af
+    rhs = torch.cat([-(Ap @ (C * pen)[:, :, None])[:, :, 0], -cf[:, None]], 1)
+    sol = torch.linalg.lstsq(K, rhs[:, :, None]).solution[:, :, 0]
+    gam = sol[:, :d] * valid
+    newR = C + (A.transpose(1, 2) @ gam[:, :, None])[:, :, 0]
+    scale = torch.linalg.norm(C, dim=1).clamp(min=1e-300)
+    ok = (gam >= -1e-12 * scale[:, None]).all(1) & valid.any(1) & torch.isfinite(newR).all(1)
+    return torch.where(ok[:, None], newR, R)
 
 
 def _repair_free(R, blocks: BlockSet, idx, free):
@@ -520,7 +697,7 @@ def _repair_free(R, blocks: BlockSet, idx, free):
     Xt = blocks.Xt
     pen = (~free).to(Xt.dtype)
     e = (R * free).sum(1)
-    S = blocks.signs()[:, idx]  # (n, k): free entries of the rows
+    S = 2.0 * blocks.D[:, blocks.pat[idx]].to(Xt.dtype) - 1.0  # (n, k): free entries of the rows
     cost = torch.linalg.norm(Xt * pen, dim=1)[:, None].expand_as(S)
     ok = S * e[None, :] < 0
     cost = torch.where(ok, cost, torch.full_like(cost, math.inf))

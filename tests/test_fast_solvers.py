@@ -1,0 +1,208 @@
+"""The working-set solver against independent truth: CVXPY + Clarabel on the same program,
+cone supports by scipy's NNLS (convexnn.cones), and weak duality.
+
+Small problems only; speed is asserted in ``benchmarks/``, never here.
+"""
+
+import itertools
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import convexnn
+from convexnn.exceptions import ConvergenceWarning, PatternBudgetError
+from convexnn.patterns import add_bias_column, sample_patterns
+from convexnn.programs.two_layer import TwoLayerProgram
+from convexnn.solvers import SOLVERS, MemoryBudgetError, WorkingSetSolver, choose_solver
+
+torch = pytest.importorskip("torch")
+
+RTOL = 1e-6  # agreement with Clarabel's optimum (its own accuracy is ~1e-8 here)
+
+
+def _data(seed=0, n=24, d=2):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(2 * X[:, 0]) + X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    labels = np.where(y > np.median(y), 1.0, -1.0)
+    labels[rng.permutation(n)[: n // 5]] *= -1  # not separable: the logistic infimum is attained
+    return X, y, labels
+
+
+def _program(model, loss, bias, skip, output_bias, *, seed=0, n=24, d=2, gates=10, beta=None):
+    X, y, labels = _data(seed, n, d)
+    target = y if loss == "squared" else labels
+    Xt = X if bias == "none" else add_bias_column(X)
+    pset = sample_patterns(Xt, gates, seed=seed + 1)
+    beta = beta if beta is not None else (0.3 if loss == "squared" else 0.1)
+    return TwoLayerProgram(X, target, beta=beta, loss=loss, model=model, bias=bias, skip=skip,
+                           output_bias=output_bias, patterns=pset)
+
+
+CASES = [c for c in itertools.product(("relu", "gated"), ("squared", "logistic", "hinge"),
+                                      ("none", "regularized", "free"), (False, True), (False, True))
+         if not (c[0] == "gated" and c[2] == "free")]
+
+
+@pytest.mark.parametrize("model,loss,bias,skip,output_bias", CASES)
+def test_reaches_the_clarabel_optimum(model, loss, bias, skip, output_bias):
+    prog = _program(model, loss, bias, skip, output_bias)
+    ref = SOLVERS["clarabel"](prog, tol=1e-10)
+    p_ref = prog.objective(ref)
+    sol = SOLVERS["working_set"](prog, tol=1e-7)
+    p = prog.objective(sol)
+    scale = max(1.0, abs(p_ref))
+    assert sol.status == "optimal", sol.solver_status
+    assert abs(p - p_ref) <= RTOL * scale
+    # weak duality: the certified bound is below Clarabel's optimum, which is below ours
+    assert sol.dual_bound <= p_ref + 1e-8 * scale
+    assert p_ref <= p + 1e-8 * scale
+    assert sol.info["gap"] == pytest.approx(p - sol.dual_bound, abs=1e-12 * scale)
+    assert sol.info["rel_gap"] <= 1e-7
+    assert prog.constraint_violation(sol) <= 1e-9
+
+
+@pytest.mark.parametrize("bias", ["none", "free"])
+def test_recomputed_certificate(bias):
+    """The dual bound recomputed by hand (THEORY A.7): lambda = y - yhat, projected on
+    the free terms, s from scipy's NNLS cone supports, LB = -l*(-lambda min(1, beta/s))."""
+    from convexnn.cones import cone_support
+
+    prog = _program("relu", "squared", bias, False, True)
+    sol = SOLVERS["working_set"](prog, tol=1e-8)
+    lam = prog.y - prog.predict(sol)
+    F = prog.free_basis
+    lam = lam - F @ np.linalg.lstsq(F, lam, rcond=None)[0]
+    free = None
+    if bias == "free":
+        free = np.zeros(prog.Xt.shape[1], bool)
+        free[-1] = True
+    s = 0.0
+    for i in range(prog.n_patterns):
+        A = (2.0 * prog.D[:, i] - 1.0)[:, None] * prog.Xt
+        c = prog.Xt.T @ (prog.D[:, i] * lam)
+        for sign in (1.0, -1.0):
+            upper, lower, _ = cone_support(A, sign * c, free=free)
+            if np.isfinite(upper):
+                s = max(s, upper)
+    lb = -prog.loss.conjugate(-lam * min(1.0, prog.beta / s), prog.y)
+    assert s == pytest.approx(prog.beta, rel=1e-5)
+    assert sol.dual_bound == pytest.approx(lb, rel=1e-7, abs=1e-9)
+
+
+def test_block_working_set_grows_to_the_optimum():
+    """Starting from 4 blocks, rounds add the blocks whose dual constraint fails."""
+    prog = _program("relu", "squared", "regularized", False, False, n=40, d=3, gates=30, beta=0.05)
+    ref = prog.objective(SOLVERS["clarabel"](prog, tol=1e-10))
+    sol = WorkingSetSolver(tol=1e-7, initial_blocks=4).solve(prog)
+    assert sol.status == "optimal"
+    assert sol.info["rounds"] > 1
+    assert prog.objective(sol) == pytest.approx(ref, rel=RTOL)
+
+
+def test_rows_added_when_the_initial_rows_miss_facets():
+    """With one initial row per block the first solution violates cone rows; they are
+    added and the final point is feasible for every row."""
+    prog = _program("relu", "squared", "regularized", False, False, n=40, d=3, gates=20, beta=0.05)
+    ref = prog.objective(SOLVERS["clarabel"](prog, tol=1e-10))
+    sol = WorkingSetSolver(tol=1e-7, initial_rows=1).solve(prog)
+    assert sol.status == "optimal"
+    assert any(h["added_rows"] for h in sol.info["history"])
+    assert prog.constraint_violation(sol) <= 1e-9
+    assert prog.objective(sol) == pytest.approx(ref, rel=RTOL)
+
+
+def test_iteration_limit_is_reported():
+    prog = _program("relu", "squared", "regularized", False, False)
+    sol = SOLVERS["working_set"](prog, max_iter=2)
+    assert sol.status == "iteration_limit"
+    assert sol.iterations <= 2
+    assert sol.dual_bound <= prog.objective(sol)  # still a valid (loose) certificate
+
+
+def test_fit_warns_at_the_iteration_limit():
+    X, y, _ = _data()
+    with pytest.warns(ConvergenceWarning):
+        res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="working_set", max_iter=2)
+    assert res.status == "iteration_limit"
+
+
+def test_auto_falls_back_to_clarabel():
+    prog = _program("relu", "logistic", "regularized", True, False)
+    ref = prog.objective(SOLVERS["clarabel"](prog))
+    sol = SOLVERS["auto"](prog, max_iter=1)  # too few iterations to certify
+    assert sol.solver == "clarabel"
+    assert sol.info["fallback"]["from"] == "working_set"
+    assert sol.info["fallback"]["status"] == "iteration_limit"
+    assert sol.status == "optimal"
+    assert prog.objective(sol) == pytest.approx(ref, rel=1e-7)
+
+
+def test_auto_uses_the_working_set_solver():
+    prog = _program("gated", "squared", "none", False, False)
+    assert choose_solver("auto", prog) == "working_set"
+    assert choose_solver("auto") == "auto"
+    sol = SOLVERS["auto"](prog)
+    assert sol.solver == "working_set" and "fallback" not in sol.info
+    X, y, _ = _data()
+    res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1)
+    ref = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="clarabel")
+    assert res.solution.solver == "working_set"
+    assert res.objective == pytest.approx(ref.objective, rel=RTOL)
+    assert res.recovered_objective == pytest.approx(res.objective, rel=1e-6)
+
+
+def test_memory_refusal_before_allocating():
+    prog = _program("relu", "squared", "regularized", False, False)
+    with pytest.raises(MemoryBudgetError, match="memory limit") as info:
+        SOLVERS["working_set"](prog, memory_limit=1024)
+    assert isinstance(info.value, PatternBudgetError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, MemoryError)
+    with pytest.raises(MemoryBudgetError):  # auto does not fall back to the bigger program
+        SOLVERS["auto"](prog, memory_limit=1024)
+
+
+def test_cone_projection_matches_nnls():
+    """Batched Goldfarb-Idnani projections: ||Pi_K(c)|| equals scipy's NNLS support, from a
+    cold start and warm-started from a guessed active set; stopped early, the norm is
+    still an upper bound."""
+    from convexnn.cones import cone_support
+    from convexnn.solvers.cone_projection import project_cones
+
+    rng = np.random.default_rng(3)
+    n, d = 30, 4
+    Xt = add_bias_column(rng.standard_normal((n, d - 1)))
+    D = sample_patterns(Xt, 12, seed=4).D  # cells of the arrangement: full-dimensional cones
+    P = D.shape[1]
+    C = rng.standard_normal((P, d)) * 3
+    truth = np.array([cone_support((2.0 * D[:, b] - 1.0)[:, None] * Xt, C[b])[0] for b in range(P)])
+    args = (torch.tensor(Xt), torch.tensor(D), torch.arange(P), torch.tensor(C))
+    cold = project_cones(*args)
+    assert bool(cold.exact.all())
+    np.testing.assert_allclose(np.linalg.norm(cold.u.numpy(), axis=1), truth, rtol=1e-8, atol=1e-9)
+    guess = torch.tensor(rng.integers(0, n, (P, 3)))
+    warm = project_cones(*args, active0=guess)
+    np.testing.assert_allclose(np.linalg.norm(warm.u.numpy(), axis=1), truth, rtol=1e-8, atol=1e-9)
+    early = project_cones(*args, max_steps=2)
+    assert np.all(np.linalg.norm(early.u.numpy(), axis=1) >= truth - 1e-9)
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, convexnn, convexnn.solvers; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_results_are_deterministic_and_threads_restored():
+    prog = _program("relu", "logistic", "none", False, True)
+    threads = torch.get_num_threads()
+    a = SOLVERS["working_set"](prog)
+    b = SOLVERS["working_set"](prog)
+    assert torch.get_num_threads() == threads
+    np.testing.assert_array_equal(a.V, b.V)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warnings from our own code
+        SOLVERS["working_set"](prog)
