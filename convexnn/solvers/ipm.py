@@ -345,9 +345,10 @@ def _gram_sum(blocks: BlockSet, Rinv, hs):
     n, d = blocks.n, blocks.dim
     S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
     for sl in blocks._chunks():
-        # X R^{-T}: (n, mc, d)
-        XR = torch.einsum("nd,med->nme", blocks.Xt, Rinv[sl])
-        G = (XR * (blocks.masks(sl) * hs[:, None])[:, :, None]).reshape(n, -1)
+        # X R_b^{-T} for every block of the chunk in one product: (n, mc*d), block-major
+        mc = Rinv[sl].shape[0]
+        XR = (blocks.Xt @ Rinv[sl].permute(2, 0, 1).reshape(d, mc * d)).view(n, mc, d)
+        G = (XR * (blocks.masks(sl) * hs[:, None])[:, :, None]).view(n, mc * d)
         _syrk_into(S, G)
     return S
 
@@ -449,7 +450,8 @@ class InteriorPoint:
     refine : int, default=2
         Iterative-refinement steps on the unreduced dual equation of each direction.
     refine_reduced : int, default=2
-        Iterative-refinement steps on the reduced (Schur complement) system.
+        Iterative-refinement steps on the reduced (Woodbury) system, for the hinge loss
+        (whose large Hessian entries make that form lose accuracy).
     truncate : float, default=1e-6
         Drop Schur-complement columns of squared norm below this (see
         :func:`_gram_sum_truncated`); 0 forms the exact matrix.
@@ -596,7 +598,7 @@ class InteriorPoint:
                 ra = ra + prob.F.T @ extra
         dt, dv, da = kkt.solve(rt, rv, ra)
         last = math.inf
-        for _ in range(self.refine_reduced if kkt.mode == "n" else 0):
+        for _ in range(self.refine_reduced if (kkt.mode == "n" and prob.hinge) else 0):
             kt, kv, ka = kkt.apply(dt, dv, da)
             et, ev = rt - kt, rv - kv
             ea = (ra - ka) if prob.q else None

@@ -1,0 +1,284 @@
+"""Benchmark the convex-program solvers: certified working set vs CVXPY + Clarabel / SCS.
+
+Usage::
+
+    python benchmarks/bench_solvers.py                      # every problem
+    python benchmarks/bench_solvers.py --problems diabetes  # a subset
+    python benchmarks/bench_solvers.py --time-cap 300 --repeats 3
+
+Each solver runs in its own subprocess (so that its peak resident memory, ``ru_maxrss``,
+is its own) and reports the time to a certified relative duality gap of 1e-6 (the
+working-set solver; its time is the median of ``--repeats`` runs, the minimum is shown
+too) or to its own default tolerance (Clarabel 1e-8, SCS 1e-6).  The table shows, per
+problem and solver: time, objective, relative difference to Clarabel's optimum (to the
+best objective found when Clarabel is skipped), certified gap where the solver gives
+one, peak memory, and the speed-up over Clarabel measured in the same run.  Solvers
+that would exceed ``--time-cap`` seconds are skipped (estimated from the program size
+before compiling, or killed at the cap), and the table says so.  scnn (``pyscnn``) runs
+when installed (its objective is ``1/(2n)||.||^2 + lambda*sum||.||``, i.e. ours with
+``beta = n*lambda``).
+
+Results go to ``benchmarks/results/`` as JSON and a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SOLVERS = ("working_set", "clarabel", "scs", "scnn")
+
+
+# ---- problems ------------------------------------------------------------------------------
+def _standardize(X):
+    X = np.asarray(X, dtype=np.float64)
+    return (X - X.mean(0)) / X.std(0)
+
+
+def problem(name: str):
+    """(program, description) of a benchmark problem (deterministic)."""
+    from convexnn.patterns import add_bias_column, enumerate_1d_bias, sample_patterns
+    from convexnn.programs.two_layer import TwoLayerProgram
+
+    if name in ("diabetes", "diabetes-gated"):
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+        X = _standardize(X)
+        pset = sample_patterns(add_bias_column(X), 200, seed=0)
+        model = "gated" if name.endswith("gated") else "relu"
+        prog = TwoLayerProgram(X, y, beta=0.01, loss="squared", model=model, bias="regularized",
+                               skip=False, output_bias=False, patterns=pset)
+        return prog, (f"diabetes n=442, d=10+bias (regularized), 200 Gaussian gates, beta=0.01, "
+                      f"squared loss, C-{'GReLU' if model == 'gated' else 'ReLU'}")
+    if name.startswith("breast-cancer"):
+        from sklearn.datasets import load_breast_cancer
+
+        X, t = load_breast_cancer(return_X_y=True)
+        X = _standardize(X)
+        y = 2.0 * t - 1.0
+        loss = "logistic" if name.endswith("logistic") else "squared"
+        pset = sample_patterns(add_bias_column(X), 500, seed=0)
+        beta = 1.0
+        prog = TwoLayerProgram(X, y, beta=beta, loss=loss, model="relu", bias="regularized",
+                               skip=False, output_bias=False, patterns=pset)
+        return prog, (f"breast cancer n=569, d=30+bias (regularized), labels +-1, 500 Gaussian "
+                      f"gates, beta={beta:g}, {loss} loss, C-ReLU")
+    if name == "synthetic":
+        rng = np.random.default_rng(0)
+        n, d, teacher = 10_000, 50, 10
+        X = rng.standard_normal((n, d))
+        W = rng.standard_normal((teacher, d)) / np.sqrt(d)
+        y = np.maximum(X @ W.T, 0) @ rng.standard_normal(teacher) + 0.1 * rng.standard_normal(n)
+        Xt = add_bias_column(X)
+        pset = sample_patterns(Xt, 1000, seed=0)
+        # beta relative to the gated critical value max_i ||Xt^T D_i y||
+        beta_max = float(np.linalg.norm((pset.D * y[:, None]).T @ Xt, axis=1).max())
+        beta = SYNTHETIC_BETA * beta_max
+        prog = TwoLayerProgram(X, y, beta=beta, loss="squared", model="relu", bias="regularized",
+                               skip=False, output_bias=False, patterns=pset)
+        return prog, (f"synthetic n=10000, d=50+bias (regularized), 1000 Gaussian gates, planted "
+                      f"10-neuron ReLU teacher + noise 0.1, beta={SYNTHETIC_BETA:g}*beta_max "
+                      f"(gated)={beta:.4g}, squared loss, C-ReLU")
+    if name == "1d-exact":
+        rng = np.random.default_rng(0)
+        n = 1000
+        x = np.sort(rng.uniform(-3, 3, n))
+        y = np.sin(2 * x) + 0.3 * x + 0.1 * rng.standard_normal(n)
+        pset = enumerate_1d_bias(x)
+        prog = TwoLayerProgram(x[:, None], y, beta=0.1, loss="squared", model="relu", bias="free",
+                               skip=False, output_bias=False, patterns=pset)
+        return prog, ("1-D n=1000, exact patterns (2n threshold cells), free hidden biases, "
+                      "beta=0.1, squared loss, C-ReLU")
+    raise ValueError(f"unknown problem {name!r}; choose from {PROBLEMS}")
+
+
+PROBLEMS = ("diabetes", "diabetes-gated", "breast-cancer-squared", "breast-cancer-logistic",
+            "synthetic", "1d-exact")
+#: beta of the synthetic problem, as a fraction of the gated critical value.
+SYNTHETIC_BETA = 0.1
+
+
+def cone_rows(prog) -> int:
+    """Rows of the compiled cvxpy program (the cone constraints dominate)."""
+    blocks = prog.n_patterns * (1 if prog.model == "gated" else 2)
+    return blocks * (prog.n_samples if prog.model == "relu" else 0) + prog.n_samples
+
+
+# ---- the worker (one solver, one problem, its own process) ---------------------------------
+def worker(name: str, solver: str, time_cap: float, repeats: int) -> dict:
+    import resource
+
+    prog, desc = problem(name)
+    out = {"problem": name, "solver": solver, "description": desc}
+    if solver == "working_set":
+        from convexnn.solvers import SOLVERS
+
+        times, sol = [], None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            sol = SOLVERS["working_set"](prog, tol=1e-6, time_limit=time_cap)
+            times.append(time.perf_counter() - t0)
+        out.update(time=float(np.median(times)), time_min=float(np.min(times)), times=times,
+                   status=sol.status, objective=prog.objective(sol), dual_bound=sol.dual_bound,
+                   rel_gap=sol.info["rel_gap"], iterations=sol.iterations,
+                   rounds=sol.info["rounds"], blocks=f"{sol.info['blocks']}/{sol.info['all_blocks']}",
+                   rows=sol.info["rows"], violation=prog.constraint_violation(sol))
+    elif solver in ("clarabel", "scs"):
+        from convexnn.solvers import SOLVERS
+
+        opts = {"time_limit": time_cap} if solver == "clarabel" else {"time_limit_secs": time_cap}
+        t0 = time.perf_counter()
+        sol = SOLVERS[solver](prog, tol=1e-6 if solver == "scs" else None, **opts)
+        wall = time.perf_counter() - t0
+        out.update(time=wall, status=sol.status, objective=prog.objective(sol),
+                   iterations=sol.iterations, compile=sol.setup_time, solve=sol.solve_time,
+                   violation=prog.constraint_violation(sol))
+    elif solver == "scnn":
+        out.update(_run_scnn(prog))
+    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _run_scnn(prog) -> dict:
+    """scnn's augmented-Lagrangian C-ReLU solver on the same patterns (lambda = beta/n)."""
+    import importlib
+
+    scnn = importlib.import_module("scnn.optimize")
+    models = importlib.import_module("scnn.models")
+    regs = importlib.import_module("scnn.regularizers")
+    solvers = importlib.import_module("scnn.solvers")
+    lam = prog.beta / prog.n_samples
+    G = prog.patterns.gates
+    model = models.ConvexReLU(G.T, c=1)
+    t0 = time.perf_counter()
+    model, _ = scnn.optimize_model(model, solvers.AL(model), (prog.Xt, prog.y[:, None]),
+                                   (prog.Xt, prog.y[:, None]), regularizer=regs.NeuronGL1(lam))
+    return {"time": time.perf_counter() - t0, "status": "finished",
+            "objective": float("nan"), "note": "objective not mapped"}
+
+
+# ---- driver ---------------------------------------------------------------------------------
+def run_one(name, solver, time_cap, repeats) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, solver,
+           "--time-cap", str(time_cap), "--repeats", str(repeats)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=time_cap * (repeats if solver == "working_set" else 1) + 300)
+    except subprocess.TimeoutExpired:
+        return {"problem": name, "solver": solver, "skipped": f"killed at the time cap ({time_cap:g} s)"}
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0 or not lines:
+        return {"problem": name, "solver": solver,
+                "skipped": "failed: " + (res.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(lines[-1])
+
+
+def skip_reason(name, solver, prog, time_cap) -> str | None:
+    import importlib.util
+
+    if solver == "scnn" and importlib.util.find_spec("scnn") is None:
+        return "not installed (pip install pyscnn)"
+    if solver in ("clarabel", "scs"):
+        rows = cone_rows(prog)
+        # the issue's measurement: ~177k cone rows took 63 s (Clarabel) to compile and solve;
+        # compile time and memory grow at least linearly in the rows times d'
+        est = 63.0 * rows * prog.Xt.shape[1] / (176_800 * 11)
+        if est > time_cap:
+            return f"estimated {est:.0f} s > time cap {time_cap:g} s ({rows:,} cone rows x d'={prog.Xt.shape[1]})"
+    return None
+
+
+def fmt(x, spec):
+    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+
+
+def table(name, desc, rows) -> str:
+    ref = next((r for r in rows if r["solver"] == "clarabel" and "objective" in r
+                and r.get("status") in ("optimal", "inaccurate")), None)
+    finite = [r["objective"] for r in rows if np.isfinite(r.get("objective", np.nan))]
+    ref_obj = ref["objective"] if ref else (min(finite) if finite else np.nan)
+    ref_name = "Clarabel" if ref else "best found"
+    t_ref = ref["time"] if ref else None
+    lines = [f"### {name}", "", desc, "",
+             f"| solver | time [s] | objective | rel. diff vs {ref_name} | certified gap | status | "
+             f"iterations | peak RSS [MB] | speed-up vs Clarabel |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {r['solver']} | skipped: {r['skipped']} | | | | | | | |")
+            continue
+        t = r["time"]
+        tt = fmt(t, ".3f") + (f" (min {r['time_min']:.3f})" if "time_min" in r else "")
+        rel = (r["objective"] - ref_obj) / max(1.0, abs(ref_obj)) if np.isfinite(ref_obj) else np.nan
+        speed = (t_ref / t) if (t_ref and r["solver"] != "clarabel") else None
+        lines.append(f"| {r['solver']} | {tt} | {fmt(r.get('objective'), '.10g')} | {fmt(rel, '+.1e')} | "
+                     f"{fmt(r.get('rel_gap'), '.1e')} | {r.get('status', '-')} | "
+                     f"{r.get('iterations', '-')} | {fmt(r.get('max_rss_mb'), '.0f')} | "
+                     f"{fmt(speed, '.0f') + 'x' if speed else '-'} |")
+    extra = [r for r in rows if r["solver"] == "working_set" and "rounds" in r]
+    for r in extra:
+        lines.append("")
+        lines.append(f"working_set: {r['rounds']} round(s), blocks {r['blocks']}, {r['rows']} cone rows "
+                     f"in its working set, max cone violation {r['violation']:.1e}; times {r['times']}")
+    for r in rows:
+        if r.get("solver") == "clarabel" and "compile" in r:
+            lines.append(f"clarabel: compile {r['compile']:.2f} s, solve {r['solve']:.2f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problems", nargs="*", default=list(PROBLEMS), choices=PROBLEMS)
+    ap.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=SOLVERS)
+    ap.add_argument("--time-cap", type=float, default=600.0, help="seconds per solver run")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of the working-set solver")
+    ap.add_argument("--worker", nargs=2, metavar=("PROBLEM", "SOLVER"), help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.time_cap, args.repeats)))
+        return
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "load_average_before": load, "python": platform.python_version(),
+            "time_cap": args.time_cap, "repeats": args.repeats}
+    print(f"# solver benchmark ({meta['date']}, {meta['cpus']} CPUs, load average {load[0]:.2f})\n")
+    all_rows, md = [], [f"# Solver benchmark\n\n{meta['date']}; {meta['cpus']} CPUs; load average "
+                        f"before the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}.\n"]
+    for name in args.problems:
+        prog, desc = problem(name)
+        rows = []
+        for solver in args.solvers:
+            why = skip_reason(name, solver, prog, args.time_cap)
+            r = {"problem": name, "solver": solver, "skipped": why} if why else \
+                run_one(name, solver, args.time_cap, args.repeats)
+            rows.append(r)
+            print(f"  {name:24s} {solver:12s} " + (f"skipped ({r['skipped']})" if "skipped" in r else
+                                                    f"{r['time']:.3f} s  {r.get('status')}"), flush=True)
+        text = table(name, desc, rows)
+        print("\n" + text + "\n", flush=True)
+        md.append(text + "\n")
+        all_rows.extend(rows)
+    meta["load_average_after"] = os.getloadavg()
+    md.append(f"Load average after the run: {meta['load_average_after'][0]:.2f}.\n")
+    tag = "_".join(args.problems) if len(args.problems) < len(PROBLEMS) else "all"
+    (out_dir / f"bench_{tag}.json").write_text(json.dumps({"meta": meta, "results": all_rows}, indent=1))
+    (out_dir / f"bench_{tag}.md").write_text("\n".join(md))
+    print(f"results: {out_dir}/bench_{tag}.json, .md")
+
+
+if __name__ == "__main__":
+    main()
