@@ -7,30 +7,40 @@ C-ReLU (C-GReLU drops the cone rows and the :math:`w_i`; THEORY A.2, B):
         + \beta\sum_i\big(\|v_{i,\pi}\| + \|w_{i,\pi}\|\big)
     \quad\text{s.t.}\quad (2D_i - I)\tilde Xv_i \ge 0,\ (2D_i - I)\tilde Xw_i \ge 0.
 
-Each cone :math:`K_i` has n rows but only a few facets (about 2d' for a cell of a
-hyperplane arrangement), and at an optimum a block touches at most d' - 1 of them.  The
-solver therefore works on a *working set* of rows per block:
+Two working sets keep the interior-point method (:mod:`convexnn.solvers.ipm`) small:
 
-1. start from the rows nearest to the pattern's gate (the k closest hyperplanes);
-2. run the structured interior-point method (:class:`~convexnn.solvers.ipm.InteriorPoint`),
-   adding, between iterations, every row that the current iterate violates
-   (:class:`RowOracle`; an infeasible-start method absorbs new rows without a restart);
-3. at the interior-point optimum check every row of every cone, and certify.
+* **rows** -- each cone :math:`K_i` has n rows but only a few facets (about 2d' for a cell
+  of a hyperplane arrangement), and an optimal block lies on a face of at most d' - 1 of
+  them.  Each block starts with the ``16 d'`` rows whose hyperplanes are nearest (in
+  angle) to its gate; rows the solution violates are added;
+* **blocks** -- at most n blocks are active at an optimum.  When one interior-point
+  iteration over all blocks is cheap (:data:`ALL_BLOCKS_FLOPS`) every block is in;
+  otherwise the set starts with the blocks of largest dual norm at the zero network, and
+  blocks whose dual constraint fails (:math:`s_b > \beta`) are added, largest first
+  (at most doubling the set), while idle ones (zero, slack dual constraint) leave.
 
-Certificate (THEORY A.7 over the program's patterns; stopping rule): with
+A changed working set restarts the interior-point method (interior points warm-start
+badly); a growing one is solved to ``screen_tol`` only, the final one continues from
+there to ``ipm_tol``.
+
+Certificate (THEORY A.7 over *all* the program's blocks; stopping rule): with
 :math:`\lambda = -\nabla\ell(\hat y)` (hinge: the method's own multipliers) projected onto
-:math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}`, the interior-point multipliers
-:math:`\gamma_b \ge 0` of the working rows give, for every block,
+:math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}`, every block gets an upper bound
 
 .. math::
     s_b = \max_{u\in K_b,\ \|u_\pi\|\le 1} \sigma_b\lambda^\top D_b\tilde X u
-        \le \|(c_b + A_b^\top\gamma_b)_\pi\|,\qquad c_b = \sigma_b\tilde X^\top D_b\lambda
+        = \min_{\gamma\ge0} \|(c_b + A_b^\top\gamma)_\pi\|
+        \le \|(c_b + A_b^\top\gamma_b)_\pi\|,\qquad c_b = \sigma_b\tilde X^\top D_b\lambda,
 
-(conic duality; a free coordinate's equality :math:`(c_b + A_b^\top\gamma_b)_{\bar\pi} = 0`
-is repaired exactly first).  With :math:`s = \max_b s_b`, :math:`\lambda_s =
-\lambda\min(1, \beta/s)` is dual feasible, :math:`\mathrm{LB} = -\ell^*(-\lambda_s)` is a
-lower bound on the optimum, and the solver stops when the primal point is feasible for
-*every* row and :math:`P - \mathrm{LB} \le \mathrm{tol}\cdot\max(1, |P|)`.
+from any :math:`\gamma_b \ge 0` (a free coordinate's equality
+:math:`(c_b + A_b^\top\gamma_b)_{\bar\pi} = 0` made exact first): the free bound
+:math:`\|c_b\|` (:math:`\gamma = 0`) where it suffices, else a batched projection onto
+:math:`K_b` over all n rows (:mod:`convexnn.solvers.cone_projection`), warm-started from
+the rows the interior-point solution is tight on.  With :math:`s = \max_b s_b`,
+:math:`\lambda_s = \lambda\min(1, \beta/s)` is dual feasible,
+:math:`\mathrm{LB} = -\ell^*(-\lambda_s)` is a lower bound on the optimum, and the
+solver stops when the primal point is feasible for *every* row and
+:math:`P - \mathrm{LB} \le \mathrm{tol}\cdot\max(1, |P|)`.
 """
 
 from __future__ import annotations
@@ -53,7 +63,7 @@ DEFAULT_TOL = 1e-6
 FEAS_RTOL = 1e-9
 #: All blocks start in the working set when one interior-point iteration over them
 #: costs at most this many flops (about a tenth of a second on two cores).
-ALL_BLOCKS_FLOPS = 1.5e10
+ALL_BLOCKS_FLOPS = 3e9
 #: Floats of the (n, blocks) temporaries of one chunked scan.
 CHUNK_ROWS = 8 * 1024**2
 
@@ -245,7 +255,15 @@ class WorkingSetSolver:
     time_limit : float, default=inf
         Seconds.
     projection_steps : int, optional
-        Active-set steps of the cone projections (default 6 d').
+        Active-set steps of the cone projections (default 8 d').
+    screen_tol : float, default=1e-3
+        Interior-point tolerance of the rounds whose block working set is still growing.
+    screen_steps : int, default=25
+        Projection steps of the first ranking of the blocks (when not all fit).
+    quick_certificates : bool, default=False
+        In every growing round (not only the first), bound the blocks outside the working
+        set with 2d' projection steps only (cheaper certificates, but looser bounds add
+        more blocks).
     verbose : bool, default=False
 
     Notes
@@ -260,7 +278,11 @@ class WorkingSetSolver:
                  initial_rows: int | None = None, max_add: int = 4, initial_blocks="auto",
                  device=None, num_threads: int | None = 1, memory_limit: int | None = None,
                  time_limit: float = math.inf, projection_steps: int | None = None,
-                 verbose: bool = False):
+                 screen_tol: float = 1e-3, quick_certificates: bool = False,
+                 screen_steps: int = 25, verbose: bool = False):
+        self.screen_steps = screen_steps
+        self.screen_tol = screen_tol
+        self.quick_certificates = quick_certificates
         self.tol = tol
         self.max_iter = max_iter
         self.ipm_tol = ipm_tol
@@ -274,25 +296,38 @@ class WorkingSetSolver:
         self.projection_steps = projection_steps
         self.verbose = verbose
         self._store = None
+        self._active_cache = None
 
     # -- sizes and memory -----------------------------------------------------------------
     @staticmethod
-    def iteration_flops(n: int, m: int, dim: int, constant_hessian: bool = False) -> float:
+    def iteration_flops(n: int, m: int, dim: int, constant_hessian: bool = False,
+                        rows: int = 0) -> float:
         """Flops of one interior-point iteration on m blocks: the cheaper of the n-space
         (:math:`n^2 d'm + n^3/3`) and variable-space (:math:`(d'm)^3/3 + n(d'm)^2`, the
-        second term once per working set when the loss Hessian is constant) systems."""
+        second term once per working set when the loss Hessian is constant) systems, plus
+        the cone rows' block matrices (:math:`4 m r d'^2`)."""
         N = m * dim
-        return min(n * n * N + n ** 3 / 3, N ** 3 / 3 + (0 if constant_hessian else n * N * N))
+        return (min(n * n * N + n ** 3 / 3, N ** 3 / 3 + (0 if constant_hessian else n * N * N))
+                + 4 * m * rows * dim * dim)
 
-    def _first_blocks(self, n: int, M: int, dim: int, constant_hessian: bool = False) -> int:
+    def _first_blocks(self, n: int, M: int, dim: int, constant_hessian: bool = False,
+                      rows: int = 0) -> int:
         if self.initial_blocks != "auto":
             return max(1, min(M, int(self.initial_blocks)))
-        if self.iteration_flops(n, M, dim, constant_hessian) <= ALL_BLOCKS_FLOPS:
+        flops = lambda m: self.iteration_flops(n, m, dim, constant_hessian, rows)  # noqa: E731
+        if flops(M) <= ALL_BLOCKS_FLOPS:
             return M
         m = 1
-        while m < M and self.iteration_flops(n, 2 * m, dim, constant_hessian) <= ALL_BLOCKS_FLOPS:
+        while m < M and flops(2 * m) <= ALL_BLOCKS_FLOPS:
             m *= 2
         return max(min(M, m), min(M, 8))
+
+    def _rows0(self, program) -> int:
+        """Initial cone rows per block: ``initial_rows``, default min(n, 16 d')."""
+        if program.model == "gated":
+            return 0
+        n, dp = program.Xt.shape
+        return min(n, self.initial_rows if self.initial_rows is not None else 16 * dp)
 
     def estimate_memory(self, program) -> int:
         """Bytes the solve needs at most: the data and patterns, the row store (O(nP)
@@ -301,9 +336,9 @@ class WorkingSetSolver:
         n, dp = program.Xt.shape
         P = program.n_patterns
         M = P if program.model == "gated" else 2 * P
-        m = self._first_blocks(n, M, dp, program.loss.name == "squared")
+        m = self._first_blocks(n, M, dp, program.loss.name == "squared", self._rows0(program))
         m = min(M, 2 * m)  # one doubling round ahead
-        rows = 0 if program.model == "gated" else (self.initial_rows or min(n, 16 * dp)) + 4 * self.max_add
+        rows = self._rows0(program) + 4 * self.max_add
         N = m * dp
         kkt = 8 * min(n * n, N * N) * 3 + (8 * n * N if N < n else 0)
         blocks = 8 * m * (dp * dp * 8 + rows * (dp + 8))
@@ -387,19 +422,24 @@ class WorkingSetSolver:
             free = universe.pen[cone[0]] < 0.5
             proj = project_cones(universe.Xt, universe.D, universe.pat[cone], C[cone],
                                  free=free if bool(free.any()) else None,
-                                 max_steps=2 * universe.dim)
+                                 max_steps=self.screen_steps)  # a ranking only
             score[cone] = support_upper(proj.u, free if bool(free.any()) else None)
+            self._active_cache = torch.full((universe.m, universe.dim), -1, dtype=torch.long,
+                                            device=C.device)
+            self._active_cache[cone] = proj.active
         return torch.sort(torch.topk(score, k).indices).values
 
     # -- certificate ----------------------------------------------------------------------
     def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | None,
-                    sol: ConvexSolution, hinge_lam=None) -> Certificate:
+                    sol: ConvexSolution, hinge_lam=None, quick: bool = False) -> Certificate:
         r"""The duality-gap certificate of ``sol`` over every block of the program.
 
         Working blocks are projected warm-started from the rows the interior-point
         solution is tight on; the others first get the free bound :math:`\|c_b\|`
         (:math:`\gamma = 0`, no free coordinate) and are projected only where it exceeds
-        :math:`\beta`, stopping as soon as the bound drops below it."""
+        :math:`\beta`, stopping as soon as the bound drops below it (after 2d' steps
+        with ``quick``: valid but looser bounds, enough to pick the next blocks; used in
+        the first round, whose projections start cold)."""
         torch = _torch()
         loss, y, beta = program.loss, program.y, program.beta
         lam = self._dual_point(program, program.predict(sol), hinge_lam)
@@ -416,19 +456,26 @@ class WorkingSetSolver:
             need = ~universe.linear & (in_ws | has_free | (upper > beta))
             idx = torch.nonzero(need)[:, 0]
             if idx.numel():
+                # warm starts: the rows the interior-point solution is tight on (working
+                # blocks), the previous projection's active rows (the others)
                 warm = None
+                if self._active_cache is not None:
+                    warm = self._active_cache[idx].clone()
                 if st is not None and blocks.rows.shape[1]:
                     loc = torch.full((universe.m,), -1, dtype=torch.long, device=C.device)
                     loc[ws] = torch.arange(ws.numel(), device=C.device)
                     tight = _tight_rows(blocks, st)
-                    warm = torch.full((idx.numel(), tight.shape[1]), -1, dtype=torch.long, device=C.device)
+                    if warm is None:
+                        warm = torch.full((idx.numel(), universe.dim), -1, dtype=torch.long, device=C.device)
                     li = loc[idx]
-                    warm[li >= 0] = tight[li[li >= 0]]
+                    warm[li >= 0] = -1
+                    warm[li >= 0, :tight.shape[1]] = tight[li[li >= 0]]
                 stop = None if has_free else torch.where(in_ws[idx], torch.zeros_like(upper[idx]),
                                                          torch.full_like(upper[idx], beta))
+                steps = 2 * universe.dim if quick else self.projection_steps
                 proj = project_cones(universe.Xt, universe.D, universe.pat[idx], C[idx],
                                      free=free if has_free else None, active0=warm,
-                                     stop_below=stop, max_steps=self.projection_steps)
+                                     stop_below=stop, max_steps=steps)
                 R = proj.u
                 if has_free:
                     R = _polish_free(R, C[idx], universe, idx, free, proj.active)
@@ -436,6 +483,10 @@ class WorkingSetSolver:
                 upper[idx] = torch.linalg.norm(R * universe.pen[idx], dim=1)
                 active = torch.full((universe.m, universe.dim), -1, dtype=torch.long, device=C.device)
                 active[idx] = proj.active
+                if self._active_cache is None:
+                    self._active_cache = active.clone()
+                else:
+                    self._active_cache[idx] = proj.active
         s = float(upper.max()) if upper.numel() else 0.0
         scale = min(1.0, beta / s) if s > 0 else 1.0
         lower = -loss.conjugate(-lam * scale, y)
@@ -460,12 +511,13 @@ class WorkingSetSolver:
     def _solve(self, program) -> ConvexSolution:
         torch = _torch()
         t0 = time.perf_counter()
+        self._active_cache = None
         dev = _device(self.device)
         universe = self._universe(program, dev)
         n, dp, M = universe.n, universe.dim, universe.m
-        m0 = self._first_blocks(n, M, dp, program.loss.name == "squared")
+        k0 = self._rows0(program)
+        m0 = self._first_blocks(n, M, dp, program.loss.name == "squared", k0)
         ws = torch.arange(M, device=dev) if m0 >= M else self._screen(program, universe, m0)
-        k0 = self.initial_rows if self.initial_rows is not None else min(n, 16 * dp)
         store = RowStore(universe) if program.model == "relu" else None
         self._store = store
         if store is not None:
@@ -475,10 +527,14 @@ class WorkingSetSolver:
         y_t = torch.as_tensor(program.y, dtype=torch.float64, device=dev)
         ipm_tol = self.ipm_tol if self.ipm_tol is not None else self.tol * 1e-2
         setup = time.perf_counter() - t0
+        if self.verbose:
+            print(f"set-up {setup:.2f} s: {int(ws.numel())} of {M} blocks, {k0} rows per block")
         state, iters, rounds = None, 0, 0
         status, cert, sol, best = ITERATION_LIMIT, None, None, None
         history = []
         blocks = prob = None
+        exploring = bool(ws.numel() < M)
+        fresh = torch.zeros(M, dtype=torch.bool, device=dev)  # blocks added last round
         while True:
             rounds += 1
             if state is None:  # a new working set
@@ -486,13 +542,19 @@ class WorkingSetSolver:
                 if store is not None:
                     blocks.rows, blocks.rmask = store.view(ws)
                 prob = Subproblem(blocks, y_t, program.loss.name, program.beta, F_t)
-            ipm = InteriorPoint(tol=ipm_tol, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
+            # a working set that is still growing is solved loosely: its dual point only has
+            # to find the next blocks; the final set continues from there (same problem)
+            tol_now = max(ipm_tol, self.screen_tol) if exploring else ipm_tol
+            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
             res = ipm.solve(prob, state, time_limit=self.time_limit - (time.perf_counter() - t0))
             iters += res.iterations
             state = res.state
             sol = self._solution(program, blocks, state, Q)
+            t_cert = time.perf_counter()
             cert = self.certificate(program, universe, ws, blocks, state, sol,
-                                    state.z_h[1].cpu().numpy() if prob.hinge else None)
+                                    state.z_h[1].cpu().numpy() if prob.hinge else None,
+                                    quick=exploring and (self.quick_certificates or rounds == 1))
+            t_cert = time.perf_counter() - t_cert
             rel = cert.gap / max(1.0, abs(cert.primal))
             if best is None or (cert.violation <= 1e-9 and rel < best[1]):
                 best = (sol, rel, cert)
@@ -516,8 +578,16 @@ class WorkingSetSolver:
                         act = cert.active[new]
                         ok = act >= 0
                         store.add(new[:, None].expand_as(act)[ok], act[ok])
-                ws = torch.sort(torch.cat([ws, new])).values
+                # blocks that are zero with a slack dual constraint leave the set, so that
+                # the Newton systems stay the size of the support
+                vn = torch.linalg.norm(state.v, dim=1)
+                idle = (vn <= 1e-9 * vn.max().clamp(min=1e-300)) & \
+                    (cert.upper[ws] < program.beta * (1 - 1e-3)) & ~fresh[ws]
+                fresh = torch.zeros(M, dtype=torch.bool, device=dev)
+                fresh[new] = True
+                ws = torch.sort(torch.cat([ws[~idle], new])).values
             history.append(dict(round=rounds, ipm=res.status, iterations=res.iterations, blocks=int(blocks.m),
+                                ipm_time=res.time, certificate_time=t_cert,
                                 primal=cert.primal, lower=cert.lower, rel_gap=rel,
                                 added_rows=added_rows, added_blocks=added_blocks,
                                 time=time.perf_counter() - t0))
@@ -533,6 +603,10 @@ class WorkingSetSolver:
                 break
             if added_rows or added_blocks:
                 state = None  # a new working set: restart (interior points warm-start badly)
+                exploring = bool(added_blocks) and bool(ws.numel() < M)
+                continue
+            if exploring:
+                exploring = False  # nothing to add: continue the same problem to ipm_tol
                 continue
             if res.status in ("failed", "stalled"):
                 # at the roundoff floor of the method: a feasible point with a certified
