@@ -146,26 +146,41 @@ def worker(name: str, solver: str, time_cap: float, repeats: int) -> dict:
                    violation=prog.constraint_violation(sol))
     elif solver == "scnn":
         out.update(_run_scnn(prog))
+        if "skipped" in out:
+            return out
     out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
 def _run_scnn(prog) -> dict:
-    """scnn's augmented-Lagrangian C-ReLU solver on the same patterns (lambda = beta/n)."""
+    """scnn's augmented-Lagrangian C-ReLU solver on the same lifted data and gates.
+
+    scnn minimizes :math:`\frac{1}{2n}\|\hat y - y\|^2 + \lambda\sum_i(\|v_i\| + \|w_i\|)`,
+    i.e. our program divided by n with :math:`\lambda = \beta/n`; its convex weights
+    (``return_convex=True``, data not unitized so that the program is the same) are
+    evaluated with our objective.  Squared loss only.
+    """
     import importlib
 
-    scnn = importlib.import_module("scnn.optimize")
-    models = importlib.import_module("scnn.models")
-    regs = importlib.import_module("scnn.regularizers")
-    solvers = importlib.import_module("scnn.solvers")
-    lam = prog.beta / prog.n_samples
-    G = prog.patterns.gates
-    model = models.ConvexReLU(G.T, c=1)
+    if prog.loss.name != "squared" or prog.model != "relu" or prog.bias == "free":
+        return {"skipped": "scnn comparison covers the squared-loss C-ReLU with a lifted bias"}
+    optimize = importlib.import_module("scnn.optimize").optimize_model
+    ConvexReLU = importlib.import_module("scnn.models").ConvexReLU
+    NeuronGL1 = importlib.import_module("scnn.regularizers").NeuronGL1
+    AL = importlib.import_module("scnn.solvers").AL
+    Metrics = importlib.import_module("scnn.metrics").Metrics
+    from convexnn.solution import ConvexSolution
+
+    model = ConvexReLU(prog.patterns.gates.T, c=1)
     t0 = time.perf_counter()
-    model, _ = scnn.optimize_model(model, solvers.AL(model), (prog.Xt, prog.y[:, None]),
-                                   (prog.Xt, prog.y[:, None]), regularizer=regs.NeuronGL1(lam))
-    return {"time": time.perf_counter() - t0, "status": "finished",
-            "objective": float("nan"), "note": "objective not mapped"}
+    model, _, status = optimize(model, AL(model), Metrics(), prog.Xt, prog.y,
+                                regularizer=NeuronGL1(prog.beta / prog.n_samples),
+                                return_convex=True, unitize_data=False, dtype="float64")
+    wall = time.perf_counter() - t0
+    V, W = (np.asarray(p)[0] for p in model.parameters[:2])
+    sol = ConvexSolution(V, W, np.zeros(prog.X.shape[1]), 0.0)
+    return {"time": wall, "status": str(status.get("success", status)) if isinstance(status, dict) else str(status),
+            "objective": prog.objective(sol), "violation": prog.constraint_violation(sol)}
 
 
 # ---- driver ---------------------------------------------------------------------------------
