@@ -147,3 +147,15 @@ def test_inaccurate_answer_is_flagged_not_returned_as_optimal(Xy, monkeypatch):
         r = cn.fit(*Xy, beta=0.1, solver="clarabel", certify=False)
     assert r.status == "inaccurate"
     assert any("violated" in m or "!=" in m for m in r.messages)
+
+
+def test_auto_solver_choice_by_program():
+    """auto: the working-set solver, except C-ReLU with free biases (its certificate does
+    not close there yet), which goes to Clarabel (or MOSEK when licensed)."""
+    from convexnn.solvers import choose_solver
+
+    X, y = np.random.default_rng(0).standard_normal((8, 2)), np.arange(8.0)
+    free = cn.fit(X, y, beta=0.5, bias="free", certify=False).program
+    reg = cn.fit(X, y, beta=0.5, bias="regularized", certify=False).program
+    assert choose_solver("auto", free) in ("clarabel", "mosek")
+    assert choose_solver("auto", reg) == "working_set"
