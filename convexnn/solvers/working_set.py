@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dual_points import project_dual
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, orthonormal_free_basis
@@ -669,47 +670,6 @@ class WorkingSetSolver:
             else:
                 W[pat[b]] = vb
         return ConvexSolution(V, W, skip, c)
-
-
-def _box_primitive(t, lo, hi):
-    r""":math:`h(t) = \int_0^t \mathrm{clip}(\tau, lo, hi)\,d\tau` (0 lies in [lo, hi])."""
-    c = np.clip(t, lo, hi)
-    return 0.5 * c * c + c * (t - c)
-
-
-def project_dual(lam, F, lo, hi, *, max_iter: int = 100):
-    r"""Euclidean projection of :math:`\lambda` onto :math:`\{F^\top\lambda = 0\}\cap[lo, hi]`.
-
-    It is :math:`\mathrm{clip}(\lambda + Qa)` with Q an orthonormal basis of range(F) and a
-    the minimizer of the convex :math:`\psi(a) = \sum_j h_j(\lambda_j + (Qa)_j)`
-    (:math:`\nabla\psi = Q^\top\mathrm{clip}(\lambda + Qa)`), found by damped semismooth
-    Newton; without bounds it is :math:`\lambda - QQ^\top\lambda`.  At an optimum of the
-    program the multiplier already satisfies both, so the projection moves it by the
-    solver's accuracy only.
-    """
-    lam = np.clip(lam, lo, hi)
-    Q = orthonormal_free_basis(F)
-    if Q is None:
-        return lam
-    if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
-        return lam - Q @ (Q.T @ lam)
-    a = np.zeros(Q.shape[1])
-    scale = max(float(np.linalg.norm(lam)), 1.0)
-    for _ in range(max_iter):
-        t = lam + Q @ a
-        g = Q.T @ np.clip(t, lo, hi)
-        if np.linalg.norm(g) <= 1e-15 * scale:
-            break
-        inside = ((t > lo) & (t < hi)).astype(np.float64)
-        H = Q.T @ (inside[:, None] * Q) + 1e-12 * np.eye(Q.shape[1])
-        step = -np.linalg.lstsq(H, g, rcond=None)[0]
-        psi0, slope, eta = float(np.sum(_box_primitive(t, lo, hi))), float(g @ step), 1.0
-        while eta > 1e-12:  # Armijo backtracking on psi
-            if np.sum(_box_primitive(lam + Q @ (a + eta * step), lo, hi)) <= psi0 + 1e-4 * eta * slope:
-                break
-            eta *= 0.5
-        a = a + eta * step
-    return np.clip(lam + Q @ a, lo, hi)
 
 
 def _tight_rows(blocks: BlockSet, st: IPMState):
