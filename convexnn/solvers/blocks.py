@@ -132,7 +132,7 @@ class BlockSet:
         S = self.signs().T.gather(1, self.rows)  # (m, r)
         return (S * self.rmask)[:, :, None] * self.Xt[self.rows]
 
-    def subset(self, idx) -> "BlockSet":
+    def subset(self, idx) -> BlockSet:
         """The blocks ``idx`` (a long tensor), rows included."""
         return BlockSet(Xt=self.Xt, D=self.D, pat=self.pat[idx], sign=self.sign[idx],
                         pen=self.pen[idx], rows=self.rows[idx], rmask=self.rmask[idx],

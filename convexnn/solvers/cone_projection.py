@@ -137,7 +137,7 @@ def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
     if active0 is not None and active0.numel():
         act, gam, Aw, u = _warm_start(Xt, signs, C, active0, d)
     steps = 0
-    for steps in range(1, max_steps + 1):
+    for steps in range(1, max_steps + 1):  # noqa: B007 (the count is returned)
         unorm = torch.linalg.norm(u, dim=1)
         if stop_below is not None:
             done |= (pending < 0) & (unorm <= stop_below)

@@ -524,7 +524,7 @@ class InteriorPoint:
         \hat w\hat w^\top/(1 + 2\|w_1\|^2)\big)` -- no cancellation near the boundary."""
         torch = _torch()
         blocks = prob.blocks
-        m, d = blocks.m, blocks.dim
+        d = blocks.dim
         dt_, dev = blocks.Xt.dtype, blocks.Xt.device
         eta, w = _soc_nt(st.s_soc, st.z_soc)
         W = _soc_W(eta, w)
