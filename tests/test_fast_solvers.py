@@ -206,3 +206,18 @@ def test_results_are_deterministic_and_threads_restored():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warnings from our own code
         SOLVERS["working_set"](prog)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
+def test_one_feature_without_bias(loss):
+    """d = 1: the cone projections have no candidate rows to warm-start from (regression:
+    an empty reduction raised IndexError); the answer matches Clarabel."""
+    import convexnn as cn
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 1)), rng.standard_normal(5)
+    y = y if loss == "squared" else np.where(y >= 0, 1.0, -1.0)
+    fast = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="working_set", certify=False)
+    ref = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="clarabel", certify=False)
+    assert fast.status == "optimal"
+    assert fast.objective == pytest.approx(ref.objective, rel=1e-6)

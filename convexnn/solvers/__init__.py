@@ -47,7 +47,7 @@ def solve_auto(program, *, verbose: bool = False, tol: float | None = None,
         sol = solve_working_set(program, verbose=verbose, tol=tol, **options)
     except MemoryBudgetError:
         raise  # the compiled cvxpy program would need even more memory
-    except (RuntimeError, ValueError, ArithmeticError) as e:  # numerical breakdown
+    except (RuntimeError, ValueError, ArithmeticError, IndexError) as e:  # breakdown
         reason = f"working_set raised {type(e).__name__}: {e}"
         sol = None
     else:

@@ -215,6 +215,10 @@ def _warm_start(Xt, signs, C, active0, d):
     m = C.shape[0]
     dt_, dev = Xt.dtype, Xt.device
     k = min(active0.shape[1], d - 1) if d > 1 else 0
+    if k == 0:  # no candidate rows (e.g. d = 1): start from u = c with no active row
+        return (torch.full((m, d), -1, dtype=torch.long, device=dev),
+                torch.zeros(m, d, dtype=dt_, device=dev),
+                torch.zeros(m, d, d, dtype=dt_, device=dev), C.clone())
     cand = active0[:, :k].clone()
     ar = torch.arange(m, device=dev)[:, None]
     for _ in range(k + 1):
