@@ -108,7 +108,9 @@ class FitResult:
             f"model            : {p.model} ({p.loss.name} loss, bias={p.bias}, skip={p.skip})",
             f"data             : n={p.n_samples}, d={p.X.shape[1]}, beta={p.beta:g}",
             f"patterns         : {p.n_patterns} ({'exact' if self.exhaustive else p.patterns.method})",
-            f"solver / status  : {self.solver} / {self.status} ({self.solution.solver_status})",
+            f"solver / status  : {self.solver}"
+            f"{' -> ' + self.solution.solver if self.solution.solver != self.solver else ''}"
+            f" / {self.status} ({self.solution.solver_status})",
             f"convex objective : {self.objective:.10g}",
             f"network objective: {self.recovered_objective:.10g} "
             f"(rel. diff {_rel(self.recovered_objective, self.objective):.1e})",
