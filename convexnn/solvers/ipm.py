@@ -41,6 +41,11 @@ from .blocks import BlockSet
 
 #: The hinge loss uses the variable-space Newton system up to this many block variables.
 DENSE_HINGE_LIMIT = 3000
+#: Iterations before ``separate`` is first called (the starting point is a ridge
+#: solution, not informative about which rows bind).
+SEPARATE_FROM = 2
+#: Bytes of one chunk of the Schur-complement factor G (sized to stay in cache).
+GRAM_CHUNK_BYTES = 4 * 1024**2
 
 
 def _torch():
@@ -340,16 +345,35 @@ def _dense_solve(fac, b):
 
 def _gram_sum(blocks: BlockSet, Rinv, hs):
     r""":math:`\sum_b G_bG_b^\top` with :math:`G_b = \mathrm{diag}(h^{1/2})\,\sigma_bD_b\tilde X
-    R_b^{-\top}`, accumulated over chunks of blocks (never all of G at once)."""
+    R_b^{-\top}`, accumulated over chunks of blocks small enough to stay in cache
+    (:data:`GRAM_CHUNK_BYTES`; G is never held whole).  On the CPU the lower triangle
+    is accumulated in place by BLAS syrk (half the flops of a GEMM)."""
     torch = _torch()
-    n, d = blocks.n, blocks.dim
-    S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
-    for sl in blocks._chunks():
+    n, d, m = blocks.n, blocks.dim, blocks.m
+    step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, n * d)))
+    cpu = blocks.Xt.device.type == "cpu"
+    if cpu:
+        import numpy as np
+        from scipy.linalg.blas import dsyrk
+
+        low = np.zeros((n, n), order="F")
+    else:
+        S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    for lo in range(0, m, step):
+        sl = slice(lo, min(m, lo + step))
+        mc = sl.stop - sl.start
         # X R_b^{-T} for every block of the chunk in one product: (n, mc*d), block-major
-        mc = Rinv[sl].shape[0]
-        XR = (blocks.Xt @ Rinv[sl].permute(2, 0, 1).reshape(d, mc * d)).view(n, mc, d)
-        G = (XR * (blocks.masks(sl) * hs[:, None])[:, :, None]).view(n, mc * d)
-        _syrk_into(S, G)
+        G = (blocks.Xt @ Rinv[sl].permute(2, 0, 1).reshape(d, mc * d)).view(n, mc, d)
+        G.mul_((blocks.masks(sl) * hs[:, None])[:, :, None])
+        G = G.view(n, mc * d)
+        if cpu:
+            # (G^T)^T G^T with G^T Fortran-ordered: no copy
+            low = dsyrk(1.0, G.numpy().T, beta=1.0, c=low, trans=1, lower=1, overwrite_c=1)
+        else:
+            S.addmm_(G, G.T)
+    if cpu:
+        L = torch.from_numpy(low)
+        S = L + torch.tril(L, -1).T
     return S
 
 
@@ -749,11 +773,55 @@ class InteriorPoint:
                 st.s_h = torch.maximum(st.s_h, torch.full_like(st.s_h, 2 * mu0))
         return st
 
+    # -- rows that join during the method ---------------------------------------------
+    def add_rows(self, prob: Subproblem, st: IPMState, b_idx, j_idx) -> IPMState:
+        r"""Append the cone rows (local block ``b_idx``, sample ``j_idx``) to the subproblem
+        and the iterate.  A row :math:`a^\top v \ge 0` that v violates gets the slack
+        :math:`s = \max(|a^\top v|, \sqrt\mu)` -- its primal residual
+        :math:`a^\top v - s` is then reduced like every other (infeasible start) -- and
+        the multiplier :math:`z = \mu / s`, which puts the new pair on the central path."""
+        torch = _torch()
+        blocks = prob.blocks
+        tot, nu = self._mu(prob, st)
+        mu = tot / nu
+        counts = blocks.rmask.sum(1)
+        order = torch.argsort(b_idx, stable=True)
+        b_idx, j_idx = b_idx[order], j_idx[order]
+        first = torch.searchsorted(b_idx, b_idx)
+        slot = counts[b_idx] + (torch.arange(b_idx.numel(), device=b_idx.device) - first)
+        width = int(slot.max()) + 1
+        pad = width - blocks.rows.shape[1]
+        s_lin, z_lin = st.s_lin, st.z_lin
+        if pad > 0:
+            m = blocks.m
+            zl = lambda dtype: torch.zeros(m, pad, dtype=dtype, device=blocks.rows.device)  # noqa: E731
+            blocks.rows = torch.cat([blocks.rows, zl(blocks.rows.dtype)], 1)
+            blocks.rmask = torch.cat([blocks.rmask, zl(torch.bool)], 1)
+            s_lin = torch.cat([s_lin, zl(s_lin.dtype) + 1.0], 1)
+            z_lin = torch.cat([z_lin, zl(z_lin.dtype) + 1.0], 1)
+        else:
+            s_lin, z_lin = s_lin.clone(), z_lin.clone()
+        blocks.rows[b_idx, slot] = j_idx
+        blocks.rmask[b_idx, slot] = True
+        sg = 2.0 * blocks.D[j_idx, blocks.pat[b_idx]].to(blocks.Xt.dtype) - 1.0
+        val = sg * (blocks.Xt[j_idx] * st.v[b_idx]).sum(1)
+        s_new = torch.clamp(val.abs(), min=math.sqrt(max(mu, 1e-300)))
+        s_lin[b_idx, slot] = s_new
+        z_lin[b_idx, slot] = mu / s_new
+        self.rows_added += int(b_idx.numel())
+        return IPMState(t=st.t, v=st.v, a=st.a, xi=st.xi, s_soc=st.s_soc, z_soc=st.z_soc,
+                        s_lin=s_lin, z_lin=z_lin, s_h=st.s_h, z_h=st.z_h)
+
     # -- main loop --------------------------------------------------------------------
     def solve(self, prob: Subproblem, state: IPMState | None = None, *,
-              time_limit: float = math.inf) -> IPMResult:
+              time_limit: float = math.inf, separate=None) -> IPMResult:
         """Run the method from ``state`` (or :meth:`initial_state`); returns the best
-        iterate (smallest of the relative gap and residuals) with its status."""
+        iterate (smallest of the relative gap and residuals) with its status.
+
+        ``separate(v)``, when given, is called before every iteration after the first
+        :data:`SEPARATE_FROM` and returns the (block, sample) pairs of cone rows that
+        ``v`` violates and the blocks do not hold yet (or None); they join the
+        subproblem at once (:meth:`add_rows`) instead of restarting the method."""
         torch = _torch()
         t0 = time.perf_counter()
         st = self.initial_state(prob) if state is None else state
@@ -764,7 +832,14 @@ class InteriorPoint:
         pres = dres = gap = math.inf
         pobj = math.nan
         best = None
+        self.rows_added = 0
         for it in range(self.max_iter + 1):
+            if separate is not None and it >= SEPARATE_FROM:
+                found = separate(st.v)
+                if found is not None and found[0].numel():
+                    st = self.add_rows(prob, st, *found)
+                    A = blocks.row_matrix()
+                    best = None  # the iterates before had fewer rows
             res = self._residuals(prob, st, A)
             pobj = res["pobj"]
             tot, nu = self._mu(prob, st)

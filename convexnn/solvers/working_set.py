@@ -9,10 +9,14 @@ C-ReLU (C-GReLU drops the cone rows and the :math:`w_i`; THEORY A.2, B):
 
 Two working sets keep the interior-point method (:mod:`convexnn.solvers.ipm`) small:
 
-* **rows** -- each cone :math:`K_i` has n rows but only a few facets (about 2d' for a cell
-  of a hyperplane arrangement), and an optimal block lies on a face of at most d' - 1 of
-  them.  Each block starts with the ``16 d'`` rows whose hyperplanes are nearest (in
-  angle) to its gate; rows the solution violates are added;
+* **rows** -- each cone :math:`K_i` has n rows but only a few facets (35-48 of 442 on the
+  diabetes benchmark, d' = 11), and an optimal block lies on a face of at most d' - 1
+  of them.  Redundant rows slow the interior-point method down (diabetes: 25
+  iterations with about 45 rows per block, 35 with 176, 55 with all 442).  Each block
+  starts with the ``4 d'`` rows whose hyperplanes are nearest (in angle) to its gate;
+  rows that an iterate violates join *during* the method (``separate_add`` per block
+  and iteration, :meth:`InteriorPoint.add_rows`), and rows the final point violates
+  start a new round;
 * **blocks** -- at most n blocks are active at an optimum.  When one interior-point
   iteration over all blocks is cheap (:data:`ALL_BLOCKS_FLOPS`) every block is in;
   otherwise the set starts with the blocks of largest dual norm at the zero network, and
@@ -63,8 +67,11 @@ DEFAULT_TOL = 1e-6
 #: Rows violated by more than this (relative to ||x_j|| ||v_b||) count as infeasible.
 FEAS_RTOL = 1e-9
 #: All blocks start in the working set when one interior-point iteration over them
-#: costs at most this many flops (about a tenth of a second on two cores).
-ALL_BLOCKS_FLOPS = 3e9
+#: costs at most this many flops (about half a second on two cores).
+ALL_BLOCKS_FLOPS = 1.5e10
+#: Initial cone rows per block, times d' (the rest join when violated, during the
+#: interior-point method: redundant rows slow it down, see :class:`WorkingSetSolver`).
+INITIAL_ROWS = 4
 #: Floats of the (n, blocks) temporaries of one chunked scan.
 CHUNK_ROWS = 8 * 1024**2
 
@@ -237,9 +244,12 @@ class WorkingSetSolver:
     ipm_tol : float, optional
         Tolerance of the interior-point method (default ``tol / 100``).
     initial_rows : int, optional
-        Rows per block to start with (default ``min(n, 16 d')``).
+        Rows per block to start with (default ``min(n, 4 d')``).
     max_add : int, default=4
         Violated rows added per block and round.
+    separate_add : int, default=2
+        Violated rows added per block and interior-point iteration (0: only between
+        rounds, each of which restarts the method).
     initial_blocks : int or "auto", default="auto"
         Size of the first block working set: every block when an interior-point
         iteration over all of them is cheap (:data:`ALL_BLOCKS_FLOPS`), else the blocks
@@ -259,7 +269,7 @@ class WorkingSetSolver:
         Active-set steps of the cone projections (default 8 d').
     screen_tol : float, default=1e-3
         Interior-point tolerance of the rounds whose block working set is still growing.
-    screen_steps : int, default=25
+    screen_steps : int, default=5
         Projection steps of the first ranking of the blocks (when not all fit).
     quick_certificates : bool, default=False
         In every growing round (not only the first), bound the blocks outside the working
@@ -280,7 +290,8 @@ class WorkingSetSolver:
                  device=None, num_threads: int | None = 1, memory_limit: int | None = None,
                  time_limit: float = math.inf, projection_steps: int | None = None,
                  screen_tol: float = 1e-3, quick_certificates: bool = False,
-                 screen_steps: int = 25, verbose: bool = False):
+                 screen_steps: int = 5, separate_add: int = 2, verbose: bool = False):
+        self.separate_add = separate_add
         self.screen_steps = screen_steps
         self.screen_tol = screen_tol
         self.quick_certificates = quick_certificates
@@ -324,11 +335,11 @@ class WorkingSetSolver:
         return max(min(M, m), min(M, 8))
 
     def _rows0(self, program) -> int:
-        """Initial cone rows per block: ``initial_rows``, default min(n, 16 d')."""
+        """Initial cone rows per block: ``initial_rows``, default min(n, 4 d')."""
         if program.model == "gated":
             return 0
         n, dp = program.Xt.shape
-        return min(n, self.initial_rows if self.initial_rows is not None else 16 * dp)
+        return min(n, self.initial_rows if self.initial_rows is not None else INITIAL_ROWS * dp)
 
     def estimate_memory(self, program) -> int:
         """Bytes the solve needs at most: the data and patterns, the row store (O(nP)
@@ -429,6 +440,23 @@ class WorkingSetSolver:
                                             device=C.device)
             self._active_cache[cone] = proj.active
         return torch.sort(torch.topk(score, k).indices).values
+
+    def _separator(self, store: RowStore, blocks: BlockSet, ws, M: int):
+        """The interior-point method's row oracle: up to ``separate_add`` rows per
+        working block that v violates (most violated first), recorded in ``store``, as
+        (local block, sample) pairs."""
+        torch = _torch()
+        loc = torch.full((M,), -1, dtype=torch.long, device=ws.device)
+        loc[ws] = torch.arange(ws.numel(), device=ws.device)
+
+        def separate(v):
+            found = store.violated(blocks, ws, v, FEAS_RTOL, self.separate_add)
+            if found is None:
+                return None
+            store.add(*found)
+            return loc[found[0]], found[1]
+
+        return separate
 
     # -- certificate ----------------------------------------------------------------------
     def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | None,
@@ -547,7 +575,11 @@ class WorkingSetSolver:
             # to find the next blocks; the final set continues from there (same problem)
             tol_now = max(ipm_tol, self.screen_tol) if exploring else ipm_tol
             ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
-            res = ipm.solve(prob, state, time_limit=self.time_limit - (time.perf_counter() - t0))
+            separate = None
+            if store is not None and self.separate_add > 0:
+                separate = self._separator(store, blocks, ws, M)
+            res = ipm.solve(prob, state, time_limit=self.time_limit - (time.perf_counter() - t0),
+                            separate=separate)
             iters += res.iterations
             state = res.state
             sol = self._solution(program, blocks, state, Q)
@@ -569,6 +601,20 @@ class WorkingSetSolver:
             in_ws = torch.zeros(M, dtype=torch.bool, device=dev)
             in_ws[ws] = True
             new = viol_blocks[~in_ws[viol_blocks]]
+            # blocks that are (nearly) zero with a slack dual constraint leave the set, so
+            # that the Newton systems stay the size of the support (a growing set is solved
+            # to screen_tol only: "zero" is relative to that); one that is needed after all
+            # fails its dual constraint later and comes back
+            vn = torch.linalg.norm(state.v, dim=1)
+            zero_tol = max(tol_now, 1e-9) * float(vn.max().clamp(min=1e-300))
+            idle = (vn <= zero_tol) & (cert.upper[ws] < program.beta * (1 - 1e-2)) & ~fresh[ws]
+            shrink = False
+            if exploring and not new.numel() and not added_rows and int(idle.sum()) > ws.numel() // 4:
+                # the set stopped growing with many idle blocks: the final, accurate solve
+                # is cheaper on the support alone (a cold restart, as for a new set)
+                shrink = True
+                ws = ws[~idle]
+                fresh = torch.zeros(M, dtype=torch.bool, device=dev)
             if new.numel():
                 order = torch.argsort(cert.upper[new], descending=True)
                 new = new[order[:max(ws.numel(), 8)]]
@@ -579,11 +625,6 @@ class WorkingSetSolver:
                         act = cert.active[new]
                         ok = act >= 0
                         store.add(new[:, None].expand_as(act)[ok], act[ok])
-                # blocks that are zero with a slack dual constraint leave the set, so that
-                # the Newton systems stay the size of the support
-                vn = torch.linalg.norm(state.v, dim=1)
-                idle = (vn <= 1e-9 * vn.max().clamp(min=1e-300)) & \
-                    (cert.upper[ws] < program.beta * (1 - 1e-3)) & ~fresh[ws]
                 fresh = torch.zeros(M, dtype=torch.bool, device=dev)
                 fresh[new] = True
                 ws = torch.sort(torch.cat([ws[~idle], new])).values
@@ -591,6 +632,7 @@ class WorkingSetSolver:
                                 ipm_time=res.time, certificate_time=t_cert,
                                 primal=cert.primal, lower=cert.lower, rel_gap=rel,
                                 added_rows=added_rows, added_blocks=added_blocks,
+                                ipm_added_rows=ipm.rows_added, dropped_blocks=int(idle.sum()) if shrink or new.numel() else 0,
                                 time=time.perf_counter() - t0))
             if self.verbose:
                 print(f"round {rounds}: ipm {res.status} ({res.iterations} it, {blocks.m} blocks), "
@@ -608,6 +650,8 @@ class WorkingSetSolver:
                 continue
             if exploring:
                 exploring = False  # nothing to add: continue the same problem to ipm_tol
+                if shrink:
+                    state = None
                 continue
             if res.status in ("failed", "stalled"):
                 # at the roundoff floor of the method: a feasible point with a certified
