@@ -138,33 +138,31 @@ class BlockSet:
                         pen=self.pen[idx], rows=self.rows[idx], rmask=self.rmask[idx],
                         linear=self.linear[idx])
 
-    def add_rows(self, new_rows):
-        """Append rows: ``new_rows`` is a list (length m) of 1-D long tensors (may be empty).
-        Returns the per-block slot indices where they were put, as (block, slot) tensors."""
-        torch = _torch()
-        counts = self.rmask.sum(1)
-        extra = torch.tensor([len(r) for r in new_rows], device=counts.device)
-        width = int((counts + extra).max()) if self.m else 0
-        if width > self.rows.shape[1]:
-            pad = width - self.rows.shape[1]
-            self.rows = torch.cat([self.rows, torch.zeros(self.m, pad, dtype=self.rows.dtype,
-                                                          device=self.rows.device)], 1)
-            self.rmask = torch.cat([self.rmask, torch.zeros(self.m, pad, dtype=torch.bool,
-                                                            device=self.rmask.device)], 1)
-        bi, si = [], []
-        for b, r in enumerate(new_rows):
-            k = len(r)
-            if k == 0:
-                continue
-            c = int(counts[b])
-            self.rows[b, c:c + k] = r
-            self.rmask[b, c:c + k] = True
-            bi.append(torch.full((k,), b, dtype=torch.long))
-            si.append(torch.arange(c, c + k))
-        if not bi:
-            empty = torch.zeros(0, dtype=torch.long)
-            return empty, empty
-        return torch.cat(bi), torch.cat(si)
+    def add_rows(self, b_idx, j_idx):
+        """Append rows (block ``b_idx``, sample ``j_idx``; new to their blocks) in place.
+        Returns (block, sample, slot) of the appended rows, sorted by block."""
+        self.rows, self.rmask, b_idx, j_idx, slot = append_rows(self.rows, self.rmask, b_idx, j_idx)
+        return b_idx, j_idx, slot
+
+
+def append_rows(rows, rmask, b_idx, j_idx):
+    """Append (block, sample) pairs to a padded row table ``rows``/``rmask`` (m, r): each
+    goes to its block's next free slot, the table widening as needed.  Returns
+    (rows, rmask, block, sample, slot), the pairs sorted by block."""
+    torch = _torch()
+    counts = rmask.sum(1)
+    order = torch.argsort(b_idx, stable=True)
+    b_idx, j_idx = b_idx[order], j_idx[order]
+    first = torch.searchsorted(b_idx, b_idx)  # index of the block's first new row
+    slot = counts[b_idx] + (torch.arange(b_idx.numel(), device=b_idx.device) - first)
+    pad = int(slot.max()) + 1 - rows.shape[1] if b_idx.numel() else 0
+    if pad > 0:
+        m = rows.shape[0]
+        rows = torch.cat([rows, torch.zeros(m, pad, dtype=rows.dtype, device=rows.device)], 1)
+        rmask = torch.cat([rmask, torch.zeros(m, pad, dtype=torch.bool, device=rmask.device)], 1)
+    rows[b_idx, slot] = j_idx
+    rmask[b_idx, slot] = True
+    return rows, rmask, b_idx, j_idx, slot
 
 
 def orthonormal_free_basis(F: np.ndarray | None) -> np.ndarray | None:

@@ -784,25 +784,14 @@ class InteriorPoint:
         blocks = prob.blocks
         tot, nu = self._mu(prob, st)
         mu = tot / nu
-        counts = blocks.rmask.sum(1)
-        order = torch.argsort(b_idx, stable=True)
-        b_idx, j_idx = b_idx[order], j_idx[order]
-        first = torch.searchsorted(b_idx, b_idx)
-        slot = counts[b_idx] + (torch.arange(b_idx.numel(), device=b_idx.device) - first)
-        width = int(slot.max()) + 1
-        pad = width - blocks.rows.shape[1]
+        b_idx, j_idx, slot = blocks.add_rows(b_idx, j_idx)
         s_lin, z_lin = st.s_lin, st.z_lin
-        if pad > 0:
-            m = blocks.m
-            zl = lambda dtype: torch.zeros(m, pad, dtype=dtype, device=blocks.rows.device)  # noqa: E731
-            blocks.rows = torch.cat([blocks.rows, zl(blocks.rows.dtype)], 1)
-            blocks.rmask = torch.cat([blocks.rmask, zl(torch.bool)], 1)
-            s_lin = torch.cat([s_lin, zl(s_lin.dtype) + 1.0], 1)
-            z_lin = torch.cat([z_lin, zl(z_lin.dtype) + 1.0], 1)
+        pad = blocks.rows.shape[1] - s_lin.shape[1]
+        if pad > 0:  # the row table widened: pad the iterate (masked slots hold ones)
+            ones = torch.ones(blocks.m, pad, dtype=s_lin.dtype, device=s_lin.device)
+            s_lin, z_lin = torch.cat([s_lin, ones], 1), torch.cat([z_lin, ones], 1)
         else:
             s_lin, z_lin = s_lin.clone(), z_lin.clone()
-        blocks.rows[b_idx, slot] = j_idx
-        blocks.rmask[b_idx, slot] = True
         sg = 2.0 * blocks.D[j_idx, blocks.pat[b_idx]].to(blocks.Xt.dtype) - 1.0
         val = sg * (blocks.Xt[j_idx] * st.v[b_idx]).sum(1)
         s_new = torch.clamp(val.abs(), min=math.sqrt(max(mu, 1e-300)))

@@ -58,7 +58,7 @@ import numpy as np
 from ..dual_points import project_dual
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
-from .blocks import BlockSet, orthonormal_free_basis
+from .blocks import BlockSet, append_rows, orthonormal_free_basis
 from .cone_projection import project_cones, support_upper
 from .ipm import InteriorPoint, IPMState, Subproblem
 
@@ -139,20 +139,7 @@ class RowStore:
         b_idx, j_idx = b_idx[keep], j_idx[keep]
         if b_idx.numel() == 0:
             return 0
-        counts = self.rmask.sum(1)
-        extra = torch.bincount(b_idx, minlength=u.m)
-        width = int((counts + extra).max())
-        if width > self.rows.shape[1]:
-            pad = width - self.rows.shape[1]
-            self.rows = torch.cat([self.rows, torch.zeros(u.m, pad, dtype=torch.long, device=self.rows.device)], 1)
-            self.rmask = torch.cat([self.rmask, torch.zeros(u.m, pad, dtype=torch.bool, device=self.rows.device)], 1)
-        # slot of each new row: the block's count plus its rank among the block's new rows
-        order = torch.argsort(b_idx, stable=True)
-        b_idx, j_idx = b_idx[order], j_idx[order]
-        first = torch.searchsorted(b_idx, b_idx)  # index of the block's first new row
-        slot = counts[b_idx] + (torch.arange(b_idx.numel(), device=b_idx.device) - first)
-        self.rows[b_idx, slot] = j_idx
-        self.rmask[b_idx, slot] = True
+        self.rows, self.rmask, b_idx, j_idx, _ = append_rows(self.rows, self.rmask, b_idx, j_idx)
         self.inset[j_idx, b_idx] = True
         return int(b_idx.numel())
 
