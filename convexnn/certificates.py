@@ -316,10 +316,10 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
              refine: bool = True) -> Certificate:
     """The certificate proper, on validated inputs.
 
-    The dual point is taken at the network's predictions.  When that does not certify,
-    better dual points are tried and the best *valid* lower bound is kept:
-    ``extra_predictions`` (e.g. the convex solution's, which the recovered network
-    matches only to the recovery tolerance), then, with ``refine`` and a complete check,
+    The dual point is taken at the network's predictions, and at ``extra_predictions``
+    (e.g. the convex solution's, which the recovered network matches only to the recovery
+    tolerance); the best *valid* lower bound is kept.  When that does not certify, with
+    ``refine`` and a complete check,
     a cutting-plane solve of the dual started from the best point
     (:func:`convexnn.dual_points.refine_dual`).
     ``refuted``, ``most_violated`` and ``free_residual`` always describe the network's own
@@ -338,9 +338,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     own = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z_net),
                          X, y, Xt, free, D, **kw)
     best, source = own, "network"
-    for z in extra_predictions:
-        if not unfinished(best.lower):
-            break
+    for z in extra_predictions:  # always tried: the best valid bound is reported
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
                             X, y, Xt, free, D, **kw)
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)

@@ -196,8 +196,11 @@ def test_gated_certificate():
     c = r.certificate
     assert c.method == "gated" and c.certified
     assert c.s == pytest.approx(0.2, rel=1e-5)
-    # by hand: lam = y - yhat, s = max_i ||Xt^T D_i lam|| over the program's gates
-    lam = y - r.network.predict(X)
+    # by hand: lam = y - yhat (at the predictions the bound came from), s = max_i
+    # ||Xt^T D_i lam|| over the program's gates
+    assert c.dual_point in ("network", "convex solution")
+    yhat = r.network.predict(X) if c.dual_point == "network" else r.program.predict(r.solution)
+    lam = y - yhat
     Xt = np.hstack([X, np.ones((8, 1))])
     s = max(np.linalg.norm(Xt.T @ (r.program.D[:, i] * lam)) for i in range(r.program.n_patterns))
     assert s == pytest.approx(c.s, rel=1e-10)

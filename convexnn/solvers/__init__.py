@@ -32,7 +32,8 @@ _WORKING_SET_PROGRAMS = ("TwoLayerProgram",)
 #: Options that only the working-set solver understands (dropped for the fallback).
 _WORKING_SET_OPTIONS = ("max_iter", "ipm_tol", "initial_rows", "max_add", "device", "num_threads",
                         "memory_limit", "time_limit", "projection_steps", "initial_blocks",
-                        "screen_tol", "screen_steps", "quick_certificates", "separate_add")
+                        "screen_tol", "screen_steps", "quick_certificates", "separate_add",
+                        "polish")
 
 
 def solve_auto(program, *, verbose: bool = False, tol: float | None = None,

@@ -104,21 +104,71 @@ class BlockSet:
         for lo in range(0, self.m, step):
             yield slice(lo, min(self.m, lo + step))
 
+    # -- blocks grouped by pattern ----------------------------------------------------
+    @property
+    def groups(self):
+        r"""The distinct patterns of the blocks: ``(gpat, gidx, slot)`` with ``gpat`` (g,)
+        the pattern of each group, ``gidx`` (m,) the group of each block and ``slot`` (m,)
+        its position inside the group (C-ReLU: the blocks :math:`v_i` and :math:`w_i`
+        share :math:`D_i`, so that every product over blocks can be taken over groups,
+        :math:`\sum_b M_bv_b = \sum_g D_g\tilde X\sum_{b\in g}\sigma_bv_b`)."""
+        cache = self.__dict__.get("_groups")
+        if cache is None:
+            torch = _torch()
+            gpat, gidx = torch.unique(self.pat, return_inverse=True)
+            order = torch.argsort(gidx, stable=True)
+            first = torch.searchsorted(gidx[order], gidx[order])
+            slot = torch.empty_like(gidx)
+            slot[order] = torch.arange(self.m, device=gidx.device) - first
+            cache = self.__dict__["_groups"] = (gpat, gidx, slot)
+        return cache
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups[0].shape[0])
+
+    def group_masks(self, sl=slice(None)):
+        r"""Unsigned masks :math:`D_g` of the groups as floats, shape (n, |sl|) (cached like
+        :meth:`masks`)."""
+        gpat = self.groups[0]
+        cache = self.__dict__.get("_gmasks")
+        if cache is None and 8 * self.n * gpat.shape[0] <= CHUNK_BYTES:
+            cache = self.__dict__["_gmasks"] = self.D[:, gpat].to(self.Xt.dtype)
+        if cache is not None:
+            return cache[:, sl]
+        return self.D[:, gpat[sl]].to(self.Xt.dtype)
+
+    def group_chunks(self):
+        """Slices of groups whose (n, |slice|) temporaries fit :data:`CHUNK_BYTES`."""
+        g = self.n_groups
+        if "_gmasks" in self.__dict__ or 8 * self.n * g <= CHUNK_BYTES:
+            yield slice(0, g)
+            return
+        step = max(1, CHUNK_BYTES // (8 * max(1, self.n * self.dim)))
+        for lo in range(0, g, step):
+            yield slice(lo, min(g, lo + step))
+
     def predict(self, V):
-        r""":math:`\sum_b M_b v_b` for V (m, d')."""
+        r""":math:`\sum_b M_b v_b = \sum_g D_g\tilde X u_g`, :math:`u_g = \sum_{b\in g}\sigma_bv_b`,
+        for V (m, d'); computed row-wise as :math:`((D_gU)\circ\tilde X)\mathbf 1`."""
         torch = _torch()
+        gpat, gidx, _ = self.groups
+        U = torch.zeros(gpat.shape[0], self.dim, dtype=V.dtype, device=V.device)
+        U.index_add_(0, gidx, V * self.sign[:, None])
         out = torch.zeros(self.n, dtype=self.Xt.dtype, device=self.Xt.device)
-        for sl in self._chunks():
-            out += ((self.Xt @ V[sl].T) * self.masks(sl)).sum(1)
+        for sl in self.group_chunks():
+            out += ((self.group_masks(sl) @ U[sl]) * self.Xt).sum(1)
         return out
 
     def adjoint(self, w):
-        r""":math:`(M_b^\top w)_b`, shape (m, d')."""
+        r""":math:`(M_b^\top w)_b = \sigma_b(\tilde X^\top D_gw)_{g(b)}`, shape (m, d')."""
         torch = _torch()
-        out = torch.empty(self.m, self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
-        for sl in self._chunks():
-            out[sl] = (self.masks(sl) * w[:, None]).T @ self.Xt
-        return out
+        gpat, gidx, _ = self.groups
+        U = torch.empty(gpat.shape[0], self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
+        Xw = self.Xt * w[:, None]
+        for sl in self.group_chunks():
+            U[sl] = self.group_masks(sl).T @ Xw
+        return U[gidx] * self.sign[:, None]
 
     def row_values(self, V, sl=slice(None)):
         r"""All cone rows :math:`(2D_{i_b} - I)\tilde X v_b`, shape (n, |sl|)."""

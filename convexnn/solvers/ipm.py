@@ -26,7 +26,8 @@ forming :math:`\tilde M`; or, when the working set has fewer variables than samp
 through the :math:`d'm \times d'm` matrix :math:`\mathrm{blockdiag}(B) + M^\top HM`
 (see :class:`KKTSolver`).
 
-Stopping rule: relative primal and dual residuals and the complementarity gap
+Stopping rule: relative primal and dual residuals (the dual one relative to the largest
+term it is the difference of: its roundoff floor) and the complementarity gap
 :math:`s^\top z / \max(1, |p|)` all below ``tol``.  The caller certifies the result with
 the exact duality gap of the full program (:mod:`convexnn.solvers.working_set`).
 """
@@ -152,6 +153,41 @@ def loss_terms(name, yhat, y):
     return 0.0, z, z
 
 
+# ---- working cone rows (batched products) -----------------------------------------------
+class RowOps:
+    r"""Products with the padded working rows :math:`A_b` (m, r, d'), zero where masked.
+
+    Batched row-vector products (``bmm`` of (m, 1, k) by (m, k, l)) are several times
+    faster on the CPU than the equivalent einsums, so both A and :math:`A^\top` are held
+    contiguous."""
+
+    def __init__(self, A):
+        self.A = A
+        self.AT = A.transpose(1, 2).contiguous()
+        self.width = int(A.shape[1])
+
+    def apply(self, v):
+        """:math:`A_bv_b`, shape (m, r)."""
+        return _rowvec(v, self.AT)
+
+    def adjoint(self, u):
+        """:math:`A_b^\top u_b`, shape (m, d')."""
+        torch = _torch()
+        if not self.width:
+            return torch.zeros(self.A.shape[0], self.A.shape[2], dtype=u.dtype, device=u.device)
+        return _rowvec(u, self.A)
+
+    def gram(self, theta):
+        r""":math:`A_b^\top\mathrm{diag}(\theta_b)A_b`, shape (m, d', d')."""
+        return (self.AT * theta[:, None, :]) @ self.A
+
+
+def _rowvec(x, M):
+    """Batched :math:`x_b^\top M_b` for x (m, k), M (m, k, l): shape (m, l) (for a
+    symmetric M, :math:`M_bx_b`)."""
+    return (x[:, None, :] @ M)[:, 0, :]
+
+
 # ---- the subproblem ---------------------------------------------------------------------
 @dataclass
 class Subproblem:
@@ -223,8 +259,7 @@ class KKTSolver:
     * variable space (d'm < n): the dense :math:`(d'm + q)^2` matrix with t eliminated.
     """
 
-    def __init__(self, prob: Subproblem, btt, bvt, Bs, H, delta, truncate: float = 0.0,
-                 mode: str = "auto"):
+    def __init__(self, prob: Subproblem, btt, bvt, Bs, H, delta, mode: str = "auto"):
         torch = _torch()
         self.prob, self.btt, self.bvt, self.Bs, self.H, self.delta = prob, btt, bvt, Bs, H, delta
         blocks = prob.blocks
@@ -241,18 +276,19 @@ class KKTSolver:
         self.mode = mode
         self.kept = m * d
         if self.mode == "n":
-            self.Rchol = torch.linalg.cholesky(Bs)
+            Rchol = torch.linalg.cholesky(Bs)
             eye = torch.eye(d, dtype=dt_, device=dev).expand(m, d, d)
-            Rinv = torch.linalg.solve_triangular(self.Rchol, eye, upper=False)
-            if truncate > 0:
-                S, self.kept = _gram_sum_truncated(blocks, Rinv, H, truncate)
-            else:
-                S, self.kept = _gram_sum(blocks, Rinv, self.hs), m * d
-            S.diagonal().add_(1.0)
-            self.Schol = _dense_cholesky(S)
+            Rinv = torch.linalg.solve_triangular(Rchol, eye, upper=False)
+            # B_s^{-1} r = R^{-T}(R^{-1} r): two batched row-vector products
+            self.Rinv, self.RinvT = Rinv, Rinv.transpose(1, 2).contiguous()
+            S = _gram_sum(blocks, _group_factors(blocks, Rinv), self.hs)
+            self.kept = blocks.n_groups * d
+            idx = range(n)
+            S[idx, idx] += 1.0  # numpy (lower triangle) or torch
+            self.Schol = DenseCholesky(S)
             if q:
                 self.Phi = self.hs[:, None] * prob.F
-                SiPhi = _dense_solve(self.Schol, self.Phi)
+                SiPhi = self.Schol.solve(self.Phi)
                 Ka = self.Phi.T @ SiPhi + delta * torch.eye(q, dtype=dt_, device=dev)
                 self.Kachol = torch.linalg.cholesky(Ka)
         else:
@@ -263,13 +299,12 @@ class KKTSolver:
             K[idx[:, :, None], idx[:, None, :]] += Bs
             if q:
                 K[N:, N:] += delta * torch.eye(q, dtype=dt_, device=dev)
-            self.Kchol = _dense_cholesky(K)
+            self.Kchol = DenseCholesky(K)
 
     def _block_solve(self, rt, rv):
         """B^{-1}(rt, rv) blockwise, through the Schur complement of t."""
-        torch = _torch()
         rv2 = rv - self.bvt * (rt / self.btt)[:, None]
-        dv = torch.cholesky_solve(rv2[:, :, None], self.Rchol)[:, :, 0]
+        dv = _rowvec(_rowvec(rv2, self.RinvT), self.Rinv)
         dt = (rt - (self.bvt * dv).sum(1)) / self.btt
         return dt, dv
 
@@ -283,9 +318,9 @@ class KKTSolver:
             da = None
             if prob.q:
                 da = torch.cholesky_solve(
-                    (ra - self.Phi.T @ _dense_solve(self.Schol, rhs1))[:, None], self.Kachol)[:, 0]
+                    (ra - self.Phi.T @ self.Schol.solve(rhs1))[:, None], self.Kachol)[:, 0]
                 rhs1 = rhs1 + self.Phi @ da
-            w = self.hs * _dense_solve(self.Schol, rhs1)
+            w = self.hs * self.Schol.solve(rhs1)
             dt, dv = self._block_solve(rt, rv - prob.blocks.adjoint(w))
             return dt, dv, da
         m, d = self.Bs.shape[0], self.Bs.shape[1]
@@ -293,7 +328,7 @@ class KKTSolver:
         rhs = rv2.reshape(-1)
         if prob.q:
             rhs = torch.cat([rhs, ra])
-        sol = _dense_solve(self.Kchol, rhs)
+        sol = self.Kchol.solve(rhs)
         dv = sol[: m * d].view(m, d)
         da = sol[m * d:] if prob.q else None
         dt = (rt - (self.bvt * dv).sum(1)) / self.btt
@@ -316,115 +351,98 @@ class KKTSolver:
         return kt, kv, ka
 
 
-def _dense_cholesky(K):
-    """Cholesky factor of a large dense SPD matrix: LAPACK through scipy on the CPU (its
-    BLAS threads, whatever torch's intra-op setting), torch elsewhere.  Raises
-    RuntimeError when K is not numerically positive definite."""
-    torch = _torch()
-    if K.device.type != "cpu":
-        return torch.linalg.cholesky(K)
-    from scipy.linalg import LinAlgError, cho_factor
+class DenseCholesky:
+    r"""Cholesky factor :math:`K = LL^\top` of a dense SPD matrix.  On the CPU it is
+    LAPACK's ``dpotrf`` on the lower triangle, in place (its BLAS threads, whatever
+    torch's intra-op setting; K may be a Fortran-ordered numpy array holding only its lower
+    triangle, as BLAS ``syrk`` leaves it); on other devices torch's.  Raises RuntimeError
+    when K is not numerically positive definite."""
 
-    try:
-        c, lower = cho_factor(K.numpy(), lower=True, check_finite=False)
-    except LinAlgError as e:
-        raise RuntimeError(f"dense Cholesky failed: {e}") from e
-    return (torch.from_numpy(c), lower)
-
-
-def _dense_solve(fac, b):
-    """Solve with a factor from :func:`_dense_cholesky` (b of shape (N,) or (N, k))."""
-    torch = _torch()
-    if isinstance(fac, tuple):
-        from scipy.linalg import cho_solve
-
-        return torch.from_numpy(cho_solve((fac[0].numpy(), fac[1]), b.numpy(), check_finite=False))
-    out = torch.cholesky_solve(b[:, None] if b.dim() == 1 else b, fac)
-    return out[:, 0] if b.dim() == 1 else out
-
-
-def _gram_sum(blocks: BlockSet, Rinv, hs):
-    r""":math:`\sum_b G_bG_b^\top` with :math:`G_b = \mathrm{diag}(h^{1/2})\,\sigma_bD_b\tilde X
-    R_b^{-\top}`, accumulated over chunks of blocks small enough to stay in cache
-    (:data:`GRAM_CHUNK_BYTES`; G is never held whole).  On the CPU the lower triangle
-    is accumulated in place by BLAS syrk (half the flops of a GEMM)."""
-    torch = _torch()
-    n, d, m = blocks.n, blocks.dim, blocks.m
-    step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, n * d)))
-    cpu = blocks.Xt.device.type == "cpu"
-    if cpu:
-        import numpy as np
-        from scipy.linalg.blas import dsyrk
-
-        low = np.zeros((n, n), order="F")
-    else:
-        S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
-    for lo in range(0, m, step):
-        sl = slice(lo, min(m, lo + step))
-        mc = sl.stop - sl.start
-        # X R_b^{-T} for every block of the chunk in one product: (n, mc*d), block-major
-        G = (blocks.Xt @ Rinv[sl].permute(2, 0, 1).reshape(d, mc * d)).view(n, mc, d)
-        G.mul_((blocks.masks(sl) * hs[:, None])[:, :, None])
-        G = G.view(n, mc * d)
-        if cpu:
-            # (G^T)^T G^T with G^T Fortran-ordered: no copy
-            low = dsyrk(1.0, G.numpy().T, beta=1.0, c=low, trans=1, lower=1, overwrite_c=1)
-        else:
-            S.addmm_(G, G.T)
-    if cpu:
-        L = torch.from_numpy(low)
-        S = L + torch.tril(L, -1).T
-    return S
-
-
-def _gram_sum_truncated(blocks: BlockSet, Rinv, H, tau):
-    r"""An approximation of :math:`\sum_b G_bG_b^\top`, :math:`G_b = H^{1/2}M_bR_b^{-\top}`,
-    from the directions that matter.  With the SVD :math:`R_b^{-1} = P\Sigma V^\top`
-    (accurate for the large singular values, the ones kept), :math:`G_bG_b^\top =
-    \sum_k \sigma_k^2 (H^{1/2}M_bv_k)(\cdot)^\top` and the k-th term has norm
-    :math:`\sigma_k^2 v_k^\top Q_bv_k`, :math:`Q_b = \tilde X^\top D_bHD_b\tilde X`.
-    Terms below ``tau`` are dropped: late in the interior-point method the directions
-    normal to a block's tight rows, and all directions of an inactive block, have
-    :math:`\sigma_k` tiny.  Returns (S, number of columns kept)."""
-    torch = _torch()
-    n, d, m = blocks.n, blocks.dim, blocks.m
-    _, sig, Vh = torch.linalg.svd(Rinv)  # Rinv = P diag(sig) Vh
-    V = Vh.transpose(1, 2)
-    Dm = blocks.masks()  # (n, m) signed masks
-    W2 = (Dm * Dm) * H[:, None]  # D_b H D_b (the sign squares away)
-    XX = (blocks.Xt[:, :, None] * blocks.Xt[:, None, :]).reshape(n, d * d)
-    Q = (XX.T @ W2).T.reshape(m, d, d)
-    norms = torch.einsum("mdk,mde,mek->mk", V, Q, V) * sig ** 2
-    keep = norms > tau
-    bidx, kidx = torch.nonzero(keep, as_tuple=True)
-    S = torch.zeros(n, n, dtype=Rinv.dtype, device=Rinv.device)
-    if bidx.numel() == 0:
-        return S, 0
-    cols = V[bidx, :, kidx] * sig[bidx, kidx][:, None]  # (K, d)
-    hs = torch.sqrt(H)
-    step = max(1, (64 * 1024**2) // (8 * n))
-    for lo in range(0, cols.shape[0], step):
-        sl = slice(lo, lo + step)
-        G = (blocks.Xt @ cols[sl].T) * (Dm[:, bidx[sl]] * hs[:, None])
-        _syrk_into(S, G)
-    return S, int(bidx.numel())
-
-
-def _syrk_into(S, G):
-    """S += G G^T (BLAS syrk through numpy on the CPU: half the flops of a GEMM)."""
-    if S.device.type == "cpu":
-        import numpy as np
-        from scipy.linalg.blas import dsyrk
-
-        Gn = G.numpy()
-        if not Gn.flags.c_contiguous:
-            Gn = np.ascontiguousarray(Gn)
-        low = dsyrk(1.0, Gn.T, trans=1, lower=1)  # (G^T)^T G^T, G^T is Fortran-ordered
+    def __init__(self, K):
         torch = _torch()
-        L = torch.from_numpy(low)
-        S += L + torch.tril(L, -1).T
-    else:
-        S.addmm_(G, G.T)
+        self.torch_factor = None
+        if isinstance(K, torch.Tensor) and K.device.type != "cpu":
+            self.torch_factor = torch.linalg.cholesky(K)
+            return
+        from scipy.linalg.lapack import dpotrf
+
+        if isinstance(K, torch.Tensor):
+            K = K.numpy().T  # symmetric: the transpose is the Fortran-ordered same matrix
+        c, info = dpotrf(K, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            raise RuntimeError(f"dense Cholesky failed: leading minor {info} is not positive definite")
+        self.c = c
+
+    def solve(self, b):
+        """:math:`K^{-1}b` for b of shape (N,) or (N, k) (a torch tensor)."""
+        torch = _torch()
+        if self.torch_factor is not None:
+            out = torch.cholesky_solve(b[:, None] if b.dim() == 1 else b, self.torch_factor)
+            return out[:, 0] if b.dim() == 1 else out
+        from scipy.linalg.lapack import dpotrs
+
+        x, info = dpotrs(self.c, b.numpy(), lower=1)
+        if info != 0:  # pragma: no cover - argument errors only
+            raise RuntimeError(f"dpotrs failed with info={info}")
+        return torch.from_numpy(x)
+
+
+def _group_factors(blocks: BlockSet, Rinv):
+    r"""Per pattern group g (:attr:`BlockSet.groups`) an upper-triangular :math:`T_g` with
+    :math:`T_g^\top T_g = \sum_{b\in g}R_b^{-\top}R_b^{-1} = \sum_{b\in g}B_b^{-1}` (from
+    ``Rinv`` = :math:`R_b^{-1}`, lower triangular): the R factor of the stacked
+    :math:`[R_{b_1}^{-1}; R_{b_2}^{-1}]` (no inverse is formed, so no accuracy is lost).
+    Blocks sharing a pattern then enter the Schur complement once,
+    :math:`\sum_{b\in g}M_bB_b^{-1}M_b^\top = D_g\tilde XT_g^\top T_g\tilde X^\top D_g`
+    (the signs square away): half the columns for C-ReLU."""
+    torch = _torch()
+    gpat, gidx, slot = blocks.groups
+    g, d = int(gpat.shape[0]), blocks.dim
+    width = int(slot.max()) + 1 if slot.numel() else 1
+    if width == 1:
+        out = torch.empty(g, d, d, dtype=Rinv.dtype, device=Rinv.device)
+        out[gidx] = Rinv
+        return out
+    stack = torch.zeros(g, width, d, d, dtype=Rinv.dtype, device=Rinv.device)
+    stack[gidx, slot] = Rinv
+    return torch.linalg.qr(stack.view(g, width * d, d), mode="r").R
+
+
+def _gram_sum(blocks: BlockSet, T, hs):
+    r""":math:`\sum_g G_gG_g^\top` with :math:`G_g = \mathrm{diag}(h^{1/2})\,D_g\tilde XT_g^\top`
+    (:func:`_group_factors`), accumulated over chunks of groups small enough to stay in
+    cache (:data:`GRAM_CHUNK_BYTES`; G is never held whole).  On the CPU, numpy/BLAS
+    forms :math:`G^\top` chunk by chunk and syrk accumulates the lower triangle in place
+    (half the flops of a GEMM); the result is then a Fortran-ordered numpy array holding
+    the lower triangle only (for :class:`DenseCholesky`)."""
+    torch = _torch()
+    n, d, g = blocks.n, blocks.dim, int(T.shape[0])
+    step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, n * d)))
+    Xh = blocks.Xt * hs[:, None]
+    if blocks.Xt.device.type != "cpu":
+        S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+        for lo in range(0, g, step):
+            sl = slice(lo, min(g, lo + step))
+            gc = sl.stop - sl.start
+            G = (Xh @ T[sl].reshape(gc * d, d).T).view(n, gc, d)
+            G.mul_(blocks.group_masks(sl)[:, :, None])
+            S.addmm_(G.view(n, gc * d), G.view(n, gc * d).T)
+        return S
+    import numpy as np
+    from scipy.linalg.blas import dgemm, dsyrk
+
+    # scipy's BLAS only (numpy may carry another BLAS whose idle threads would compete)
+    low = np.zeros((n, n), order="F")
+    Xn = Xh.numpy().T  # Fortran-ordered (d, n) view of Xh^T
+    Tn = T.numpy()
+    for lo in range(0, g, step):
+        sl = slice(lo, min(g, lo + step))
+        gc = sl.stop - sl.start
+        # G = Xh T^T for every group of the chunk in one product: (n, gc*d) Fortran-ordered
+        G = dgemm(1.0, Xn, Tn[sl].reshape(gc * d, d).T, trans_a=1)
+        G.T.reshape(gc, d, n)[...] *= blocks.group_masks(sl).T.numpy()[:, None, :]
+        low = dsyrk(1.0, G, beta=1.0, c=low, trans=0, lower=1, overwrite_c=1)
+    return low
 
 
 def _weighted_gram(prob: Subproblem, H):
@@ -476,9 +494,6 @@ class InteriorPoint:
     refine_reduced : int, default=2
         Iterative-refinement steps on the reduced (Woodbury) system, for the hinge loss
         (whose large Hessian entries make that form lose accuracy).
-    truncate : float, default=1e-6
-        Drop Schur-complement columns of squared norm below this (see
-        :func:`_gram_sum_truncated`); 0 forms the exact matrix.
     init : {"balanced", "cvxopt"}, default="balanced"
         Starting point (see :meth:`initial_state`).
     correctors : int, default=3
@@ -493,8 +508,7 @@ class InteriorPoint:
     def __init__(self, tol: float = 1e-9, max_iter: int = 80, step_fraction: float = 0.99,
                  regularization: float = 1e-13, refine: int = 2, init: str = "balanced",
                  correctors: int = 3, corrector_step: float = 0.2, refine_reduced: int = 2,
-                 truncate: float = 0.0, verbose: bool = False):
-        self.truncate = truncate
+                 verbose: bool = False):
         self.refine_reduced = refine_reduced
         self.init = init
         self.correctors = correctors
@@ -515,19 +529,24 @@ class InteriorPoint:
         fval, grad, hess = loss_terms(prob.loss, yhat, prob.y)
         g = grad - (prob.y * st.z_h[1] if prob.hinge else 0.0)
         rd_t = prob.beta - st.z_soc[:, 0]
-        rd_v = blocks.adjoint(g) - pen * st.z_soc[:, 1:]
-        if A.shape[1]:
-            rd_v = rd_v - torch.einsum("mrd,mr->md", A, st.z_lin * blocks.rmask)
+        Mg = blocks.adjoint(g)
+        rd_v = Mg - pen * st.z_soc[:, 1:]
+        # the dual residual is a difference of terms this large (its roundoff floor)
+        rd_scale = max(prob.beta, _amax(Mg))
+        if A.width:
+            Az = A.adjoint(st.z_lin * blocks.rmask)
+            rd_v = rd_v - Az
+            rd_scale = max(rd_scale, _amax(Az))
         rd_a = prob.F.T @ g if prob.q else None
         rd_xi = (1.0 - st.z_h[0] - st.z_h[1]) if prob.hinge else None
         rp_soc = torch.cat([st.t[:, None], st.v * pen], 1) - st.s_soc
-        rp_lin = (torch.einsum("mrd,md->mr", A, st.v) - st.s_lin) * blocks.rmask
+        rp_lin = (A.apply(st.v) - st.s_lin) * blocks.rmask
         rp_h = None
         if prob.hinge:
             rp_h = torch.stack([st.xi - st.s_h[0], st.xi + prob.y * yhat - 1.0 - st.s_h[1]])
         pobj = fval + prob.beta * float(st.t.sum()) + (float(st.xi.sum()) if prob.hinge else 0.0)
         return dict(yhat=yhat, hess=hess, rd_t=rd_t, rd_v=rd_v, rd_a=rd_a, rd_xi=rd_xi,
-                    rp_soc=rp_soc, rp_lin=rp_lin, rp_h=rp_h, pobj=pobj)
+                    rp_soc=rp_soc, rp_lin=rp_lin, rp_h=rp_h, pobj=pobj, rd_scale=rd_scale)
 
     def _mu(self, prob, st):
         rm = prob.blocks.rmask
@@ -553,7 +572,7 @@ class InteriorPoint:
         eta, w = _soc_nt(st.s_soc, st.z_soc)
         W = _soc_W(eta, w)
         Wi = _soc_W(eta, w, inverse=True)
-        lam_soc = torch.einsum("mij,mj->mi", W, st.z_soc)
+        lam_soc = _rowvec(st.z_soc, W)  # W is symmetric
         w0, w1 = w[:, 0], w[:, 1:]
         ie2 = 1.0 / eta ** 2
         pen = blocks.pen
@@ -568,8 +587,8 @@ class InteriorPoint:
         sl = torch.where(rm, st.s_lin, torch.ones_like(st.s_lin))
         zl = torch.where(rm, st.z_lin, torch.ones_like(st.z_lin))
         th_lin = zl / sl * rm
-        if A.shape[1]:
-            Bs = Bs + torch.einsum("mrd,mr,mre->mde", A, th_lin, A)
+        if A.width:
+            Bs = Bs + A.gram(th_lin)
         scale = torch.clamp(Bs.diagonal(dim1=1, dim2=2).abs().amax(1), min=1e-300)
         Bs = Bs + (self.regularization * scale)[:, None, None] * eye
         H = hess.clone()
@@ -591,7 +610,7 @@ class InteriorPoint:
         blocks = prob.blocks
         y = prob.y
         rm = blocks.rmask
-        mv = lambda M, x: torch.einsum("mij,mj->mi", M, x)  # noqa: E731
+        mv = lambda M, x: _rowvec(x, M)  # noqa: E731  (the NT matrices are symmetric)
         # u = W^{-1}(q - W^{-1} r_p) with q = lambda \ rc   (rc None: q = 0)
         if rc_soc is None:
             rc_soc = torch.zeros_like(sc["lam_soc"])
@@ -603,8 +622,8 @@ class InteriorPoint:
         u_lin = sc["rl"] * (q_lin - sc["rl"] * res["rp_lin"])
         rt = -res["rd_t"] + u_soc[:, 0]
         rv = -res["rd_v"] + blocks.pen * u_soc[:, 1:]
-        if A.shape[1]:
-            rv = rv + torch.einsum("mrd,mr->md", A, u_lin)
+        if A.width:
+            rv = rv + A.adjoint(u_lin)
         ra = -res["rd_a"] if prob.q else None
         if prob.hinge:
             # xi eliminated: (th0 + th1) dxi + th1 y dyhat = r_xi; written so that no two
@@ -634,14 +653,11 @@ class InteriorPoint:
             dt, dv = dt + ct, dv + cv
             if prob.q:
                 da = da + ca
-        dyhat = blocks.predict(dv)
-        if prob.q:
-            dyhat = dyhat + prob.F @ da
         # scaled slack and dual directions
         gs_soc = torch.cat([dt[:, None], dv * blocks.pen], 1) + res["rp_soc"]
         dst_soc = mv(sc["Wi"], gs_soc)
         dzt_soc = q_soc - dst_soc
-        gs_lin = ((torch.einsum("mrd,md->mr", A, dv) if A.shape[1] else torch.zeros_like(st.s_lin))
+        gs_lin = ((A.apply(dv) if A.width else torch.zeros_like(st.s_lin))
                   + res["rp_lin"]) * rm
         dst_lin = sc["rl"] * gs_lin
         dzt_lin = (q_lin - dst_lin) * rm
@@ -649,6 +665,9 @@ class InteriorPoint:
                    s_lin=gs_lin, z_lin=sc["rl"] * dzt_lin, s_h=None, z_h=None,
                    dst_soc=dst_soc, dzt_soc=dzt_soc, dst_lin=dst_lin, dzt_lin=dzt_lin)
         if prob.hinge:
+            dyhat = blocks.predict(dv)
+            if prob.q:
+                dyhat = dyhat + prob.F @ da
             ydy = y * dyhat
             gs_h = torch.stack([base + th1 / tot_h * (rp0 - rp1 - ydy),
                                 base + th0 / tot_h * (ydy + rp1 - rp0)])
@@ -661,7 +680,6 @@ class InteriorPoint:
     def _dual_equation(self, prob, A, res, dd):
         r"""Residual of the linearized dual equation
         :math:`r_d + \nabla^2 f\,\Delta x - G^\top\Delta z` of a direction, per variable."""
-        torch = _torch()
         blocks = prob.blocks
         dy = blocks.predict(dd["v"])
         if prob.q:
@@ -671,8 +689,8 @@ class InteriorPoint:
             g = g - prob.y * dd["z_h"][1]
         e_t = res["rd_t"] - dd["z_soc"][:, 0]
         e_v = res["rd_v"] + blocks.adjoint(g) - blocks.pen * dd["z_soc"][:, 1:]
-        if A.shape[1]:
-            e_v = e_v - torch.einsum("mrd,mr->md", A, dd["z_lin"] * blocks.rmask)
+        if A.width:
+            e_v = e_v - A.adjoint(dd["z_lin"] * blocks.rmask)
         e_a = (res["rd_a"] + prob.F.T @ g) if prob.q else None
         e_xi = (res["rd_xi"] - dd["z_h"][0] - dd["z_h"][1]) if prob.hinge else None
         return dict(rd_t=e_t, rd_v=e_v, rd_a=e_a, rd_xi=e_xi)
@@ -698,7 +716,7 @@ class InteriorPoint:
         blocks = prob.blocks
         m, d, n = blocks.m, blocks.dim, blocks.n
         dt_, dev = blocks.Xt.dtype, blocks.Xt.device
-        A = blocks.row_matrix()
+        A = RowOps(blocks.row_matrix())
         zeros_h = torch.zeros(2, n, dtype=dt_, device=dev) if prob.hinge else None
         st = IPMState(t=torch.zeros(m, dtype=dt_, device=dev), v=torch.zeros(m, d, dtype=dt_, device=dev),
                       a=torch.zeros(prob.q, dtype=dt_, device=dev),
@@ -707,8 +725,8 @@ class InteriorPoint:
         yhat0 = torch.zeros(n, dtype=dt_, device=dev)
         _, grad, hess = loss_terms(prob.loss, yhat0, prob.y)
         Bs = torch.diag_embed(blocks.pen) + 1e-8 * torch.eye(d, dtype=dt_, device=dev)
-        if A.shape[1]:
-            Bs = Bs + torch.einsum("mrd,mr,mre->mde", A, blocks.rmask.to(dt_), A)
+        if A.width:
+            Bs = Bs + A.gram(blocks.rmask.to(dt_))
         H = hess.clone()
         if prob.hinge:
             H = H + 0.5
@@ -723,7 +741,7 @@ class InteriorPoint:
         ra = -(prob.F.T @ g) if prob.q else None
         t, v, a = kkt.solve(rt, rv, ra)
         s_soc = torch.cat([t[:, None], v * blocks.pen], 1)
-        s_lin = (torch.einsum("mrd,md->mr", A, v) if A.shape[1] else torch.zeros(m, 0, dtype=dt_, device=dev))
+        s_lin = (A.apply(v) if A.width else torch.zeros(m, 0, dtype=dt_, device=dev))
         st.t, st.v = t, v
         if prob.q:
             st.a = a
@@ -815,7 +833,7 @@ class InteriorPoint:
         t0 = time.perf_counter()
         st = self.initial_state(prob) if state is None else state
         blocks = prob.blocks
-        A = blocks.row_matrix()
+        A = RowOps(blocks.row_matrix())
         history = []
         status, it = "iteration_limit", 0
         pres = dres = gap = math.inf
@@ -827,7 +845,7 @@ class InteriorPoint:
                 found = separate(st.v)
                 if found is not None and found[0].numel():
                     st = self.add_rows(prob, st, *found)
-                    A = blocks.row_matrix()
+                    A = RowOps(blocks.row_matrix())
                     best = None  # the iterates before had fewer rows
             res = self._residuals(prob, st, A)
             pobj = res["pobj"]
@@ -838,7 +856,7 @@ class InteriorPoint:
             mu = tot / nu
             scale = max(1.0, abs(pobj))
             pres = _amax(res["rp_soc"], res["rp_lin"], res["rp_h"]) / (1.0 + _amax(st.t, st.v))
-            dres = _amax(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"]) / max(prob.beta, 1e-300)
+            dres = _amax(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"]) / max(res["rd_scale"], 1e-300)
             gap = tot / scale
             history.append((pobj, mu, pres, dres))
             if self.verbose:
@@ -857,35 +875,33 @@ class InteriorPoint:
                 break
             (btt, bvt, Bs), H, sc = self._scalings(prob, st, A, res["hess"])
             try:
-                kkt = KKTSolver(prob, btt, bvt, Bs, H, self.regularization, self.truncate)
+                kkt = KKTSolver(prob, btt, bvt, Bs, H, self.regularization)
             except RuntimeError as exc:  # lost positive definiteness: numerical breakdown
                 if self.verbose:
                     print("  ipm: factorization failed:", str(exc)[:200])
                 status = "stalled"
                 break
-            # The Newton direction is linear in (residuals, complementarity rhs): its
-            # residual part is solved on its own, so that the small residuals are not lost
-            # in roundoff against the large complementarity terms, and reused.
+            # 1) affine (predictor) direction: the residuals with the complementarity
+            #    right-hand side -lambda o lambda
             zero = _zero_residuals(res)
-            d_res = self._direction(prob, st, A, res, sc, kkt, None, None, None)
-            # 1) affine (predictor) direction
             rc_soc = -_jprod(sc["lam_soc"], sc["lam_soc"])
             rc_lin = -sc["lam_lin"] ** 2
             rc_h = -sc["lam_h"] ** 2 if prob.hinge else None
-            da = _add(d_res, self._direction(prob, st, A, zero, sc, kkt, rc_soc, rc_lin, rc_h))
+            da = self._direction(prob, st, A, res, sc, kkt, rc_soc, rc_lin, rc_h)
             alpha = min(1.0, self._max_step(prob, sc, da))
             # 2) centering parameter sigma = (mu_aff / mu)^3
             aff = _step_state(st, da, alpha)
             tot_aff, _ = self._mu(prob, aff)
             sigma = min(1.0, max(0.0, tot_aff / tot)) ** 3
-            # 3) combined direction with the second-order (Mehrotra) correction
+            # 3) combined direction with the second-order (Mehrotra) correction; the
+            #    direction is linear in the right-hand sides, so it is the affine one plus
+            #    the direction of the change (one solve, not two)
             e = torch.zeros_like(st.s_soc)
             e[:, 0] = 1.0
-            rc_soc = rc_soc - _jprod(da["dst_soc"], da["dzt_soc"]) + sigma * mu * e
-            rc_lin = (rc_lin - da["dst_lin"] * da["dzt_lin"] + sigma * mu) * blocks.rmask
-            if prob.hinge:
-                rc_h = rc_h - da["dst_h"] * da["dzt_h"] + sigma * mu
-            dd = _add(d_res, self._direction(prob, st, A, zero, sc, kkt, rc_soc, rc_lin, rc_h))
+            c_soc = -_jprod(da["dst_soc"], da["dzt_soc"]) + sigma * mu * e
+            c_lin = (-da["dst_lin"] * da["dzt_lin"] + sigma * mu) * blocks.rmask
+            c_h = (-da["dst_h"] * da["dzt_h"] + sigma * mu) if prob.hinge else None
+            dd = _add(da, self._direction(prob, st, A, zero, sc, kkt, c_soc, c_lin, c_h))
             amax = self._max_step(prob, sc, dd)
             # 4) Gondzio's multiple centrality correctors (they reuse the factorization)
             for _ in range(self.correctors):
@@ -931,7 +947,8 @@ def _add(d1, d2):
 
 
 def _zero_residuals(res):
-    return {k: (v if k in ("yhat", "hess", "pobj") or v is None else v * 0.0) for k, v in res.items()}
+    return {k: (v if k in ("yhat", "hess", "pobj", "rd_scale") or v is None else v * 0.0)
+            for k, v in res.items()}
 
 
 def _clip_target(p, lo, hi):
