@@ -93,7 +93,15 @@ class BlockSet:
         return Dm * self.sign[sl][None, :]
 
     def signs(self, sl=slice(None)):
-        r""":math:`2D_{i_b} - 1` as floats, shape (n, |sl|)."""
+        r""":math:`2D_{i_b} - 1` as floats, shape (n, |sl|) (cached like :meth:`masks`)."""
+        cache = self.__dict__.get("_signs")
+        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
+            cache = self.__dict__["_signs"] = self._signs(slice(None))
+        if cache is not None:
+            return cache[:, sl]
+        return self._signs(sl)
+
+    def _signs(self, sl):
         return 2.0 * self.D[:, self.pat[sl]].to(self.Xt.dtype) - 1.0
 
     def _chunks(self):
@@ -129,14 +137,22 @@ class BlockSet:
 
     def group_masks(self, sl=slice(None)):
         r"""Unsigned masks :math:`D_g` of the groups as floats, shape (n, |sl|) (cached like
-        :meth:`masks`)."""
+        :meth:`masks`).  On the CPU the array is Fortran-ordered (numpy, shared with the
+        tensor), the layout BLAS takes without a copy."""
         gpat = self.groups[0]
         cache = self.__dict__.get("_gmasks")
         if cache is None and 8 * self.n * gpat.shape[0] <= CHUNK_BYTES:
-            cache = self.__dict__["_gmasks"] = self.D[:, gpat].to(self.Xt.dtype)
+            cache = self.__dict__["_gmasks"] = self._group_masks(gpat)
         if cache is not None:
             return cache[:, sl]
-        return self.D[:, gpat[sl]].to(self.Xt.dtype)
+        return self._group_masks(gpat[sl])
+
+    def _group_masks(self, gpat):
+        torch = _torch()
+        Dg = self.D[:, gpat]
+        if Dg.device.type == "cpu":
+            return torch.from_numpy(np.asfortranarray(Dg.numpy(), dtype=np.float64))
+        return Dg.to(self.Xt.dtype)
 
     def group_chunks(self):
         """Slices of groups whose (n, |slice|) temporaries fit :data:`CHUNK_BYTES`."""
@@ -155,6 +171,12 @@ class BlockSet:
         gpat, gidx, _ = self.groups
         U = torch.zeros(gpat.shape[0], self.dim, dtype=V.dtype, device=V.device)
         U.index_add_(0, gidx, V * self.sign[:, None])
+        if V.device.type == "cpu":
+            out = np.zeros(self.n)
+            Xn = self.Xt.numpy()
+            for sl in self.group_chunks():
+                out += (_gemm(self.group_masks(sl).numpy(), U[sl].numpy()) * Xn).sum(1)
+            return torch.from_numpy(out)
         out = torch.zeros(self.n, dtype=self.Xt.dtype, device=self.Xt.device)
         for sl in self.group_chunks():
             out += ((self.group_masks(sl) @ U[sl]) * self.Xt).sum(1)
@@ -164,10 +186,13 @@ class BlockSet:
         r""":math:`(M_b^\top w)_b = \sigma_b(\tilde X^\top D_gw)_{g(b)}`, shape (m, d')."""
         torch = _torch()
         gpat, gidx, _ = self.groups
-        U = torch.empty(gpat.shape[0], self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
         Xw = self.Xt * w[:, None]
-        for sl in self.group_chunks():
-            U[sl] = self.group_masks(sl).T @ Xw
+        if w.device.type == "cpu":
+            U = torch.from_numpy(np.concatenate(
+                [_gemm(self.group_masks(sl).numpy(), Xw.numpy(), trans_a=True)
+                 for sl in self.group_chunks()]))
+        else:
+            U = torch.cat([self.group_masks(sl).T @ Xw for sl in self.group_chunks()])
         return U[gidx] * self.sign[:, None]
 
     def row_values(self, V, sl=slice(None)):
@@ -179,7 +204,7 @@ class BlockSet:
         torch = _torch()
         if self.rows.shape[1] == 0:
             return torch.zeros(self.m, 0, self.dim, dtype=self.Xt.dtype, device=self.Xt.device)
-        S = self.signs().T.gather(1, self.rows)  # (m, r)
+        S = 2.0 * self.D[self.rows, self.pat[:, None]].to(self.Xt.dtype) - 1.0  # (m, r)
         return (S * self.rmask)[:, :, None] * self.Xt[self.rows]
 
     def subset(self, idx) -> BlockSet:
@@ -193,6 +218,16 @@ class BlockSet:
         Returns (block, sample, slot) of the appended rows, sorted by block."""
         self.rows, self.rmask, b_idx, j_idx, slot = append_rows(self.rows, self.rmask, b_idx, j_idx)
         return b_idx, j_idx, slot
+
+
+def _gemm(a, b, trans_a: bool = False):
+    """:math:`a b` (or :math:`a^\top b`) through scipy's BLAS: for the skinny products here
+    it is several times faster than torch's CPU matmul, and it shares its threads with
+    the syrk of the Newton systems (numpy may load a second BLAS whose idle threads
+    would compete with them)."""
+    from scipy.linalg.blas import dgemm
+
+    return dgemm(1.0, a, b, trans_a=int(trans_a))
 
 
 def append_rows(rows, rmask, b_idx, j_idx):

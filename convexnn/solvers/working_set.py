@@ -129,6 +129,7 @@ class RowStore:
         self.rmask = torch.zeros(universe.m, 0, dtype=torch.bool, device=dev)
         self.inset = torch.zeros(universe.n, universe.m, dtype=torch.bool, device=dev)
         self.row_norms = torch.linalg.norm(universe.Xt, dim=1).clamp(min=1e-300)
+        self.Xn = universe.Xt / self.row_norms[:, None]
 
     @property
     def total(self) -> int:
@@ -162,10 +163,13 @@ class RowStore:
         torch = _torch()
         vn = torch.linalg.norm(V, dim=1)
         live = (vn > 0) & ~blocks.linear
+        U = V / vn.clamp(min=1e-300)[:, None]
+        full = ws.numel() == self.universe.m  # ws sorted and unique: the identity
         out_b, out_j = [], []
         for sl in blocks._chunks():
-            zeta = blocks.row_values(V, sl) / (self.row_norms[:, None] * vn[sl].clamp(min=1e-300)[None, :])
-            cand = (zeta < -tol) & live[sl][None, :] & ~self.inset[:, ws[sl]]
+            zeta = (self.Xn @ U[sl].T) * blocks.signs(sl)
+            inset = self.inset[:, sl] if full else self.inset[:, ws[sl]]
+            cand = (zeta < -tol) & live[sl][None, :] & ~inset
             if not bool(cand.any()):
                 continue
             zeta = torch.where(cand, zeta, torch.full_like(zeta, math.inf))
@@ -580,7 +584,8 @@ class WorkingSetSolver:
             # a working set that is still growing is solved loosely: its dual point only has
             # to find the next blocks; the final set continues from there (same problem)
             tol_now = max(ipm_tol, self.screen_tol) if exploring else ipm_tol
-            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
+            import json, os  # EXPERIMENT
+            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose, **json.loads(os.environ.get("IPM_OPTS", "{}")))
             separate = None
             if store is not None and self.separate_add > 0:
                 separate = self._separator(store, blocks, ws, M)
