@@ -584,8 +584,7 @@ class WorkingSetSolver:
             # a working set that is still growing is solved loosely: its dual point only has
             # to find the next blocks; the final set continues from there (same problem)
             tol_now = max(ipm_tol, self.screen_tol) if exploring else ipm_tol
-            import json, os  # EXPERIMENT
-            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose, **json.loads(os.environ.get("IPM_OPTS", "{}")))
+            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
             separate = None
             if store is not None and self.separate_add > 0:
                 separate = self._separator(store, blocks, ws, M)
