@@ -80,6 +80,9 @@ IPM_TOL_RATIO = 0.25
 #: certified gap, so that zero blocks are zero to working precision and the recovered
 #: network's objective equals the convex one to ~1e-8.
 POLISH_TOL_RATIO = 0.01
+#: A zero working block whose dual constraint is slack by this fraction is idle (it
+#: leaves the working set before the final solve).
+IDLE_SLACK = 1e-2
 #: Floats of the (n, blocks) temporaries of one chunked scan.
 CHUNK_ROWS = 8 * 1024**2
 
@@ -473,7 +476,9 @@ class WorkingSetSolver:
         r"""The duality-gap certificate of ``sol`` over every block of the program.
 
         Working blocks are projected warm-started from the rows the interior-point
-        solution is tight on; the others first get the free bound :math:`\|c_b\|`
+        solution is tight on, stopping once the bound is below :math:`\beta(1 -`
+        :data:`IDLE_SLACK`:math:`)` (only the support, :math:`s_b = \beta`, needs the
+        exact value); the others first get the free bound :math:`\|c_b\|`
         (:math:`\gamma = 0`, no free coordinate) and are projected only where it exceeds
         :math:`\beta`, stopping as soon as the bound drops below it (after 2d' steps
         with ``quick``: valid but looser bounds, enough to pick the next blocks; used in
@@ -508,8 +513,12 @@ class WorkingSetSolver:
                     li = loc[idx]
                     warm[li >= 0] = -1
                     warm[li >= 0, :tight.shape[1]] = tight[li[li >= 0]]
-                stop = None if has_free else torch.where(in_ws[idx], torch.zeros_like(upper[idx]),
-                                                         torch.full_like(upper[idx], beta))
+                # any bound below beta certifies a block: only the support (s_b = beta)
+                # needs the exact projection; working blocks stop a little lower so that
+                # their bounds also tell idle blocks (s_b < beta (1 - IDLE_SLACK)) apart
+                stop = None if has_free else torch.where(
+                    in_ws[idx], torch.full_like(upper[idx], beta * (1 - IDLE_SLACK)),
+                    torch.full_like(upper[idx], beta))
                 steps = 2 * universe.dim if quick else self.projection_steps
                 proj = project_cones(universe.Xt, universe.D, universe.pat[idx], C[idx],
                                      free=free if has_free else None, active0=warm,
@@ -617,7 +626,7 @@ class WorkingSetSolver:
             # fails its dual constraint later and comes back
             vn = torch.linalg.norm(state.v, dim=1)
             zero_tol = max(tol_now, 1e-9) * float(vn.max().clamp(min=1e-300))
-            idle = (vn <= zero_tol) & (cert.upper[ws] < program.beta * (1 - 1e-2)) & ~fresh[ws]
+            idle = (vn <= zero_tol) & (cert.upper[ws] <= program.beta * (1 - IDLE_SLACK)) & ~fresh[ws]
             shrink = False
             if exploring and not new.numel() and not added_rows and int(idle.sum()) > ws.numel() // 4:
                 # the set stopped growing with many idle blocks: the final, accurate solve
