@@ -100,7 +100,7 @@ def project_cones(Xt, D, pat, C, *, max_steps: int | None = None, tol: float = 1
                             stop_below=stop_below, chunk_bytes=chunk_bytes)
         return Projection(res.u / w, res.active, res.gamma, res.exact, res.steps)
     max_steps = 8 * d if max_steps is None else max_steps
-    step = max(1, chunk_bytes // (8 * (2 * n + 2 * d * d + 8 * d)))
+    step = max(1, chunk_bytes // (8 * (3 * n + 2 * d * d + 8 * d)))
     Xn = Xt / torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)[:, None]
     outs = []
     for lo in range(0, m, step):
@@ -123,16 +123,18 @@ def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
     m = C.shape[0]
     dt_, dev = Xt.dtype, Xt.device
     u = C.clone()
+    XnT = Xn.T.contiguous()
     act = torch.full((m, d), -1, dtype=torch.long, device=dev)
     gam = torch.zeros(m, d, dtype=dt_, device=dev)
     Aw = torch.zeros(m, d, d, dtype=dt_, device=dev)  # active rows (zero when empty)
     pending = torch.full((m,), -1, dtype=torch.long, device=dev)  # row being added
     gp = torch.zeros(m, dtype=dt_, device=dev)  # its multiplier so far
     done = torch.zeros(m, dtype=torch.bool, device=dev)
-    Dc = D[:, pat]  # (n, m) bool: the chunk's patterns
+    DcT = D[:, pat].T.contiguous()  # (m, n) bool: the chunk's patterns, a row per block
+    SgT = 2.0 * DcT.to(dt_) - 1.0  # the row signs, one in-place product per scan
 
     def signs(rows, blk):  # 2 D[row, pat[blk]] - 1, elementwise
-        return 2.0 * Dc[rows, blk].to(dt_) - 1.0
+        return 2.0 * DcT[blk, rows].to(dt_) - 1.0
 
     if active0 is not None and active0.numel():
         act, gam, Aw, u = _warm_start(Xt, signs, C, active0, d)
@@ -145,13 +147,14 @@ def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
         pick = (pending < 0) & ~done
         if bool(pick.any()):
             idx = torch.nonzero(pick)[:, 0]
-            Z = Xn @ u[idx].T  # (n, k) values / ||x_j||
-            Z = torch.where(Dc[:, idx], Z, -Z)
+            # (k, n) values / ||x_j||, a row per block (contiguous reductions)
+            Z = u[idx] @ XnT
+            Z.mul_(SgT if idx.numel() == m else SgT[idx])
             a_idx = act[idx]
             valid = a_idx >= 0
-            cols = torch.arange(idx.numel(), device=dev)[:, None].expand_as(a_idx)
-            Z[a_idx[valid], cols[valid]] = math.inf  # active rows hold with equality
-            val, prow = Z.min(0)
+            blk = torch.arange(idx.numel(), device=dev)[:, None].expand_as(a_idx)
+            Z[blk[valid], a_idx[valid]] = math.inf  # active rows hold with equality
+            val, prow = Z.min(1)
             viol = val < -tol * unorm[idx].clamp(min=1e-300)
             pending[idx[viol]] = prow[viol]
             gp[idx[viol]] = 0.0
