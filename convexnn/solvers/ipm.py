@@ -295,12 +295,26 @@ class KKTSolver:
                 self.Kachol = torch.linalg.cholesky(Ka)
         else:
             N = m * d
-            K = torch.zeros(N + q, N + q, dtype=dt_, device=dev)
-            K[:N + q, :N + q] = _weighted_gram(prob, H)
-            idx = torch.arange(N, device=dev).view(m, d)
-            K[idx[:, :, None], idx[:, None, :]] += Bs
-            if q:
-                K[N:, N:] += delta * torch.eye(q, dtype=dt_, device=dev)
+            gram = _weighted_gram(prob, H)
+            if dev.type == "cpu":
+                # a reused Fortran-ordered buffer (a fresh one costs page faults), factored
+                # in place; only its lower triangle is read
+                ws = prob.cache.setdefault("kkt_workspace", {})
+                if ws.get("K") is None or ws["K"].shape != gram.shape:
+                    ws["K"] = np.empty(gram.shape, order="F")
+                    ws["diag"] = _block_diagonal_index(m, d, N + q)
+                K = ws["K"]
+                np.copyto(K, gram)
+                Kf = K.reshape(-1, order="F")
+                Kf[ws["diag"]] += Bs.numpy().reshape(-1)
+                if q:
+                    K[range(N, N + q), range(N, N + q)] += delta
+            else:
+                K = gram.clone()
+                idx = torch.arange(N, device=dev).view(m, d)
+                K[idx[:, :, None], idx[:, None, :]] += Bs
+                if q:
+                    K[N:, N:] += delta * torch.eye(q, dtype=dt_, device=dev)
             self.Kchol = DenseCholesky(K)
 
     def _block_solve(self, rt, rv):
@@ -455,7 +469,9 @@ def _gram_sum(blocks: BlockSet, T, hs):
 def _weighted_gram(prob: Subproblem, H):
     r""":math:`[M\ F]^\top H [M\ F]`, shape (d'm + q, d'm + q), accumulated over chunks of
     samples (the (n, d'm) matrix M is never held whole).  For the squared loss H = 1 and
-    the matrix is computed once per working set (cached on the subproblem)."""
+    the matrix is computed once per working set (cached on the subproblem).  On the CPU
+    it is a Fortran-ordered numpy array whose lower triangle scipy's BLAS syrk
+    accumulates (the upper triangle is not set)."""
     torch = _torch()
     blocks = prob.blocks
     constant = prob.loss == "squared"
@@ -463,7 +479,13 @@ def _weighted_gram(prob: Subproblem, H):
         return prob.cache["gram"]
     n, d, m = blocks.n, blocks.dim, blocks.m
     N, q = m * d, prob.q
-    out = torch.zeros(N + q, N + q, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    cpu = blocks.Xt.device.type == "cpu"
+    if cpu:
+        from scipy.linalg.blas import dsyrk
+
+        out = np.zeros((N + q, N + q), order="F")
+    else:
+        out = torch.zeros(N + q, N + q, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
     hs = torch.sqrt(H)
     step = max(1, (64 * 1024**2) // (8 * max(N + q, 1)))
     Dm = blocks.masks()
@@ -472,14 +494,21 @@ def _weighted_gram(prob: Subproblem, H):
         Mc = (blocks.Xt[sl][:, None, :] * (Dm[sl] * hs[sl, None])[:, :, None]).reshape(-1, N)
         if q:
             Mc = torch.cat([Mc, hs[sl, None] * prob.F[sl]], 1)
-        if out.device.type == "cpu":
-            Mn = Mc.numpy()
-            out += torch.from_numpy(Mn.T @ Mn)  # numpy: syrk, BLAS threads
+        if cpu:  # Mc^T Mc with Mc^T Fortran-ordered: no copy
+            out = dsyrk(1.0, Mc.numpy().T, beta=1.0, c=out, trans=0, lower=1, overwrite_c=1)
         else:
             out.addmm_(Mc.T, Mc)
     if constant:
         prob.cache["gram"] = out
     return out
+
+
+def _block_diagonal_index(m: int, d: int, size: int):
+    """Flat (Fortran-order) indices of the m diagonal d x d blocks of a (size, size) matrix,
+    in the row-major order of an (m, d, d) array."""
+    b = np.arange(m)[:, None, None] * d
+    i, j = np.arange(d)[None, :, None], np.arange(d)[None, None, :]
+    return ((b + i) + (b + j) * size).reshape(-1)
 
 
 # ---- the method -------------------------------------------------------------------------
