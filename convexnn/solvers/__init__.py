@@ -33,7 +33,7 @@ _WORKING_SET_PROGRAMS = ("TwoLayerProgram",)
 _WORKING_SET_OPTIONS = ("max_iter", "ipm_tol", "initial_rows", "max_add", "device", "num_threads",
                         "memory_limit", "time_limit", "projection_steps", "initial_blocks",
                         "screen_tol", "screen_steps", "quick_certificates", "separate_add",
-                        "polish")
+                        "polish", "warm_start")
 
 
 def solve_auto(program, *, verbose: bool = False, tol: float | None = None,

@@ -101,6 +101,15 @@ class BlockSet:
             return cache[:, sl]
         return self._signs(sl)
 
+    def signs_t(self, sl=slice(None)):
+        r""":meth:`signs` transposed, shape (|sl|, n), C-contiguous (cached likewise)."""
+        cache = self.__dict__.get("_signs_t")
+        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
+            cache = self.__dict__["_signs_t"] = self._signs(slice(None)).T.contiguous()
+        if cache is not None:
+            return cache[sl]
+        return self._signs(sl).T.contiguous()
+
     def _signs(self, sl):
         return 2.0 * self.D[:, self.pat[sl]].to(self.Xt.dtype) - 1.0
 

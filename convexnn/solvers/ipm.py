@@ -174,6 +174,18 @@ class RowOps:
             return torch.zeros(self.A.shape[0], self.A.shape[2], dtype=u.dtype, device=u.device)
         return _rowvec(u, self.A)
 
+    def with_rows(self, blocks: BlockSet, b_idx, j_idx, slot) -> RowOps:
+        """After ``blocks.add_rows``: the new rows written in place, or rebuilt when the
+        padded table widened."""
+        if int(blocks.rows.shape[1]) != self.width:
+            return RowOps(blocks.row_matrix())
+        if b_idx.numel():
+            sg = 2.0 * blocks.D[j_idx, blocks.pat[b_idx]].to(self.A.dtype) - 1.0
+            rows = sg[:, None] * blocks.Xt[j_idx]
+            self.A[b_idx, slot] = rows
+            self.AT[b_idx, :, slot] = rows
+        return self
+
     def gram(self, theta):
         r""":math:`A_b^\top\mathrm{diag}(\theta_b)A_b`, shape (m, d', d')."""
         return (self.AT * theta[:, None, :]) @ self.A
@@ -867,6 +879,7 @@ class InteriorPoint:
         s_lin[b_idx, slot] = s_new
         z_lin[b_idx, slot] = mu / s_new
         self.rows_added += int(b_idx.numel())
+        self.last_added = (b_idx, j_idx, slot)
         return IPMState(t=st.t, v=st.v, a=st.a, xi=st.xi, s_soc=st.s_soc, z_soc=st.z_soc,
                         s_lin=s_lin, z_lin=z_lin, s_h=st.s_h, z_h=st.z_h)
 
@@ -896,7 +909,7 @@ class InteriorPoint:
                 found = separate(st.v)
                 if found is not None and found[0].numel():
                     st = self.add_rows(prob, st, *found)
-                    A = RowOps(blocks.row_matrix())
+                    A = A.with_rows(blocks, *self.last_added)
                     best = None  # the iterates before had fewer rows
             res = self._residuals(prob, st, A)
             pobj = res["pobj"]
