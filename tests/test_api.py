@@ -150,12 +150,13 @@ def test_inaccurate_answer_is_flagged_not_returned_as_optimal(Xy, monkeypatch):
 
 
 def test_auto_solver_choice_by_program():
-    """auto: the working-set solver, except C-ReLU with free biases (its certificate does
-    not close there yet), which goes to Clarabel (or MOSEK when licensed)."""
+    """auto: the working-set solver for every two-layer program (free biases included),
+    Clarabel (or MOSEK when licensed) only as its fallback."""
     from convexnn.solvers import choose_solver
 
     X, y = np.random.default_rng(0).standard_normal((8, 2)), np.arange(8.0)
-    free = cn.fit(X, y, beta=0.5, bias="free", certify=False).program
-    reg = cn.fit(X, y, beta=0.5, bias="regularized", certify=False).program
-    assert choose_solver("auto", free) in ("clarabel", "mosek")
-    assert choose_solver("auto", reg) == "working_set"
+    free = cn.fit(X, y, beta=0.5, bias="free", certify=False)
+    reg = cn.fit(X, y, beta=0.5, bias="regularized", certify=False)
+    assert choose_solver("auto", free.program) == "working_set"
+    assert choose_solver("auto", reg.program) == "working_set"
+    assert free.solution.solver == "working_set" and "fallback" not in free.solution.info

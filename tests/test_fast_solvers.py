@@ -172,6 +172,28 @@ def test_auto_uses_the_working_set_solver():
     assert res.recovered_objective == pytest.approx(res.objective, rel=1e-6)
 
 
+def test_free_bias_certificate_closes_with_tied_data():
+    """Free hidden biases on tied 1-D data (the first 100 patients' BMI, 71 distinct values,
+    targets of scale 100): the weighted projection's bound under the free coordinate is
+    loose there (it left a relative gap of 0.87), so blocks it leaves above beta get the
+    exact NNLS bound; the certificate must close at Clarabel's optimum."""
+    from sklearn.datasets import load_diabetes
+
+    from convexnn.patterns import enumerate_1d_bias
+
+    X, y = load_diabetes(return_X_y=True)
+    x = X[:100, 2]
+    x = (x - x.mean()) / x.std()
+    prog = TwoLayerProgram(x[:, None], y[:100], beta=1.0, loss="squared", model="relu", bias="free",
+                           skip=False, output_bias=False, patterns=enumerate_1d_bias(x))
+    sol = SOLVERS["working_set"](prog, tol=1e-6)
+    ref = SOLVERS["clarabel"](prog, tol=1e-9)
+    assert sol.status == "optimal" and sol.info["rel_gap"] <= 1e-6, sol.solver_status
+    p, p_ref = prog.objective(sol), prog.objective(ref)
+    assert abs(p - p_ref) <= RTOL * max(1.0, abs(p_ref))
+    assert sol.dual_bound <= p_ref * (1 + 1e-9)  # weak duality
+
+
 def test_memory_refusal_before_allocating():
     prog = _program("relu", "squared", "regularized", False, False)
     with pytest.raises(MemoryBudgetError, match="memory limit") as info:

@@ -36,6 +36,10 @@ from .pruning import prune_blocks
 MODELS = ("relu", "gated")
 #: Relative size below which a block is solver noise (see TwoLayerProgram.recover).
 NOISE_TOL = 1e-9
+#: Dependence tolerance of the pruning (singular values of the normalized fits, relative).
+PRUNE_RTOL = 1e-9
+#: ... and of the merging candidate, which also folds near-parallel neurons into one.
+MERGE_RTOL = 1e-6
 BIASES = ("none", "regularized", "free")
 
 
@@ -262,19 +266,29 @@ class TwoLayerProgram:
         :math:`\alpha = \pm\sqrt{\|v_{i,\pi}\|}` (balanced, same prediction and penalty).
         With ``prune`` the blocks are pruned to a linearly independent set (at most n;
         THEORY A.3).  Interior-point solutions spread real mass over many small blocks, so
-        two candidates are built: blocks below ``tol`` times the largest norm dropped (the
-        small network), and only those below 1e-9 dropped (exact to the solver's accuracy);
-        the small one is kept unless its objective is higher by more than 1e-9 relative
-        (it is, e.g., for the hinge loss with margins at the kink).
+        candidates are built: blocks below ``tol`` times the largest norm dropped and
+        near-dependent fits merged (:data:`MERGE_RTOL`), the same with exact dependence
+        only (the small network), and only blocks below 1e-9 dropped (exact to the
+        solver's accuracy); the first whose objective is not higher than the exact one's
+        by more than 1e-9 relative is kept (the small ones are, e.g., not for the hinge
+        loss with margins at the kink).
         """
         exact = self._recover(sol, prune=prune, tol=min(tol, NOISE_TOL))
         if tol <= NOISE_TOL:
             return exact
-        small = self._recover(sol, prune=prune, tol=tol)
-        f_exact, f_small = self.network_objective(exact), self.network_objective(small)
-        return small if f_small <= f_exact + NOISE_TOL * max(1.0, abs(f_exact)) else exact
+        f_exact = self.network_objective(exact)
+        # the smallest candidate first: near-parallel neurons merged too (an interior-point
+        # solution splits an optimal neuron over adjacent patterns, its copies equal only
+        # to the solver's accuracy), then the small network
+        rtols = (MERGE_RTOL, PRUNE_RTOL) if prune else (PRUNE_RTOL,)
+        for rtol in rtols:
+            small = self._recover(sol, prune=prune, tol=tol, rtol=rtol)
+            if self.network_objective(small) <= f_exact + NOISE_TOL * max(1.0, abs(f_exact)):
+                return small
+        return exact
 
-    def _recover(self, sol: ConvexSolution, *, prune: bool, tol: float) -> Network:
+    def _recover(self, sol: ConvexSolution, *, prune: bool, tol: float,
+                 rtol: float = 1e-9) -> Network:
         """Recovery with blocks below ``tol`` times the largest dropped (see :meth:`recover`)."""
         blocks, constant = self._active_blocks(sol, tol)
         skip, c = sol.skip.copy(), sol.c + constant
@@ -284,7 +298,7 @@ class TwoLayerProgram:
             fits = np.stack([s * (np.maximum(self.Xt @ b, 0.0) if self.model == "relu"
                                   else self.D[:, i] * (self.Xt @ b)) for i, s, b in blocks], axis=1)
             rho = np.array([np.linalg.norm(b[self.penalized]) for _, _, b in blocks])
-            scale, a = prune_blocks(fits, rho, self.free_basis)
+            scale, a = prune_blocks(fits, rho, self.free_basis, rtol=rtol)
             blocks = [(i, s, b * t) for (i, s, b), t in zip(blocks, scale) if t > 0]
             if a.size:
                 k = 0

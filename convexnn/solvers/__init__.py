@@ -81,9 +81,7 @@ def choose_solver(solver: str, program=None) -> str:
     """Resolve a solver name.
 
     ``"auto"`` with a program: ``"working_set"`` for the two-layer programs (C-ReLU and
-    C-GReLU, every loss and variant, except C-ReLU with free hidden biases, whose
-    working-set certificate does not close yet; see ``benchmarks/``), else MOSEK when
-    licensed, else Clarabel.  Without a
+    C-GReLU, every loss and variant), else MOSEK when licensed, else Clarabel.  Without a
     program ``"auto"`` stays ``"auto"`` (``SOLVERS["auto"]`` decides when it runs).
     """
     if solver != "auto":
@@ -92,13 +90,8 @@ def choose_solver(solver: str, program=None) -> str:
         return solver
     if program is None:
         return "auto"
-    free_relu = getattr(program, "model", None) == "relu" and getattr(program, "bias", None) == "free"
-    if type(program).__name__ in _WORKING_SET_PROGRAMS and not free_relu:
+    if type(program).__name__ in _WORKING_SET_PROGRAMS:
         return "working_set"
-    # C-ReLU with free hidden biases: the working-set certificate does not close in general.
-    # Measured: the README's main job (163 distinct BMI values) now certifies in 1.3 s,
-    # but the same data with 1e-3 or 1e-2 jitter (883 distinct values, 1765 blocks) ends
-    # "inaccurate" at relative gap 0.99 / 0.98 after 4 / 20 s; auto goes to Clarabel
     return "mosek" if mosek_license()[0] else "clarabel"
 
 

@@ -169,8 +169,10 @@ def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
         Awl = Aw[li]
         empty = act[li] < 0
         Gw = Awl @ Awl.transpose(1, 2) + torch.diag_embed(empty.to(dt_))
-        r = torch.linalg.solve(Gw, (Awl @ ap[:, :, None]))[:, :, 0]  # dual direction
-        r = torch.where(empty, torch.zeros_like(r), r)
+        r, info = torch.linalg.solve_ex(Gw, (Awl @ ap[:, :, None]))  # dual direction
+        r = r[:, :, 0]
+        broken = (info > 0) | ~torch.isfinite(r).all(1)  # numerically dependent active rows
+        r = torch.where(empty | broken[:, None], torch.zeros_like(r), r)
         z = ap - (Awl.transpose(1, 2) @ r[:, :, None])[:, :, 0]  # primal direction
         zz = (z * z).sum(1)
         apn2 = (ap * ap).sum(1)
@@ -181,7 +183,7 @@ def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
                             torch.full_like(r, math.inf))
         t2, kdrop = ratio.min(1)
         t = torch.minimum(t1, t2)
-        stuck = ~torch.isfinite(t)
+        stuck = ~torch.isfinite(t) | broken  # stop there: u = c + A^T gamma stays a bound
         t = torch.where(stuck, torch.zeros_like(t), t)
         u[li] = u[li] + t[:, None] * torch.where(indep[:, None], z, torch.zeros_like(z))
         gam[li] = torch.where(empty, gam[li], gam[li] - t[:, None] * r)

@@ -616,6 +616,14 @@ class WorkingSetSolver:
                     R = _polish_free(R, C[idx], universe, idx, free, proj.active)
                     R = _repair_free(R, universe, idx, free)
                 upper[idx] = torch.linalg.norm(R * universe.pen[idx], dim=1)
+                if has_free and not quick:
+                    # the weighted projection's bound can be loose under a free coordinate
+                    # (an ill-conditioned metric): blocks it leaves above beta get the exact
+                    # equality-constrained NNLS bound of convexnn.cones
+                    loose = idx[upper[idx] > beta]
+                    if loose.numel():
+                        upper[loose] = torch.minimum(
+                            upper[loose], _exact_free_bounds(universe, loose, C[loose], free))
                 active = torch.full((universe.m, universe.dim), -1, dtype=torch.long, device=C.device)
                 active[idx] = proj.active
                 if self._active_cache is None:
@@ -840,6 +848,26 @@ def _tight_rows(blocks: BlockSet, st: IPMState):
     vals, order = torch.topk(ratio, k, dim=1)
     rows = blocks.rows.gather(1, order)
     return torch.where(vals > 1.0, rows, torch.full_like(rows, -1))
+
+
+def _exact_free_bounds(blocks: BlockSet, idx, C, free):
+    r"""Upper bounds :math:`\min_{\gamma\ge0}\|(c_b + A_b^\top\gamma)_\pi\|` s.t. the free
+    equality, block by block with :func:`convexnn.cones.cone_support` (NNLS in numpy, an
+    exact equality-constrained polish on its active set, a bounded-least-squares repair
+    otherwise); any gamma it returns meets the equality, so the bound is valid."""
+    torch = _torch()
+    from ..cones import cone_support
+
+    Xt = blocks.Xt.cpu().numpy()
+    D = blocks.D.cpu().numpy()
+    pats = blocks.pat[idx].cpu().numpy()
+    Cn = C.cpu().numpy()
+    mask = free.cpu().numpy()
+    out = np.empty(len(pats))
+    for k, (i, c) in enumerate(zip(pats, Cn)):
+        A = np.where(D[:, i], 1.0, -1.0)[:, None] * Xt
+        out[k] = cone_support(A, c, free=mask)[0]
+    return torch.as_tensor(out, dtype=C.dtype, device=C.device)
 
 
 def _polish_free(R, C, blocks: BlockSet, idx, free, active):
