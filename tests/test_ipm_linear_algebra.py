@@ -142,11 +142,11 @@ def test_lin_step_ignores_zero_directions():
 
 def test_incremental_rows_equal_rebuilt_rows():
     blocks = _blocks(7, rows=2)
-    A = RowOps(blocks.row_matrix())
+    A = RowOps.of(blocks)
     # one row into a free slot of block 0, and (widening) three rows into block 1
     for b_idx, j_idx in ((torch.tensor([0]), torch.tensor([5])),
                          (torch.tensor([1, 1, 1]), torch.tensor([2, 3, 4]))):
         b_idx, j_idx, slot = blocks.add_rows(b_idx, j_idx)
         A = A.with_rows(blocks, b_idx, j_idx, slot)
-        ref = RowOps(blocks.row_matrix())
-        assert torch.equal(A.A, ref.A) and torch.equal(A.AT, ref.AT)
+        ref = RowOps.of(blocks)
+        assert torch.equal(A.A, ref.A) and torch.equal(A.AT, ref.AT) and torch.equal(A.mask, ref.mask)

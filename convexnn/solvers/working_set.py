@@ -184,14 +184,15 @@ class RowStore:
         for sl in blocks._chunks():
             # a row per block: normalized row values (m, n), rows in the set excluded
             zeta = _rows_times(self.XnT, U[sl]).mul_(blocks.signs_t(sl))
-            zeta.masked_fill_(self.inset[sl] if full else self.inset[ws[sl]], math.inf)
-            zeta[~live[sl]] = math.inf
-            k = min(max_add, zeta.shape[1])
-            vals, idx = torch.topk(zeta, k, dim=1, largest=False)
-            ok = vals < -tol
-            if not bool(ok.any()):
+            cand = (zeta < -tol) & ~(self.inset[sl] if full else self.inset[ws[sl]])
+            rows = torch.nonzero(cand.any(1) & live[sl])[:, 0]  # usually few blocks
+            if not rows.numel():
                 continue
-            bb = ws[sl][:, None].expand(-1, k)
+            z = torch.where(cand[rows], zeta[rows], math.inf)
+            k = min(max_add, z.shape[1])
+            vals, idx = torch.topk(z, k, dim=1, largest=False)
+            ok = torch.isfinite(vals)
+            bb = ws[sl][rows][:, None].expand(-1, k)
             out_b.append(bb[ok])
             out_j.append(idx[ok])
         if not out_b:
