@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blas import matmul
 from .._validation import check_choice, check_positive
 from ..exceptions import RecoveryError
 from ..losses import Loss, get_loss
@@ -135,7 +136,7 @@ class TwoLayerProgram:
     # ---- numpy evaluation ----------------------------------------------------------------
     def block_fits(self, B: np.ndarray) -> np.ndarray:
         r"""Columns :math:`D_i \tilde X b_i`, shape (n, P), for blocks B (P, d')."""
-        return self.D * (self.Xt @ B.T)
+        return self.D * matmul(self.Xt, B, trans_b=True)
 
     def predict(self, sol: ConvexSolution) -> np.ndarray:
         r""":math:`\sum_i D_i\tilde X(v_i - w_i) + X w_0 + c`."""
@@ -167,7 +168,7 @@ class TwoLayerProgram:
         S = 2.0 * self.D - 1.0
         worst, scale = 0.0, 0.0
         for B in (sol.V, sol.W):
-            Z = self.Xt @ B.T
+            Z = matmul(self.Xt, B, trans_b=True)
             worst = max(worst, float(np.max(-S * Z, initial=0.0)))
             scale = max(scale, float(np.max(np.abs(Z), initial=0.0)))
         scale = max(scale, float(np.max(np.abs(self.y), initial=0.0)))

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._blas import matmul
+
 #: Budget for the float temporaries of one chunked product, in bytes.
 CHUNK_BYTES = 64 * 1024**2
 
@@ -230,13 +232,9 @@ class BlockSet:
 
 
 def _gemm(a, b, trans_a: bool = False):
-    """:math:`a b` (or :math:`a^\top b`) through scipy's BLAS: for the skinny products here
-    it is several times faster than torch's CPU matmul, and it shares its threads with
-    the syrk of the Newton systems (numpy may load a second BLAS whose idle threads
-    would compete with them)."""
-    from scipy.linalg.blas import dgemm
-
-    return dgemm(1.0, a, b, trans_a=int(trans_a))
+    """:math:`a b` (or :math:`a^\top b`) through scipy's BLAS (:mod:`convexnn._blas`): for
+    the skinny products here it is also several times faster than torch's CPU matmul."""
+    return matmul(a, b, trans_a=trans_a)
 
 
 def append_rows(rows, rmask, b_idx, j_idx):
