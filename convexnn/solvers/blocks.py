@@ -80,15 +80,19 @@ class BlockSet:
     def dim(self) -> int:
         return int(self.Xt.shape[1])
 
+    def _cached(self, name: str, build, floats: int):
+        """The array ``build()`` kept on the set under ``name`` when its ``floats`` entries
+        fit :data:`CHUNK_BYTES`; None (build chunks instead) when they do not."""
+        cache = self.__dict__.get(name)
+        if cache is None and 8 * floats <= CHUNK_BYTES:
+            cache = self.__dict__[name] = build()
+        return cache
+
     def masks(self, sl=slice(None)):
         r"""Signed masks :math:`\sigma_b D_{i_b}` as floats, shape (n, |sl|) (cached when
         the whole (n, m) matrix fits in :data:`CHUNK_BYTES`)."""
-        cache = self.__dict__.get("_masks")
-        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
-            cache = self.__dict__["_masks"] = self._masks(slice(None))
-        if cache is not None:
-            return cache[:, sl]
-        return self._masks(sl)
+        cache = self._cached("_masks", lambda: self._masks(slice(None)), self.n * self.m)
+        return self._masks(sl) if cache is None else cache[:, sl]
 
     def _masks(self, sl):
         Dm = self.D[:, self.pat[sl]].to(self.Xt.dtype)
@@ -96,21 +100,14 @@ class BlockSet:
 
     def signs(self, sl=slice(None)):
         r""":math:`2D_{i_b} - 1` as floats, shape (n, |sl|) (cached like :meth:`masks`)."""
-        cache = self.__dict__.get("_signs")
-        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
-            cache = self.__dict__["_signs"] = self._signs(slice(None))
-        if cache is not None:
-            return cache[:, sl]
-        return self._signs(sl)
+        cache = self._cached("_signs", lambda: self._signs(slice(None)), self.n * self.m)
+        return self._signs(sl) if cache is None else cache[:, sl]
 
     def signs_t(self, sl=slice(None)):
         r""":meth:`signs` transposed, shape (|sl|, n), C-contiguous (cached likewise)."""
-        cache = self.__dict__.get("_signs_t")
-        if cache is None and 8 * self.n * self.m <= CHUNK_BYTES:
-            cache = self.__dict__["_signs_t"] = self._signs(slice(None)).T.contiguous()
-        if cache is not None:
-            return cache[sl]
-        return self._signs(sl).T.contiguous()
+        cache = self._cached("_signs_t", lambda: self._signs(slice(None)).T.contiguous(),
+                             self.n * self.m)
+        return self._signs(sl).T.contiguous() if cache is None else cache[sl]
 
     def _signs(self, sl):
         return 2.0 * self.D[:, self.pat[sl]].to(self.Xt.dtype) - 1.0
@@ -151,12 +148,8 @@ class BlockSet:
         :meth:`masks`).  On the CPU the array is Fortran-ordered (numpy, shared with the
         tensor), the layout BLAS takes without a copy."""
         gpat = self.groups[0]
-        cache = self.__dict__.get("_gmasks")
-        if cache is None and 8 * self.n * gpat.shape[0] <= CHUNK_BYTES:
-            cache = self.__dict__["_gmasks"] = self._group_masks(gpat)
-        if cache is not None:
-            return cache[:, sl]
-        return self._group_masks(gpat[sl])
+        cache = self._cached("_gmasks", lambda: self._group_masks(gpat), self.n * gpat.shape[0])
+        return self._group_masks(gpat[sl]) if cache is None else cache[:, sl]
 
     def _group_masks(self, gpat):
         torch = _torch()
