@@ -448,10 +448,11 @@ def _group_factors(blocks: BlockSet, Rinv):
 def _gram_sum(blocks: BlockSet, T, hs):
     r""":math:`\sum_g G_gG_g^\top` with :math:`G_g = \mathrm{diag}(h^{1/2})\,D_g\tilde XT_g^\top`
     (:func:`_group_factors`), accumulated over chunks of groups small enough to stay in
-    cache (:data:`GRAM_CHUNK_BYTES`; G is never held whole).  On the CPU, numpy/BLAS
-    forms :math:`G^\top` chunk by chunk and syrk accumulates the lower triangle in place
-    (half the flops of a GEMM); the result is then a Fortran-ordered numpy array holding
-    the lower triangle only (for :class:`DenseCholesky`)."""
+    cache (:data:`GRAM_CHUNK_BYTES`; G is never held whole).  On the CPU, scipy's BLAS
+    forms G chunk by chunk (gemm into a reused buffer) and syrk accumulates the lower
+    triangle in place (half the flops of a GEMM); the result is then a Fortran-ordered
+    numpy array holding the lower triangle only (for :class:`DenseCholesky`, which factors
+    it in place: the factor is valid until the next call for the same blocks)."""
     torch = _torch()
     n, d, g = blocks.n, blocks.dim, int(T.shape[0])
     step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, n * d)))
