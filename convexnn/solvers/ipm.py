@@ -254,6 +254,18 @@ class IPMState:
     z_h: object
 
 
+def complementarity(st: IPMState, rmask, hinge: bool) -> tuple[float, int]:
+    r"""(:math:`s^\top z`, :math:`\nu`): the total complementarity of an iterate over its
+    cones, working rows (``rmask``) and hinge pairs, and their number (degree);
+    :math:`\mu = s^\top z/\nu`."""
+    tot = float((st.s_soc * st.z_soc).sum()) + float((st.s_lin * st.z_lin * rmask).sum())
+    nu = st.s_soc.shape[0] + int(rmask.sum())
+    if hinge:
+        tot += float((st.s_h * st.z_h).sum())
+        nu += 2 * st.s_h.shape[1]
+    return tot, max(nu, 1)
+
+
 @dataclass
 class IPMResult:
     state: IPMState
@@ -607,13 +619,7 @@ class InteriorPoint:
                     rp_soc=rp_soc, rp_lin=rp_lin, rp_h=rp_h, pobj=pobj, rd_scale=rd_scale)
 
     def _mu(self, prob, st):
-        rm = prob.blocks.rmask
-        tot = float((st.s_soc * st.z_soc).sum()) + float((st.s_lin * st.z_lin * rm).sum())
-        nu = st.s_soc.shape[0] + int(rm.sum())
-        if prob.hinge:
-            tot += float((st.s_h * st.z_h).sum())
-            nu += 2 * st.s_h.shape[1]
-        return tot, max(nu, 1)
+        return complementarity(st, prob.blocks.rmask, prob.hinge)
 
     # -- one Newton solve -------------------------------------------------------------
     def _scalings(self, prob, st, A, hess):

@@ -61,7 +61,7 @@ from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, append_rows, orthonormal_free_basis
 from .cone_projection import project_cones, support_upper
-from .ipm import InteriorPoint, IPMState, Subproblem
+from .ipm import InteriorPoint, IPMState, Subproblem, complementarity
 
 #: Default relative duality-gap tolerance of the certificate.
 DEFAULT_TOL = 1e-6
@@ -267,11 +267,8 @@ def warm_state(prob: Subproblem, ws, state: IPMState, ws_old, blocks_old: BlockS
     kn = torch.nonzero(old_of_new >= 0)[:, 0]
     ko = old_of_new[kn]
     rm_old = blocks_old.rmask
-    tot = float((state.s_soc * state.z_soc).sum()) + float((state.s_lin * state.z_lin * rm_old).sum())
-    mu = tot / max(state.s_soc.shape[0] + int(rm_old.sum()), 1)
-    if prob.hinge:
-        mu = (tot + float((state.s_h * state.z_h).sum())) / max(
-            state.s_soc.shape[0] + int(rm_old.sum()) + state.s_h.numel(), 1)
+    tot, nu = complementarity(state, rm_old, prob.hinge)
+    mu = tot / nu
     t0 = float(state.t.median()) if state.t.numel() else 1.0
     t = torch.full((m,), t0, dtype=dt_, device=dev)
     v = torch.zeros(m, d, dtype=dt_, device=dev)
