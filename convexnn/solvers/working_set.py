@@ -208,7 +208,9 @@ def _rows_times(XT, U):
         return U @ XT
     from scipy.linalg.blas import dgemm
 
-    return torch.from_numpy(dgemm(1.0, XT.numpy(), U.numpy(), trans_a=1, trans_b=1).T)
+    # X U^T as a Fortran-ordered (n, m) array from Fortran views of both factors (no
+    # copies); its transpose is the C-contiguous (m, n) result
+    return torch.from_numpy(dgemm(1.0, XT.numpy().T, U.contiguous().numpy().T).T)
 
 
 def nearest_rows(program, universe: BlockSet, idx, k: int):
