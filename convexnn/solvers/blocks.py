@@ -98,13 +98,9 @@ class BlockSet:
         Dm = self.D[:, self.pat[sl]].to(self.Xt.dtype)
         return Dm * self.sign[sl][None, :]
 
-    def signs(self, sl=slice(None)):
-        r""":math:`2D_{i_b} - 1` as floats, shape (n, |sl|) (cached like :meth:`masks`)."""
-        cache = self._cached("_signs", lambda: self._signs(slice(None)), self.n * self.m)
-        return self._signs(sl) if cache is None else cache[:, sl]
-
     def signs_t(self, sl=slice(None)):
-        r""":meth:`signs` transposed, shape (|sl|, n), C-contiguous (cached likewise)."""
+        r""":math:`2D_{i_b} - 1` as floats, a row per block: shape (|sl|, n), C-contiguous
+        (cached like :meth:`masks`)."""
         cache = self._cached("_signs_t", lambda: self._signs(slice(None)).T.contiguous(),
                              self.n * self.m)
         return self._signs(sl).T.contiguous() if cache is None else cache[sl]
@@ -179,7 +175,7 @@ class BlockSet:
             out = np.zeros(self.n)
             Xn = self.Xt.numpy()
             for sl in self.group_chunks():
-                out += (_gemm(self.group_masks(sl).numpy(), U[sl].numpy()) * Xn).sum(1)
+                out += (matmul(self.group_masks(sl).numpy(), U[sl].numpy()) * Xn).sum(1)
             return torch.from_numpy(out)
         out = torch.zeros(self.n, dtype=self.Xt.dtype, device=self.Xt.device)
         for sl in self.group_chunks():
@@ -193,15 +189,11 @@ class BlockSet:
         Xw = self.Xt * w[:, None]
         if w.device.type == "cpu":
             U = torch.from_numpy(np.concatenate(
-                [_gemm(self.group_masks(sl).numpy(), Xw.numpy(), trans_a=True)
+                [matmul(self.group_masks(sl).numpy(), Xw.numpy(), trans_a=True)
                  for sl in self.group_chunks()]))
         else:
             U = torch.cat([self.group_masks(sl).T @ Xw for sl in self.group_chunks()])
         return U[gidx] * self.sign[:, None]
-
-    def row_values(self, V, sl=slice(None)):
-        r"""All cone rows :math:`(2D_{i_b} - I)\tilde X v_b`, shape (n, |sl|)."""
-        return (self.Xt @ V[sl].T) * self.signs(sl)
 
     def row_matrix(self):
         r"""Working rows :math:`A_{b,R_b}` as a padded tensor (m, r, d') (zero where masked)."""
@@ -222,12 +214,6 @@ class BlockSet:
         Returns (block, sample, slot) of the appended rows, sorted by block."""
         self.rows, self.rmask, b_idx, j_idx, slot = append_rows(self.rows, self.rmask, b_idx, j_idx)
         return b_idx, j_idx, slot
-
-
-def _gemm(a, b, trans_a: bool = False):
-    """:math:`a b` (or :math:`a^\top b`) through scipy's BLAS (:mod:`convexnn._blas`): for
-    the skinny products here it is also several times faster than torch's CPU matmul."""
-    return matmul(a, b, trans_a=trans_a)
 
 
 def append_rows(rows, rmask, b_idx, j_idx):

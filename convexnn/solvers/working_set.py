@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._blas import matmul
 from ..dual_points import project_dual
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
@@ -206,11 +207,9 @@ def _rows_times(XT, U):
     torch = _torch()
     if U.device.type != "cpu":
         return U @ XT
-    from scipy.linalg.blas import dgemm
-
     # X U^T as a Fortran-ordered (n, m) array from Fortran views of both factors (no
     # copies); its transpose is the C-contiguous (m, n) result
-    return torch.from_numpy(dgemm(1.0, XT.numpy().T, U.contiguous().numpy().T).T)
+    return torch.from_numpy(matmul(XT.numpy().T, U.contiguous().numpy().T).T)
 
 
 def nearest_rows(program, universe: BlockSet, idx, k: int):
