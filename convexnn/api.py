@@ -20,6 +20,7 @@ import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
+from .generation import generate, network_patterns
 from .losses import get_loss
 from .network import Network
 from .patterns import (
@@ -27,10 +28,12 @@ from .patterns import (
     PatternSet,
     _hyperplanes,
     _rank_reduce,
+    gates_for_patterns,
     make_patterns,
     pattern_count,
+    unique_patterns,
 )
-from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, lift_bias
+from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
 from .solution import (
     FAILED,
     INACCURATE,
@@ -44,8 +47,13 @@ from .solvers import SOLVERS, choose_solver
 
 #: "auto" patterns: exact enumeration when the arrangement has at most this many cells.
 AUTO_EXACT_LIMIT = 1000
-#: "auto" patterns otherwise: this many sampled Gaussian gates.
+#: "auto" patterns of a gated model otherwise: this many sampled Gaussian gates (the
+#: gated program over them is the gated network with those gates).
 AUTO_SAMPLES = 200
+#: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
+#: seconds and rounds at most.
+GENERATE_TIME = 60.0
+GENERATE_ROUNDS = 30
 #: Relative tolerance of the numpy re-evaluation checks.
 CHECK_RTOL = 1e-5
 
@@ -73,6 +81,8 @@ class FitResult:
         global optimum of the non-convex problem for every width >= the network's).
     certificate : Certificate or None
         The dual certificate of ``network`` (attached when ``certify=True``).
+    generation : GenerationReport or None
+        The rounds of pattern generation (``patterns="generate"``).
     """
 
     objective: float
@@ -91,6 +101,7 @@ class FitResult:
     gates: np.ndarray | None = None
     certificate: Any = None
     messages: list[str] = field(default_factory=list)
+    generation: Any = None
 
     @property
     def n_active(self) -> int:
@@ -107,7 +118,8 @@ class FitResult:
         lines = [
             f"model            : {p.model} ({p.loss.name} loss, bias={p.bias}, skip={p.skip})",
             f"data             : n={p.n_samples}, d={p.X.shape[1]}, beta={p.beta:g}",
-            f"patterns         : {p.n_patterns} ({'exact' if self.exhaustive else p.patterns.method})",
+            f"patterns         : {p.n_patterns} ({'exact' if self.exhaustive else p.patterns.method})"
+            + (f"; generation: {self.generation.summary_line()}" if self.generation else ""),
             f"solver / status  : {self.solver}"
             f"{' -> ' + self.solution.solver if self.solution.solver != self.solver else ''}"
             f" / {self.status} ({self.solution.solver_status})",
@@ -128,23 +140,59 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(1.0, abs(b))
 
 
+def auto_choice(Xt: np.ndarray, model: str) -> Any:
+    """What ``patterns="auto"`` means for lifted data ``Xt``: "exact" when the arrangement
+    has at most :data:`AUTO_EXACT_LIMIT` cells (or rank <= 2), else "generate" (ReLU) or
+    :data:`AUTO_SAMPLES` sampled gates (gated)."""
+    Z, _ = _rank_reduce(Xt)
+    H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
+    if Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT:
+        return "exact"
+    return "generate" if model == "relu" else AUTO_SAMPLES
+
+
 def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
-                     max_patterns: int) -> PatternSet:
-    """Build the pattern set for ``patterns`` ("auto", "exact", int, array or PatternSet)."""
+                     max_patterns: int, model: str = "relu") -> PatternSet | str:
+    """Build the pattern set for ``patterns`` ("auto", "exact", int, array or PatternSet);
+    "generate" (also what "auto" means for ReLU beyond enumeration) is returned as is."""
     one_d_bias = Xt.shape[1] == 2 and bias != "none"
     if isinstance(patterns, str) and patterns == "auto":
-        Z, _ = _rank_reduce(Xt)
-        H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
-        exact = Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT
-        patterns = "exact" if exact else AUTO_SAMPLES
+        patterns = auto_choice(Xt, model)
+    if isinstance(patterns, str) and patterns == "generate":
+        return "generate"
     return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
+
+
+def init_patterns(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
+    """The activation patterns of the seed network(s) ``init`` on lifted data (n, k)."""
+    if init is None:
+        return None
+    nets = list(init) if isinstance(init, list | tuple) else [init]
+    cols = []
+    for net in nets:
+        if not isinstance(net, Network):
+            try:
+                import torch
+            except ImportError:  # pragma: no cover - torch is a dependency
+                torch = None
+            if torch is not None and isinstance(net, torch.nn.Module):
+                net = Network.from_torch(net)
+            else:
+                raise TypeError("init must be a convexnn Network, a torch module or a list of "
+                                f"them; got {type(net).__name__}")
+        if net.n_outputs != 1 or net.input_dim != X.shape[1]:
+            raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
+                             f"outputs; X has {X.shape[1]} features (scalar output)")
+        cols.append(network_patterns(net, X, Xt))
+    return np.concatenate(cols, axis=1)
 
 
 def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "squared",
         patterns: Any = "auto", bias: str = "none", skip: bool = False,
         output_bias: bool = False, solver: str = "auto", seed: Any = None, prune: bool = True,
         tol: float | None = None, max_patterns: int = MAX_PATTERNS, verbose: bool = False,
-        certify: bool = True, **solver_options) -> FitResult:
+        certify: bool = True, init: Any = None, time_limit: float | None = None,
+        **solver_options) -> FitResult:
     r"""Train a two-layer (gated) ReLU network to global optimality over its patterns.
 
     Solves the convex program (C-ReLU or C-GReLU) of
@@ -164,10 +212,13 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Weight decay, > 0.  For a mean loss with penalty lambda use ``beta = n * lambda``.
     model : {"relu", "gated"}, default="relu"
     loss : {"squared", "logistic", "hinge"}, default="squared"
-    patterns : "auto", "exact", int or bool array of shape (n, P), default="auto"
-        "exact" enumerates every pattern (global optimum); an int samples that many
-        Gaussian gates (an upper bound on the optimum); "auto" is exact when the
-        arrangement has at most 1000 cells, else 200 sampled gates.
+    patterns : "auto", "exact", "generate", int or bool array of shape (n, P), default="auto"
+        "exact" enumerates every pattern (global optimum); "generate" grows the pattern
+        set by pricing and local descent (:mod:`convexnn.generation`; the certificate then
+        proves the optimum by branch and bound, or bounds the gap); an int samples that
+        many Gaussian gates (the optimum over them, an upper bound); "auto" is exact when
+        the arrangement has at most 1000 cells, else "generate" (ReLU) or 200 sampled
+        gates (gated: optimal among networks with those gates).
     bias : {"none", "regularized", "free"}, default="none"
         Hidden biases: absent, with weight decay, or free (which also frees the output
         constant).
@@ -175,8 +226,9 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Free linear skip term :math:`X w_0`.
     output_bias : bool, default=False
         Free output constant :math:`c_0`.
-    solver : {"auto", "clarabel", "mosek", "scs"}, default="auto"
-        "auto": MOSEK when installed and licensed, else Clarabel.
+    solver : {"auto", "working_set", "clarabel", "mosek", "scs"}, default="auto"
+        "auto": convexnn's certified working-set solver, falling back to Clarabel (MOSEK
+        when licensed) when it cannot certify its answer.
     seed : int, numpy Generator or None
         Seed of the gate sampling (recorded in the result).
     prune : bool, default=True
@@ -187,6 +239,12 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Refuse an exact enumeration that could exceed this many patterns.
     certify : bool, default=True
         Attach the dual certificate of the recovered network (:func:`convexnn.certify`).
+    init : Network, torch module or list of them, optional
+        Seed networks: their activation patterns join the program (any pattern set but
+        "exact"), so the answer is never worse than any of them (THEORY A.10).
+    time_limit : float, optional
+        Seconds for the pattern generation (default 60); the certificate's branch and
+        bound has its own budget (:func:`convexnn.certificates.certify_fit`).
 
     Returns
     -------
@@ -200,28 +258,71 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     loss_obj = get_loss(loss)
     y = loss_obj.check_targets(y)
     name = choose_solver(solver, None)
-    Xt, _ = lift_bias(X, bias)
-    pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns)
-    program = TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias, skip=skip,
-                              output_bias=output_bias, patterns=pset)
+    if time_limit is not None:
+        time_limit = check_positive("time_limit", time_limit)
+    Xt, free = lift_bias(X, bias)
+    seeds = init_patterns(init, X, Xt)
+    pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
+                            model=model)
+
+    def make(ps: PatternSet) -> TwoLayerProgram:
+        return TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias,
+                               skip=skip, output_bias=output_bias, patterns=ps)
+
+    if isinstance(pset, str):  # "generate"
+        if model != "relu":
+            raise ValueError("patterns='generate' grows ReLU pattern sets; for model='gated' "
+                             "pass an int (sampled gates) or 'exact'")
+        constant = bool(output_bias) or bias == "free"
+        report = None
+
+        def solve(prog):
+            return SOLVERS[name](prog, verbose=False, tol=tol, **solver_options)
+
+        program, sol, report = generate(
+            make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
+            F=free_term_basis(X, bool(skip), constant), solve=solve, init_patterns=seeds,
+            seed=seed, time_limit=GENERATE_TIME if time_limit is None else time_limit,
+            max_rounds=GENERATE_ROUNDS, verbose=verbose)
+        result = solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
+                               certify=certify, seed=seed, t_start=t0, solution=sol,
+                               t_patterns=report.time, **solver_options)
+        result.generation = report
+        return result
+    if seeds is not None and not pset.exhaustive:
+        pset = _with_seeds(pset, seeds, Xt, model)
+    program = make(pset)
     t_patterns = time.perf_counter() - t0
 
     return solve_program(program, name, verbose=verbose, tol=tol, prune=prune, certify=certify,
                          seed=seed, t_start=t0, t_patterns=t_patterns, **solver_options)
 
 
+def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str) -> PatternSet:
+    """``pset`` plus the seed networks' patterns (gates found by LP for a gated model)."""
+    D, _ = unique_patterns(np.concatenate([pset.D, seeds], axis=1))
+    gates = None
+    if model == "gated":
+        gates = gates_for_patterns(D, Xt)
+    return PatternSet(D, gates, exhaustive=False, method=pset.method + "+init", seed=pset.seed)
+
+
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
                   tol: float | None = None, prune: bool = True, certify: bool = True,
                   seed: Any = None, t_start: float | None = None, t_patterns: float = 0.0,
-                  **solver_options) -> FitResult:
+                  solution: ConvexSolution | None = None, **solver_options) -> FitResult:
     """Solve a built program with the named solver, re-check in numpy, recover, certify.
 
     The steps of :func:`fit` after the patterns; :func:`convexnn.path.regularization_path`
-    calls it for every beta with ``program.with_beta(beta)``.
+    calls it for every beta with ``program.with_beta(beta)``.  A ``solution`` already
+    computed (pattern generation) is checked instead of solving again.
     """
     t0 = time.perf_counter() if t_start is None else t_start
     name = solver
-    sol = SOLVERS[name](program, verbose=verbose, tol=tol, **solver_options)
+    if solution is None:
+        sol = SOLVERS[name](program, verbose=verbose, tol=tol, **solver_options)
+    else:
+        sol = solution
     messages: list[str] = []
     status = sol.status
     at = f" at beta={program.beta:g}"
@@ -256,6 +357,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
 
     timings = {"patterns": t_patterns, "setup": sol.setup_time, "solve": sol.solve_time,
                "recover": t_recover}
+    if solution is not None:  # pattern generation: its rounds include every solve
+        timings = {"generation": t_patterns, "recover": t_recover}
     result = FitResult(
         objective=objective, status=status, network=network, recovered_objective=recovered,
         problem=getattr(program, "_problem", None), patterns=program.D,

@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
-from .dual_norm import SEARCH_SAMPLES, Violation, auto_patterns, dual_norm, gate_patterns
+from .dual_norm import (
+    SEARCH_SAMPLES,
+    Violation,
+    auto_patterns,
+    branch_bound_s,
+    dual_norm,
+    gate_patterns,
+)
 from .dual_points import dual_box, dual_point, project_dual, refine_dual
 from .losses import Loss, get_loss
 from .network import Network
@@ -58,6 +65,8 @@ REFUTE_RTOL = 1e-3
 #: is already this close (or for the hinge loss, whose subgradient is not unique): the
 #: refinement removes solver-accuracy effects at near-optimal networks.
 REFINE_RTOL = 1e-2
+#: Seconds of branch and bound per dual point where the patterns are not all listed.
+BB_TIME = 30.0
 #: Losses whose dual point -grad loss is unique (refutation is then a proof).
 _SMOOTH = ("squared", "logistic")
 
@@ -99,7 +108,7 @@ class Certificate:
     n_patterns_checked : int
     time : float
     method : str
-        "exhaustive", "search" or "gated".
+        "exhaustive", "branch_bound", "search" or "gated".
     loss : str
     dual_point : str
         Where the bound's dual point came from: "network" (:math:`-\nabla\ell(\hat y)`),
@@ -140,8 +149,10 @@ class Certificate:
             verdict = "NOT optimal (refuted)"
         elif self.exhaustive:
             verdict = "not certified"
+        elif self.method == "branch_bound":
+            verdict = "not certified (branch and bound stopped at its time budget; the lower bound is valid)"
         else:
-            verdict = "not certified (pattern search only)"
+            verdict = "not certified (pattern search only; the lower bound is valid)"
         return (f"{verdict}: gap {self.gap:.3g} (rel {self.relative_gap:.2e}), "
                 f"s/beta {self.s_found / self.beta:.6g}, LB {self.lower_bound:.10g}, "
                 f"{self.method} over {self.n_patterns_checked} patterns, {self.time:.3f}s")
@@ -155,7 +166,7 @@ class Certificate:
             f"  dual norm s (proven bound): {self.s:.10g}  (s/beta = {self.s / self.beta:.6g})",
             f"  largest value found       : {self.s_found:.10g}  (s/beta = {self.s_found / self.beta:.6g})",
             f"  patterns checked          : {self.n_patterns_checked} "
-            f"({'all' if self.exhaustive else 'a sample: can refute, never certify'})",
+            f"({'all' if self.method == 'exhaustive' else 'every direction, by branch and bound' if self.exhaustive and self.method == 'branch_bound' else 'its gates' if self.method == 'gated' else 'a sample: can refute, never certify'})",
             f"  dual point from           : {self.dual_point}",
             f"  free-term projection      : {self.free_residual:.2e}",
             f"  certified                 : {self.certified}   refuted: {self.refuted}",
@@ -187,7 +198,8 @@ def _check_network(network: Network, d: int, bias: str, skip: bool, constant: bo
 def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss = "squared",
             bias: str = "none", skip: bool = False, output_bias: bool = False,
             patterns: Any = None, seed: Any = None, tol: float = TOL,
-            n_samples: int = SEARCH_SAMPLES, refine: bool = True) -> Certificate:
+            n_samples: int = SEARCH_SAMPLES, refine: bool = True,
+            time_limit: float = BB_TIME) -> Certificate:
     r"""Certify (or refute) global optimality of any two-layer network (THEORY A.7).
 
     .. math::
@@ -233,6 +245,11 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
         for the hinge loss), improve it by a cutting-plane solve of the dual
         (:func:`convexnn.dual_points.refine_dual`, a small conic program);
         exhaustive/gated checks only.
+    time_limit : float, default=30
+        Seconds of branch and bound per dual point when the patterns are not enumerated
+        and every coordinate is penalized (:mod:`convexnn.branch_bound`): a complete
+        search proves s like an exhaustive one; a truncated one still gives a valid (looser)
+        bound.  0 turns it off (pattern search with the closed-form bound only).
 
     Returns
     -------
@@ -276,7 +293,8 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
         D = pset.D
     return _certify(network, X, y, Xt, free, beta=beta, loss=loss, bias=bias, skip=bool(skip),
                     constant=constant, D=D, exhaustive=gated or pset.exhaustive, gated=gated,
-                    tol=tol, t0=t0, refine=bool(refine))
+                    tol=tol, t0=t0, refine=bool(refine),
+                    bb_time=check_positive("time_limit", time_limit, allow_zero=True))
 
 
 @dataclass
@@ -292,28 +310,36 @@ class _DualEval:
     scale: float
     lower: float
     moved: float
+    proven: bool
 
 
 def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y, Xt, free,
-                   D, *, beta: float, loss: Loss, exhaustive: bool, gated: bool) -> _DualEval:
+                   D, *, beta: float, loss: Loss, exhaustive: bool, gated: bool,
+                   bb_time: float = BB_TIME) -> _DualEval:
     """Steps 3-4 of the module docstring for a dual point ``lam`` (already projected)."""
     moved = float(np.linalg.norm(lam - lam_raw)) / max(float(np.linalg.norm(lam_raw)), 1e-300)
     # 3. dual norm (the search adds the network's own patterns to the candidates)
     method = "gated" if gated else "exhaustive" if exhaustive else "search"
     if method == "search":
         D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
-    s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
+    proven = method != "search"
+    if method == "search" and not free.any() and bb_time > 0:
+        method = "branch_bound"
+        s, found, viol, n_checked, proven = branch_bound_s(Xt, lam, D, beta=beta,
+                                                           time_limit=bb_time)
+    else:
+        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
     # 4. scale into the dual feasible set and evaluate the dual objective
     scale = 1.0 if s <= beta else beta / s
     lower = -loss.conjugate(-scale * lam, y)
     return _DualEval(lam, float(s), float(found), viol, int(n_checked), method, float(scale),
-                     float(lower), moved)
+                     float(lower), moved, bool(proven))
 
 
 def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
              skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
              tol: float, t0: float, extra_predictions: tuple = (),
-             refine: bool = True) -> Certificate:
+             refine: bool = True, bb_time: float = BB_TIME) -> Certificate:
     """The certificate proper, on validated inputs.
 
     The dual point is taken at the network's predictions, and at ``extra_predictions``
@@ -329,7 +355,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     net = replace(network, regularize_bias=bias == "regularized")
     upper = float(net.objective(X, y, beta=beta, loss=loss))
     lo, hi = dual_box(loss, y)
-    kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated)
+    kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated, bb_time=bb_time)
 
     def unfinished(lower):
         return (upper - lower) / max(1.0, abs(upper)) > tol
@@ -338,7 +364,9 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     own = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z_net),
                          X, y, Xt, free, D, **kw)
     best, source = own, "network"
-    for z in extra_predictions:  # always tried: the best valid bound is reported
+    for z in extra_predictions:  # tried when the network's own point does not certify
+        if own.proven and not unfinished(own.lower):
+            break
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
                             X, y, Xt, free, D, **kw)
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)
@@ -354,18 +382,19 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     lower = best.lower
     gap = upper - lower
     rel = gap / max(1.0, abs(upper))
-    certified = bool(exhaustive and rel <= tol)
+    certified = bool(best.proven and rel <= tol)
     refuted = bool(loss.name in _SMOOTH
                    and (own.found > beta * (1 + REFUTE_RTOL) or own.moved > REFUTE_RTOL))
     return Certificate(lower_bound=float(lower), upper_bound=upper, gap=float(gap),
-                       relative_gap=float(rel), certified=certified, exhaustive=bool(exhaustive),
+                       relative_gap=float(rel), certified=certified, exhaustive=bool(best.proven),
                        s=best.s, s_found=best.found, beta=beta, scale=best.scale,
                        refuted=refuted, most_violated=own.viol, n_patterns_checked=own.n_checked,
-                       time=time.perf_counter() - t0, method=own.method, loss=loss.name,
+                       time=time.perf_counter() - t0, method=best.method, loss=loss.name,
                        free_residual=own.moved, tol=tol, dual_point=source)
 
 
-def certify_fit(result, *, tol: float = TOL, refine: bool = True) -> Certificate:
+def certify_fit(result, *, tol: float = TOL, refine: bool = True,
+                time_limit: float = BB_TIME) -> Certificate:
     """Certificate of a :func:`convexnn.fit` result's recovered network.
 
     Uses the fit's own data, beta, loss and variant.  When the fit enumerated every
@@ -392,7 +421,7 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True) -> Certificate
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
                     bias=program.bias, skip=program.skip, constant=constant, D=D,
                     exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
-                    extra_predictions=(program.predict(result.solution),))
+                    extra_predictions=(program.predict(result.solution),), bb_time=time_limit)
 
 
 __all__ = ["Certificate", "Violation", "certify", "certify_fit", "project_dual"]

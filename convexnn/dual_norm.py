@@ -14,6 +14,10 @@ cone of :math:`K_i` (THEORY A.6; :func:`convexnn.cones.pattern_supports`,
 * ``"search"``: over sampled patterns with local ascent into adjacent cells; the maximum
   found is only a *lower* bound of s, so the proven bound is the closed form
   :func:`global_bound`;
+* ``"branch_bound"``: every coordinate penalized (no free bias), a branch and bound over
+  directions (:mod:`convexnn.branch_bound`): a proven upper bound of s without listing
+  the cells, exact when the search completes within its budget, else the smaller of its
+  open bound and :func:`global_bound`;
 * ``"gated"``: for a gated network, :math:`s = \max_i \|(\tilde X^\top D_i\lambda)_\pi\|`
   over its gates (THEORY B, no cones).
 
@@ -201,6 +205,34 @@ def _gated_s(Xt, lam, D, pen):
     return float(norms[i]), Violation(D[:, i].copy(), u, 1, float(norms[i])), D.shape[1]
 
 
+#: Relative resolution of the branch-and-bound maximum above beta.
+BB_RTOL = 1e-9
+#: Largest rank of the lifted data that the branch and bound is tried on (the number of
+#: nodes grows like (1/accuracy)^(rank - 1)); above it the closed-form bound is used.
+BB_MAX_RANK = 6
+
+
+def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: float,
+                   time_limit: float) -> tuple[float, float, Violation, int, bool]:
+    r"""(s, found, most violated, cells bounded exactly, complete) by branch and bound,
+    after the pattern search over ``D`` (whose best value seeds the incumbent)."""
+    pen = np.ones(Xt.shape[1], bool)
+    found, viol, _ = _search_s(Xt, lam, D, None, pen)
+    from .branch_bound import dual_norm_bb
+
+    if _rank_reduce(Xt)[0].shape[1] > BB_MAX_RANK:
+        # too many directions to branch over: the closed-form bound (valid, loose)
+        return max(global_bound(Xt, lam, pen), found), found, viol, D.shape[1], False
+
+    upper, lower, u, sign, complete, _ = dual_norm_bb(
+        Xt, lam, floor=max(beta, found), rtol=BB_RTOL, time_limit=time_limit)
+    if lower > found:
+        found = lower
+        viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+    s = upper if complete else min(upper, global_bound(Xt, lam, pen))
+    return max(s, found), found, viol, D.shape[1], bool(complete)
+
+
 def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
               method: str) -> tuple[float, float, Violation, int]:
     r"""(s, found, most violated, patterns checked) for the dual point ``lam``.
@@ -222,5 +254,5 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
-__all__ = ["AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
+__all__ = ["BB_RTOL", "branch_bound_s", "AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
            "gate_patterns", "global_bound"]
