@@ -342,6 +342,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         messages.append(f"solver objective {sol.objective_reported:.10g} != numpy {objective:.10g}")
     if violation > CHECK_RTOL:
         messages.append(f"cone constraints violated by {violation:.2e} (relative)")
+    if "near_tol" in sol.info:
+        messages.append(f"working_set: {sol.info['near_tol']}")
 
     t1 = time.perf_counter()
     network = program.recover(sol, prune=prune)

@@ -65,8 +65,10 @@ REFUTE_RTOL = 1e-3
 #: is already this close (or for the hinge loss, whose subgradient is not unique): the
 #: refinement removes solver-accuracy effects at near-optimal networks.
 REFINE_RTOL = 1e-2
-#: Seconds of branch and bound per dual point where the patterns are not all listed.
-BB_TIME = 30.0
+#: Seconds of branch and bound per dual point where the patterns are not all listed: a
+#: safety net only, the node budget (:data:`convexnn.dual_norm.BB_NODES`) binds first on an
+#: unloaded machine, so the same input takes the same path.
+BB_TIME = 120.0
 #: Losses whose dual point -grad loss is unique (refutation is then a proof).
 _SMOOTH = ("squared", "logistic")
 
@@ -245,7 +247,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
         for the hinge loss), improve it by a cutting-plane solve of the dual
         (:func:`convexnn.dual_points.refine_dual`, a small conic program);
         exhaustive/gated checks only.
-    time_limit : float, default=30
+    time_limit : float, default=120
         Seconds of branch and bound per dual point when the patterns are not enumerated
         and every coordinate is penalized (:mod:`convexnn.branch_bound`): a complete
         search proves s like an exhaustive one; a truncated one still gives a valid (looser)
@@ -339,7 +341,8 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
 def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
              skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
              tol: float, t0: float, extra_predictions: tuple = (),
-             refine: bool = True, bb_time: float = BB_TIME) -> Certificate:
+             refine: bool = True, bb_time: float = BB_TIME,
+             proof: tuple | None = None) -> Certificate:
     """The certificate proper, on validated inputs.
 
     The dual point is taken at the network's predictions, and at ``extra_predictions``
@@ -361,9 +364,17 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
         return (upper - lower) / max(1.0, abs(upper)) > tol
 
     z_net = network.predict(X)
+    if proof is not None:  # the fit's own branch and bound proved s for this dual point
+        lam_p, s_p = proof
+        scale = min(1.0, beta / s_p)
+        proved = _DualEval(lam_p, float(s_p), float(beta), None, 0, "branch_bound",
+                           float(scale), float(-loss.conjugate(-scale * lam_p, y)), 0.0, True)
+        kw["bb_time"] = 0.0 if not unfinished(proved.lower) else bb_time
     own = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z_net),
                          X, y, Xt, free, D, **kw)
     best, source = own, "network"
+    if proof is not None and proved.lower > best.lower:
+        best, source = proved, "convex solution (proven during pattern generation)"
     for z in extra_predictions:  # tried when the network's own point does not certify
         if own.proven and not unfinished(own.lower):
             break
@@ -421,7 +432,17 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
                     bias=program.bias, skip=program.skip, constant=constant, D=D,
                     exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
-                    extra_predictions=(program.predict(result.solution),), bb_time=time_limit)
+                    extra_predictions=(program.predict(result.solution),), bb_time=time_limit,
+                    proof=_generation_proof(result))
+
+
+def _generation_proof(result) -> tuple | None:
+    """(lambda, s bound) proven by the fit's pattern generation for its final solution."""
+    gen = getattr(result, "generation", None)
+    if gen is None or gen.proof is None:
+        return None
+    lam, level, sol = gen.proof
+    return (lam, level) if sol is result.solution else None
 
 
 __all__ = ["Certificate", "Violation", "certify", "certify_fit", "project_dual"]

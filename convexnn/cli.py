@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 
 def _patterns_arg(text: str):
-    if text in ("auto", "exact"):
+    if text in ("auto", "exact", "generate"):
         return text
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--patterns must be 'auto', 'exact' or an integer; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--patterns must be 'auto', 'exact', 'generate' or an integer; got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"--patterns must be >= 1; got {value}")
     return value
@@ -77,9 +77,38 @@ def fit_kwargs(args: argparse.Namespace, task: str) -> dict:
     loss = args.loss
     if loss == "auto":
         loss = "squared" if task == "regression" else "logistic"
-    return dict(beta=args.beta, model=args.model, loss=loss, patterns=args.patterns,
-                bias=args.bias, skip=args.skip, output_bias=args.output_bias,
-                solver=args.solver, seed=args.seed)
+    kw = dict(beta=args.beta, model=args.model, loss=loss, patterns=args.patterns,
+              bias=args.bias, skip=args.skip, output_bias=args.output_bias,
+              solver=args.solver, seed=args.seed)
+    if getattr(args, "time_limit", None) is not None:
+        kw["time_limit"] = args.time_limit
+    return kw
+
+
+def run_gradient_reference(data, kwargs: dict, result, width: int, seeds: int,
+                           epochs: int) -> None:
+    """Train the same network by torch L-BFGS (``seeds`` runs of ``width`` neurons) and
+    print each objective next to the convex answer and its certified lower bound."""
+    from .torch_backend import random_module, train
+
+    cert = result.certificate
+    lower = cert.lower_bound if cert is not None else float("-inf")
+    best, total = float("inf"), 0.0
+    for s in range(seeds):
+        module = random_module(data.X.shape[1], width, model="relu", bias=kwargs["bias"],
+                               skip=kwargs["skip"], output_bias=kwargs["output_bias"], seed=s)
+        t0 = time.perf_counter()
+        res = train(module, data.X, data.y, beta=kwargs["beta"], loss=kwargs["loss"],
+                    optimizer="lbfgs", epochs=epochs, quiet=True, log_every=epochs)
+        t = time.perf_counter() - t0
+        best, total = min(best, res.objective), total + t
+        print(f"L-BFGS (torch)   : width {width}, seed {s}, {epochs} iterations: objective "
+              f"{res.objective:.10g} in {t:.2f}s "
+              f"({'above' if res.objective >= lower else 'BELOW'} the certified lower bound)")
+    ratio = result.recovered_objective / best
+    print(f"convex vs L-BFGS : objective {result.recovered_objective:.10g} / best L-BFGS "
+          f"{best:.10g} = {ratio:.6f}; fit {result.timings['total']:.2f}s against "
+          f"{total:.2f}s for the {seeds} L-BFGS runs ({result.timings['total'] / total:.2f}x)")
 
 
 def run_solve(args: argparse.Namespace) -> int:
@@ -94,6 +123,9 @@ def run_solve(args: argparse.Namespace) -> int:
     result = fit(data.X, data.y, **kwargs)
     print(result.summary())
     print(f"wall time [s]    : {time.perf_counter() - t0:.3f} (including data loading and imports)")
+    if args.lbfgs:
+        run_gradient_reference(data, kwargs, result, args.lbfgs, args.lbfgs_seeds,
+                               args.lbfgs_epochs)
     if args.save:
         path = result.network.save(args.save)
         print(f"network saved to : {path}")
@@ -138,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--save", metavar="FILE.npz", help="save the recovered network")
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds of pattern generation (default: fit's 60)")
+    p.add_argument("--lbfgs", type=int, default=0, metavar="WIDTH",
+                   help="also train width-WIDTH networks by torch L-BFGS on the same objective")
+    p.add_argument("--lbfgs-seeds", type=int, default=2, help="L-BFGS runs (seeds)")
+    p.add_argument("--lbfgs-epochs", type=int, default=500, help="L-BFGS iterations per run")
     p.set_defaults(func=run_solve)
     try:
         from .comparison import add_compare_parser

@@ -121,9 +121,4 @@ def from_blocks(blocks: list[tuple[int, float, np.ndarray]], pen: np.ndarray
     return B / r[:, None], s * r
 
 
-def as_float_seed(seed: Any) -> np.random.Generator:
-    """A numpy Generator from an int, a Generator or None."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 __all__ = ["LocalNetwork", "descend", "random_start", "from_blocks"]

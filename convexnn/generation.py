@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .descent import descend, from_blocks, random_start
-from .dual_norm import BB_MAX_RANK
+from .dual_norm import BB_MAX_RANK, BB_NODES
 from .dual_points import dual_box, project_dual
 from .network import Network
 from .patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
@@ -58,6 +58,9 @@ DESCENT_ITERATIONS = 500
 CONE_CANDIDATES = 128
 CONE_SAMPLES = 128
 CONE_ASCENTS = 8
+#: Seconds the exact pricing gets at least, even when the generation's budget is spent
+#: (its node budget binds first on an unloaded machine).
+BB_MIN_TIME = 60.0
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-6
 
@@ -71,6 +74,9 @@ class GenerationReport:
     time: float = 0.0
     seed_objective: float = float("nan")
     history: list[dict] = field(default_factory=list)
+    #: (lambda, s_bound, solution) when branch and bound proved that the final round's
+    #: dual point satisfies max_u |lambda^T (X~u)_+| <= s_bound (the certificate reuses it)
+    proof: tuple | None = None
 
     def summary_line(self) -> str:
         last = self.history[-1] if self.history else {}
@@ -180,10 +186,10 @@ def generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta
             # exact pricing: branch and bound proves no violation, or finds one
             from .branch_bound import dual_norm_bb
 
-            budget = max(1.0, time_limit - (time.perf_counter() - t0))
+            budget = max(BB_MIN_TIME, time_limit - (time.perf_counter() - t0))
             level = beta * (1 + PRICE_RTOL)
             _, val, u, _, complete, violated = dual_norm_bb(
-                Xt, lam, floor=level, stop_above=level, time_limit=budget)
+                Xt, lam, floor=level, stop_above=level, time_limit=budget, max_nodes=BB_NODES)
             entry["branch_bound"] = "violated" if violated else "complete" if complete else "budget"
             if violated:
                 new_p = _new_columns((Xt @ u[:, None]) >= 0, S)
@@ -191,6 +197,7 @@ def generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta
                     print(f"  branch and bound: a direction at s/beta={val / beta:.8f}")
             elif complete:
                 report.stopped = "no violated constraint (proven by branch and bound)"
+                report.proof = (lam, level, sol)
                 break
         if not new_p.shape[1] and not new_d.shape[1]:
             report.stopped = "no violated constraint found by the pricing search"

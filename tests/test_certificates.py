@@ -111,8 +111,13 @@ def test_sampled_gates_miss_the_optimum(i6):
     r3 = cn.fit(X, y, beta=beta, patterns=3, seed=1)
     assert r3.objective > r.objective + 1e-3
     c = r3.certificate
-    assert not c.certified and not c.exhaustive and c.method == "search"
+    # rank 2 with every coordinate penalized: branch and bound proves s (no cell list)
+    assert not c.certified and c.exhaustive and c.method == "branch_bound"
     assert c.lower_bound <= r.objective + 1e-9
+    # without it, the pattern search can only refute
+    c_search = certify(r3.network, X, y, beta=beta, patterns=20, seed=0, time_limit=0)
+    assert not c_search.certified and not c_search.exhaustive and c_search.method == "search"
+    assert c_search.lower_bound <= r.objective + 1e-9
     assert c.refuted  # the search finds a violated constraint: s > beta
     c_all = certify(r3.network, X, y, beta=beta, patterns="exact")
     assert not c_all.certified and c_all.exhaustive
@@ -168,7 +173,11 @@ def test_certificates_valid_and_tight(loss, bias, seed, skip, output_bias, n, d,
         assert cr.lower_bound <= p_star + tol
         assert cr.gap >= cr.upper_bound - p_star - tol
         assert not cr.certified
-        assert cr.exhaustive == (patterns is r.program.patterns)
+        # a sample is proven complete by branch and bound when every coordinate is
+        # penalized (no free bias); otherwise it is a search that can only refute
+        assert cr.exhaustive == (patterns is r.program.patterns or bias != "free")
+        if patterns is not r.program.patterns:
+            assert cr.method == ("search" if bias == "free" else "branch_bound")
 
 
 def test_one_d_free_bias_closed_form():
