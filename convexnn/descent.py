@@ -21,7 +21,6 @@ It is a fast, dependency-free trainer for these small programs; the torch traine
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -40,9 +39,13 @@ class LocalNetwork:
     objective: float
     iterations: int
 
-    def patterns(self, Xt: np.ndarray) -> np.ndarray:
-        r""":math:`1[\tilde X u_k \ge 0]` of the neurons with nonzero weight, shape (n, m)."""
-        keep = (np.abs(self.alpha) > 0) & (np.linalg.norm(self.U, axis=1) > 0)
+    def patterns(self, Xt: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
+        r""":math:`1[\tilde X u_k \ge 0]` of the neurons that carry weight,
+        :math:`|\alpha_k|\|u_k\| > \mathrm{rtol}\max_l|\alpha_l|\|u_l\|` (weight decay drives
+        the others towards zero; their patterns would only enlarge the program), shape
+        (n, m')."""
+        w = np.abs(self.alpha) * np.linalg.norm(self.U, axis=1)
+        keep = w > rtol * float(w.max(initial=0.0))
         return (Xt @ self.U[keep].T) >= 0
 
 
