@@ -218,6 +218,10 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     """Train one randomly initialised network; returns the run's dict."""
     from . import torch_backend as tb
 
+    if os.getpid() != job["parent"]:  # a worker process: one torch and one BLAS thread
+        from ._threads import worker_threads
+
+        worker_threads(1)
     gates = gate_bias = None
     if settings["model"] == "gated":
         pool, pool_b = settings["gate_pool"]
