@@ -440,6 +440,11 @@ class TrainResult:
     grad_norm: float
     messages: list = field(default_factory=list)
 
+    def __repr__(self) -> str:  # one line (the generated one prints the history)
+        from ._reprs import train_result
+
+        return train_result(self)
+
 
 def _input_dim(module: nn.Module) -> int | None:
     if isinstance(module, TwoLayerModule):
