@@ -77,7 +77,7 @@ def accuracy(net: cn.Network, X: np.ndarray, y: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for compare_gated_vs_sgd.png")
+    parser.add_argument("--out", default="out/", help="folder for compare_gated_vs_sgd.png")
     parser.add_argument("--n", type=int, default=1000, help="training (and test) points")
     parser.add_argument("--d", type=int, default=25)
     parser.add_argument("--kappa", type=float, default=1000.0)
