@@ -5,7 +5,6 @@ the solver (through a patched routine) and after it; the solve's answer is compa
 an uncapped solve of the same program.
 """
 
-import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
