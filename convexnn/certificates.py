@@ -159,7 +159,7 @@ class Certificate:
             f"  dual norm s (proven bound): {self.s:.10g}  (s/beta = {self.s / self.beta:.6g})",
             f"  largest value found       : {self.s_found:.10g}  (s/beta = {self.s_found / self.beta:.6g})",
             f"  patterns checked          : {self.n_patterns_checked} "
-            f"({_checked(self.method)})",
+            f"({_checked(self.method, self.exhaustive)})",
             f"  dual point from           : {self.dual_point}",
             f"  free-term projection      : {self.free_residual:.2e}",
             f"  certified                 : {self.certified}   refuted: {self.refuted}",
@@ -173,8 +173,10 @@ class Certificate:
         return certificate(self)
 
 
-def _checked(method: str) -> str:
+def _checked(method: str, exhaustive: bool = False) -> str:
     """What a certificate's pattern check covers, by method."""
+    if method == "branch_bound" and exhaustive:
+        return "every direction, by branch and bound"
     return {"exhaustive": "all", "gated": "the gates' patterns: optimal among gated networks "
             "with these gates, not over every ReLU network"}.get(
         method, "a sample: can refute, never certify")
