@@ -11,7 +11,7 @@ is its own) and reports the time to a certified relative duality gap of 1e-6 (th
 working-set solver: ``working_set`` with its defaults, which polish the point to 1e-8,
 and ``working_set_tol``, which stops at the first point certified within 1e-6; each time
 is the median of ``--repeats`` runs after one untimed-in-the-median first call, whose time
-is shown apart, the minimum is shown too) or to its own default tolerance (Clarabel 1e-8,
+is shown apart; the spread min / median / max is shown too, with the load average) or to its own default tolerance (Clarabel 1e-8,
 SCS 1e-6).  The table shows, per
 problem and solver: time, objective, relative difference to Clarabel's optimum (to the
 best objective found when Clarabel is skipped), certified gap where the solver gives
@@ -153,7 +153,8 @@ def worker(name: str, solver: str, time_cap: float, repeats: int) -> dict:
             # our solver is the subject: capped at the (larger) working-set cap
             sol = SOLVERS["working_set"](prog, **opts)
             times.append(time.perf_counter() - t0)
-        out.update(time=float(np.median(times)), time_min=float(np.min(times)), times=times,
+        out.update(time=float(np.median(times)), time_min=float(np.min(times)),
+                   time_max=float(np.max(times)), times=times, load_average=os.getloadavg()[0],
                    first_call=cold,
                    status=sol.status, objective=prog.objective(sol), dual_bound=sol.dual_bound,
                    rel_gap=sol.info["rel_gap"], iterations=sol.iterations,
@@ -268,7 +269,9 @@ def table(name, desc, rows) -> str:
             lines.append(f"| {r['solver']} | skipped: {why} | | | | | | | | |")
             continue
         t = r["time"]
-        tt = fmt(t, ".3f") + (f" (min {r['time_min']:.3f})" if "time_min" in r else "")
+        tt = fmt(t, ".3f") + (f" (min {r['time_min']:.3f}" if "time_min" in r else "")
+        if "time_min" in r:  # the spread over repeats (older results have no max)
+            tt += f", max {r['time_max']:.3f})" if "time_max" in r else ")"
         rel = (r["objective"] - ref_obj) / max(1.0, abs(ref_obj)) if np.isfinite(ref_obj) else np.nan
         speed = (t_ref / t) if (t_ref and r["solver"] != "clarabel") else None
         lines.append(f"| {r['solver']} | {tt} | {fmt(r.get('objective'), '.10g')} | {fmt(rel, '+.1e')} | "
@@ -282,7 +285,10 @@ def table(name, desc, rows) -> str:
         first = f", first call {r['first_call']:.3f} s" if r.get("first_call") is not None else ""
         lines.append(f"{r['solver']}: {r['rounds']} round(s), blocks {r['blocks']}, {r['rows']} cone rows "
                      f"in its working set, max cone violation {r['violation']:.1e}; times "
-                     f"{[round(t, 3) for t in r['times']]}{first}")
+                     f"{[round(t, 3) for t in r['times']]}{first}"
+                     + (f"; spread min/median/max {r['time_min']:.3f} / {r['time']:.3f} / "
+                        f"{r['time_max']:.3f} s (max/median {r['time_max'] / r['time']:.2f}), "
+                        f"load average {r['load_average']:.2f}" if "time_max" in r else ""))
     for r in rows:
         if r.get("solver") == "clarabel" and "compile" in r:
             lines.append(f"clarabel: compile {r['compile']:.2f} s, solve {r['solve']:.2f} s")

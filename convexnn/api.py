@@ -112,6 +112,11 @@ class FitResult:
     def beta(self) -> float:
         return self.program.beta
 
+    def __repr__(self) -> str:  # a few lines (the generated one prints every array)
+        from ._reprs import fit_result
+
+        return fit_result(self)
+
     def summary(self) -> str:
         """A short human-readable report."""
         p = self.program

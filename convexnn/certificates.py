@@ -86,7 +86,9 @@ class Certificate:
     gap, relative_gap : float
         :math:`P(\theta) - \mathrm{LB}` and that over :math:`\max(1, |P(\theta)|)`.
     certified : bool
-        ``relative_gap <= tol`` and the constraint was checked over every pattern.
+        ``relative_gap <= tol`` and the constraint was checked over every pattern; for
+        ``method == "gated"``, over the gates' patterns: optimal among the gated networks
+        with those gates (not among all ReLU networks).
     exhaustive : bool
         Whether s is a proven upper bound of the dual norm (all patterns, or gated).
     s : float
@@ -145,7 +147,9 @@ class Certificate:
 
     def summary_line(self) -> str:
         """One line for :meth:`convexnn.FitResult.summary`."""
-        if self.certified:
+        if self.certified and self.method == "gated":  # over the gates' patterns only
+            verdict = "CERTIFIED optimal over these gates"
+        elif self.certified:
             verdict = "CERTIFIED globally optimal"
         elif self.refuted:
             verdict = "NOT optimal (refuted)"
@@ -168,13 +172,27 @@ class Certificate:
             f"  dual norm s (proven bound): {self.s:.10g}  (s/beta = {self.s / self.beta:.6g})",
             f"  largest value found       : {self.s_found:.10g}  (s/beta = {self.s_found / self.beta:.6g})",
             f"  patterns checked          : {self.n_patterns_checked} "
-            f"({'all' if self.method == 'exhaustive' else 'every direction, by branch and bound' if self.exhaustive and self.method == 'branch_bound' else 'its gates' if self.method == 'gated' else 'a sample: can refute, never certify'})",
+            f"({_checked(self.method, self.exhaustive)})",
             f"  dual point from           : {self.dual_point}",
             f"  free-term projection      : {self.free_residual:.2e}",
             f"  certified                 : {self.certified}   refuted: {self.refuted}",
             f"  time                      : {self.time:.4f}s",
         ]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:  # one line (the generated one prints the violation's arrays)
+        from ._reprs import certificate
+
+        return certificate(self)
+
+
+def _checked(method: str, exhaustive: bool = False) -> str:
+    """What a certificate's pattern check covers, by method."""
+    if method == "branch_bound" and exhaustive:
+        return "every direction, by branch and bound"
+    return {"exhaustive": "all", "gated": "the gates' patterns: optimal among gated networks "
+            "with these gates, not over every ReLU network"}.get(
+        method, "a sample: can refute, never certify")
 
 
 def _check_network(network: Network, d: int, bias: str, skip: bool, constant: bool) -> None:

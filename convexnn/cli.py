@@ -14,75 +14,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-
-def _patterns_arg(text: str):
-    if text in ("auto", "exact", "generate"):
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--patterns must be 'auto', 'exact', 'generate' or an integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--patterns must be >= 1; got {value}")
-    return value
-
-
-def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    """--dataset / --csv / --target / --features / --no-standardize."""
-    from .datasets import DATASETS
-
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", choices=DATASETS, default="diabetes",
-                     help="a dataset bundled with scikit-learn (default: diabetes)")
-    src.add_argument("--csv", metavar="FILE", help="a CSV file with a header row")
-    p.add_argument("--target", metavar="COLUMN", help="label column of --csv")
-    p.add_argument("--features", metavar="A,B,...", help="use only these feature columns")
-    p.add_argument("--no-standardize", action="store_true",
-                   help="keep raw features (default: zero mean, unit variance; regression "
-                        "targets likewise)")
-
-
-def load_data(args: argparse.Namespace):
-    """The Dataset named by the data arguments."""
-    from .datasets import load_csv, load_dataset
-
-    if args.csv:
-        if not args.target:
-            raise ValueError("--csv needs --target COLUMN")
-        data = load_csv(args.csv, args.target)
-    else:
-        data = load_dataset(args.dataset)
-    features = [f.strip() for f in args.features.split(",")] if args.features else None
-    data = data.select(features)
-    return data if args.no_standardize else data.standardized()
-
-
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of convexnn.fit."""
-    p.add_argument("--beta", type=float, default=1.0, help="weight decay beta (sum-loss convention)")
-    p.add_argument("--model", choices=("relu", "gated"), default="relu")
-    p.add_argument("--loss", choices=("auto", "squared", "logistic", "hinge"), default="auto",
-                   help="auto: squared for regression, logistic for +-1 labels")
-    p.add_argument("--patterns", type=_patterns_arg, default="auto",
-                   help="'exact' (every pattern: global optimum), an integer number of sampled "
-                        "gates, or 'auto'")
-    p.add_argument("--bias", choices=("none", "regularized", "free"), default="free")
-    p.add_argument("--skip", action="store_true", help="free linear skip term")
-    p.add_argument("--output-bias", action="store_true", help="free output constant")
-    p.add_argument("--solver", default="auto", help="auto, clarabel, mosek, scs, or a fast solver")
-    p.add_argument("--seed", type=int, default=0, help="seed of the gate sampling")
-
-
-def fit_kwargs(args: argparse.Namespace, task: str) -> dict:
-    loss = args.loss
-    if loss == "auto":
-        loss = "squared" if task == "regression" else "logistic"
-    kw = dict(beta=args.beta, model=args.model, loss=loss, patterns=args.patterns,
-              bias=args.bias, skip=args.skip, output_bias=args.output_bias,
-              solver=args.solver, seed=args.seed)
-    if getattr(args, "time_limit", None) is not None:
-        kw["time_limit"] = args.time_limit
-    return kw
+from ._cli_args import (
+    HelpFormatter,
+    add_data_arguments,
+    add_model_arguments,
+    fit_kwargs,
+    load_data,
+)
 
 
 def run_gradient_reference(data, kwargs: dict, result, width: int, seeds: int,
@@ -120,6 +58,8 @@ def run_solve(args: argparse.Namespace) -> int:
     print(f"convexnn solve: {data.name} (n={data.X.shape[0]}, d={data.X.shape[1]}: "
           f"{', '.join(data.feature_names[:6])}{', ...' if len(data.feature_names) > 6 else ''}), "
           f"{data.task}")
+    if data.note:
+        print(f"note: {data.note}")
     result = fit(data.X, data.y, **kwargs)
     print(result.summary())
     print(f"wall time [s]    : {time.perf_counter() - t0:.3f} (including data loading and imports)")
@@ -162,10 +102,16 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    fmt = HelpFormatter  # every flag's help shows its default
     parser = argparse.ArgumentParser(
-        prog="convexnn", description="Train ReLU networks to certified global optimality.")
+        prog="convexnn", description="Train ReLU networks to certified global optimality.",
+        formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"convexnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("solve", help="solve a dataset's convex program and certify it")
+    p = sub.add_parser("solve", help="solve a dataset's convex program and certify it",
+                       formatter_class=fmt)
     add_data_arguments(p)
     add_model_arguments(p)
     p.add_argument("--save", metavar="FILE.npz", help="save the recovered network")
@@ -183,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_compare_parser = None
     if add_compare_parser is not None:
         add_compare_parser(sub)
-    p = sub.add_parser("info", help="versions and available solvers")
+    p = sub.add_parser("info", help="versions and available solvers", formatter_class=fmt)
     p.set_defaults(func=run_info)
     return parser
 

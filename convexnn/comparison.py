@@ -26,6 +26,7 @@ import importlib.util
 import itertools
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,14 @@ from .losses import get_loss
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
 REACHED_RTOL = 1e-3
+#: With sampled patterns, a run whose relative gap is below -BELOW_RTOL went below the
+#: sampled upper bound p_S (beyond the solver's certified accuracy): warned about.
+BELOW_RTOL = 1e-6
+
+
+class BelowSampledBoundWarning(UserWarning):
+    """A gradient run ended below :math:`p_S`, the optimum over *sampled* patterns: p_S is
+    only an upper bound on the global optimum, which the run shows is lower."""
 
 
 @dataclass
@@ -69,8 +78,16 @@ class CompareResult:
 
     @property
     def optimum_value(self) -> float:
-        """:math:`p^*`."""
+        """:math:`p^*` (with sampled patterns :math:`p_S`, an upper bound on it)."""
         return float(self.optimum.objective)
+
+    @property
+    def below_bound(self) -> list[dict]:
+        """With sampled patterns, the runs that ended below :math:`p_S` (relative gap
+        < -:data:`BELOW_RTOL`); always empty with exact patterns."""
+        if self.optimum.exhaustive:
+            return []
+        return [r for r in self.runs if r["rel_gap"] < -BELOW_RTOL]
 
     def table(self, *, per_run: bool = False, rtol: float = REACHED_RTOL) -> str:
         """A text table: per (optimizer, width) by default, or one row per run.
@@ -78,10 +95,13 @@ class CompareResult:
         "reached" counts the runs with relative gap <= ``rtol``.
         """
         p = self.optimum_value
-        kind = "exact patterns" if self.optimum.exhaustive else "sampled patterns: upper bound"
-        head = [f"convex optimum p* = {p:.8g} ({kind}; {self.optimum.program.n_patterns} patterns, "
-                f"support m* = {self.optimum.network.width}, solve "
-                f"{self.optimum.timings.get('total', float('nan')):.2f} s)"]
+        exact = self.optimum.exhaustive
+        name = "convex optimum p*" if exact else \
+            "sampled upper bound p_S (the optimum over sampled patterns, not the global optimum)"
+        head = [f"{name} = {p:.8g} ({'exact' if exact else 'sampled'} patterns: "
+                f"{self.optimum.program.n_patterns}, support m* = {self.optimum.network.width}, "
+                f"solve {self.optimum.timings.get('total', float('nan')):.2f} s)"]
+        reached = "reached" if exact else "<= p_S"
         if per_run:
             cols = ["optimizer", "width", "seed", "objective", "gap", "rel.gap", "n_pat", "time[s]",
                     "status", "cert.gap"]
@@ -90,7 +110,7 @@ class CompareResult:
                      _sci(r["certificate_gap"])] for r in self.runs]
         else:
             cols = ["optimizer", "width", "runs", "objective min", "median", "max", "rel.gap med",
-                    "reached", "time[s] med", "cert.gap med"]
+                    reached, "time[s] med", "cert.gap med"]
             rows = []
             for (opt, width), group in self.groups().items():
                 obj = np.array([r["objective"] for r in group], float)
@@ -101,7 +121,15 @@ class CompareResult:
                              f"{int(np.sum(rel <= rtol))}/{len(group)}",
                              f"{np.median([r['time'] for r in group]):.2f}",
                              _sci(np.median(cert)) if cert else "-"])
-        return "\n".join(head + [_render(cols, rows)])
+        tail = []
+        if not exact:
+            below = self.below_bound
+            tail.append(f"rel.gap is relative to p_S; {len(below)}/{len(self.runs)} runs ended "
+                        f"below the sampled upper bound p_S" + (
+                            " (they show the global optimum is lower than p_S; patterns='exact' "
+                            "gives the true p* where the arrangement is small enough)"
+                            if below else ""))
+        return "\n".join(head + [_render(cols, rows)] + tail)
 
     def groups(self) -> dict[tuple[str, int], list[dict]]:
         """The runs grouped by (optimizer, width), in run order."""
@@ -118,6 +146,11 @@ class CompareResult:
 
     def __str__(self) -> str:
         return self.table()
+
+    def __repr__(self) -> str:  # a few lines (the generated one prints every run's history)
+        from ._reprs import compare_result
+
+        return compare_result(self)
 
 
 def _num(x: Any) -> str:
@@ -218,6 +251,10 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     """Train one randomly initialised network; returns the run's dict."""
     from . import torch_backend as tb
 
+    if os.getpid() != job["parent"]:  # a worker process: one torch and one BLAS thread
+        from ._threads import worker_threads
+
+        worker_threads(1)
     gates = gate_bias = None
     if settings["model"] == "gated":
         pool, pool_b = settings["gate_pool"]
@@ -386,6 +423,15 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 
     messages = [f"{r['optimizer']} width {r['width']} seed {r['seed']}: {m}"
                 for r in runs for m in r["messages"]]
+    below = [] if optimum.exhaustive else [r for r in runs if r["rel_gap"] < -BELOW_RTOL]
+    if below:
+        low = min(r["objective"] for r in below)
+        msg = (f"{len(below)}/{len(runs)} runs ended below the sampled upper bound p_S = "
+               f"{optimum.objective:.8g} (lowest {low:.8g}): p_S is the optimum over "
+               f"{optimum.program.n_patterns} sampled patterns, not the global optimum; use "
+               "patterns='exact' where feasible, or more sampled patterns")
+        warnings.warn(msg, BelowSampledBoundWarning, stacklevel=2)
+        messages.append(msg)
     settings.pop("gate_pool", None)
     settings.pop("certify_patterns")
     settings.update(seeds=run_seeds, optimizers=optimizers, widths=list(widths), lr=lrs,
@@ -396,14 +442,14 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 
 
 # ---- command line ---------------------------------------------------------------------------
-# The data and model flags are those of ``convexnn solve`` (helpers of convexnn.cli, imported
-# inside these two functions: they are the CLI's glue, called only from it).
+# The data and model flags are those of ``convexnn solve`` (convexnn._cli_args).
 def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to an argparse ``subparsers`` (sets ``func``)."""
-    from .cli import add_data_arguments, add_model_arguments
+    from ._cli_args import HelpFormatter, add_data_arguments, add_model_arguments
 
     p = subparsers.add_parser(
         "compare", help="convex optimum vs SGD/Adam training of the same network",
+        formatter_class=HelpFormatter,
         description="Solve the convex program of a two-layer ReLU network, train the same "
                     "network by gradient methods from many seeds, print a table of the gaps "
                     "to the optimum and save the training curves.")
@@ -417,9 +463,10 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--widths", nargs="+", default=None, metavar="W",
                    help="hidden widths: integers or multiples of the optimum's support size "
                         "written m*, 2m*, ... (default: m*)")
-    p.add_argument("--epochs", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=1000, help="training epochs per run")
     p.add_argument("--lr", type=float, default=None, help="step size (default: per optimizer)")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="mini-batch size of sgd and adam (default: min(32, n // 4) and n)")
     p.add_argument("--n-jobs", type=int, default=1, help="joblib workers")
     p.add_argument("--out", default=".", help="folder for the figure and the tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -430,7 +477,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``convexnn compare``: print the table and save ``compare_<data>.png`` and
     ``compare_<data>.txt`` (with the per-run table) into ``--out``.  Returns 0."""
-    from .cli import fit_kwargs, load_data
+    from ._cli_args import fit_kwargs, load_data
 
     data = load_data(args)
     X, y = data.X, data.y
@@ -443,6 +490,8 @@ def run_compare(args: argparse.Namespace) -> int:
     result = compare(X, y, seeds=args.seeds, optimizers=args.optimizers, widths=args.widths,
                      epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      n_jobs=args.n_jobs, quiet=args.quiet, **kwargs)
+    if data.note:
+        print(f"note: {data.note}")
     text = (f"convexnn compare: {data.name} (n={X.shape[0]}, d={X.shape[1]}), {data.task}, "
             f"{kwargs['model']}, loss={kwargs['loss']}, bias={kwargs['bias']}, "
             f"beta={kwargs['beta']:g}, {args.epochs} epochs\n{result.table()}")
@@ -457,4 +506,5 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["compare", "CompareResult", "add_compare_parser", "run_compare"]
+__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning", "add_compare_parser",
+           "run_compare"]

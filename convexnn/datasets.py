@@ -25,6 +25,7 @@ class Dataset:
     feature_names: list[str]
     task: str  # "regression" or "classification" (labels +-1)
     name: str
+    note: str = ""  # how the targets were derived, when not as shipped (printed by the CLI)
 
     def select(self, features: list[str] | None) -> Dataset:
         """Keep only the named features (in the given order)."""
@@ -34,7 +35,7 @@ class Dataset:
         if missing:
             raise ValueError(f"unknown feature(s) {missing}; available: {self.feature_names}")
         idx = [self.feature_names.index(f) for f in features]
-        return Dataset(self.X[:, idx], self.y, list(features), self.task, self.name)
+        return Dataset(self.X[:, idx], self.y, list(features), self.task, self.name, self.note)
 
     def standardized(self) -> Dataset:
         """Columns scaled to zero mean and unit variance (constant columns left centred);
@@ -44,7 +45,7 @@ class Dataset:
         y = self.y
         if self.task == "regression":
             y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
-        return Dataset(X, y, self.feature_names, self.task, self.name)
+        return Dataset(X, y, self.feature_names, self.task, self.name, self.note)
 
 
 def load_dataset(name: str) -> Dataset:
@@ -61,7 +62,13 @@ def load_dataset(name: str) -> Dataset:
     target = np.asarray(raw.target)
     positive = 1 if name == "breast_cancer" else 0  # breast cancer: 1 = benign
     y = np.where(target == positive, 1.0, -1.0)
-    return Dataset(X, y, names, "classification", name)
+    note = ""
+    if name in ("iris", "wine"):  # multi-class: one class against the rest
+        classes = [str(c) for c in raw.target_names]
+        note = (f"{name} has {len(classes)} classes; reduced here to class 0 ({classes[0]!r}, "
+                f"label +1) against the rest ({', '.join(map(repr, classes[1:]))}, label -1): "
+                "a binary problem, not the multi-class one")
+    return Dataset(X, y, names, "classification", name, note)
 
 
 def load_csv(path: str | Path, target: str, *, task: str | None = None) -> Dataset:

@@ -162,6 +162,11 @@ class PathResult:
     def __iter__(self):
         return iter(self.results)
 
+    def __repr__(self) -> str:  # a few lines (the generated one prints every fit)
+        from ._reprs import path_result
+
+        return path_result(self)
+
     @property
     def objectives(self) -> np.ndarray:
         return np.array([r.objective for r in self.results])

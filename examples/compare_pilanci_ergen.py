@@ -41,7 +41,7 @@ def toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for compare_pilanci_ergen.png")
+    parser.add_argument("--out", default="out/", help="folder for compare_pilanci_ergen.png")
     parser.add_argument("--lam", type=float, default=1e-2, help="mean-loss penalty lambda")
     parser.add_argument("--epochs", type=int, default=4000)
     parser.add_argument("--seeds", type=int, default=5)

@@ -59,7 +59,7 @@ def gradient_norms(net: cn.Network, X, y, beta: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for warm_start.png")
+    parser.add_argument("--out", default="out/", help="folder for warm_start.png")
     parser.add_argument("--epochs", type=int, default=500)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -68,3 +68,81 @@ def test_csv_errors(tmp_path):
         load_csv(p, "y")
     p.write_text("a,label\n1,0\n2,1\n3,0\n")
     assert set(load_csv(p, "label").y) == {-1.0, 1.0}
+
+
+def _csv(tmp_path, rng, n=12):
+    x = np.sort(rng.uniform(-1, 1, n))
+    y = np.abs(x) + 0.05 * rng.standard_normal(n)
+    path = tmp_path / "d.csv"
+    path.write_text("x,target\n" + "\n".join(f"{a},{b}" for a, b in zip(x, y)))
+    return path
+
+
+def test_gated_works_with_the_default_bias(tmp_path, capsys, rng):
+    path = _csv(tmp_path, rng)
+    rc = main(["solve", "--csv", str(path), "--target", "target", "--model", "gated",
+               "--patterns", "10", "--beta", "0.1", "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "model            : gated" in out and "bias=regularized" in out
+    assert "over these gates" in out and "globally" not in out
+    assert json.loads((tmp_path / "r.json").read_text())["bias"] == "regularized"
+    # relu keeps "free"; an explicit free bias with gated is refused by name, no traceback
+    assert main(["solve", "--csv", str(path), "--target", "target", "--patterns", "exact",
+                 "--beta", "0.1"]) == 0
+    assert "bias=free" in capsys.readouterr().out
+    assert main(["solve", "--csv", str(path), "--target", "target", "--model", "gated",
+                 "--bias", "free"]) == 2
+    assert "--bias free is degenerate for --model gated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["solve", "--help"], ["compare", "--help"]])
+def test_help_shows_defaults(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for flag in ("(default: diabetes)", "(default: 1.0)", "(default: relu)", "(default: auto)",
+                 "(default: 0)", "free for --model relu, regularized for --model gated"):
+        assert flag in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+    if argv[0] == "compare":
+        assert "(default: 1000)" in text and "(default: 5)" in text
+
+
+def test_version(capsys):
+    import convexnn
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"convexnn {convexnn.__version__}"
+
+
+def test_iris_reduction_is_stated(capsys):
+    d = load_dataset("iris")
+    assert "class 0 ('setosa'" in d.note and "binary" in d.note
+    assert d.select(["sepal length (cm)"]).standardized().note == d.note
+    # 50 setosa against 100 others: the +1 labels are exactly class 0
+    from sklearn.datasets import load_iris
+
+    assert np.array_equal(d.y == 1.0, load_iris().target == 0)
+    rc = main(["solve", "--dataset", "iris", "--features", "petal length (cm)", "--patterns",
+               "exact", "--beta", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "note: iris has 3 classes; reduced here to class 0" in out
+    assert load_dataset("diabetes").note == ""
+
+
+def test_cli_and_comparison_do_not_import_each_other():
+    import ast
+    import inspect
+
+    import convexnn.cli
+    import convexnn.comparison
+
+    def imported(module):
+        tree = ast.parse(inspect.getsource(module))
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "cli" not in imported(convexnn.comparison)
+    assert "_cli_args" in imported(convexnn.cli) and "_cli_args" in imported(convexnn.comparison)

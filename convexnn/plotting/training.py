@@ -62,10 +62,13 @@ def plot_training(result: Any, *, axes: Any = None, floor: float = 1e-12,
                         alpha=alpha, lw=1, label=lab)
             if h["n_patterns"][0] is not None:
                 ax_pat.plot(epoch, h["n_patterns"], color=color, alpha=alpha, lw=1, label=lab)
-    exact = "exact" if result.optimum.exhaustive else "sampled patterns"
-    ax_obj.axhline(p, color="k", ls="--", lw=1.2, label=f"convex optimum p* ({exact})")
+    if result.optimum.exhaustive:
+        label, sym = "convex optimum p* (exact)", "p^*"
+    else:  # the optimum over sampled patterns: only an upper bound on the optimum
+        label, sym = "sampled upper bound $p_S$ (not the optimum)", "p_S"
+    ax_obj.axhline(p, color="k", ls="--", lw=1.2, label=label)
     ax_obj.set(xlabel="epoch", ylabel=r"objective $F(\theta)$", yscale="log")
-    ax_gap.set(xlabel="epoch", ylabel=r"$(F(\theta) - p^*)/|p^*|$")
+    ax_gap.set(xlabel="epoch", ylabel=rf"$(F(\theta) - {sym})/|{sym}|$")
     if below:
         ax_gap.set_yscale("symlog", linthresh=1e-3)
         ax_gap.axhline(0.0, color="k", ls="--", lw=1.2)

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._blas import matmul
+from .._threads import limit_blas
 from ..dual_points import project_dual
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
@@ -668,8 +669,9 @@ class WorkingSetSolver:
         self._outer_threads = threads  # the certificate's large row scans use them all
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
-        try:
-            return self._solve(program)
+        try:  # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
+            with limit_blas(self.num_threads, n_samples=program.n_samples):
+                return self._solve(program)
         finally:
             torch.set_num_threads(threads)
 

@@ -1,0 +1,92 @@
+"""Thread limits (convexnn._threads): BLAS pools capped during small solves, restored after.
+
+Independent checks: threadpoolctl's own report of the pools' thread counts, read inside
+the solver (through a patched routine) and after it; the solve's answer is compared with
+an uncapped solve of the same program.
+"""
+
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import convexnn as cn
+from convexnn import _threads
+from convexnn.solvers import ipm
+
+
+def _blas_counts() -> list[int]:
+    import scipy.linalg  # noqa: F401
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+@pytest.fixture
+def two_threads():
+    """Every BLAS pool at 2 threads for the test (a machine with one core reports 1)."""
+    with threadpool_limits(2, user_api="blas"):
+        yield
+
+
+def test_limit_blas_caps_and_restores(two_threads):
+    before = _blas_counts()
+    with _threads.limit_blas(1, n_samples=10):
+        assert all(c == 1 for c in _blas_counts())
+    assert _blas_counts() == before
+    # large problems and threads=None keep the caller's setting
+    with _threads.limit_blas(1, n_samples=_threads.SMALL_SAMPLES):
+        assert _blas_counts() == before
+    with _threads.limit_blas(None, n_samples=10):
+        assert _blas_counts() == before
+    assert set(_threads.blas_threads().values()) == set(before)
+
+
+def test_working_set_solve_runs_blas_single_threaded(two_threads, monkeypatch, rng):
+    X, y = rng.standard_normal((12, 2)), rng.standard_normal(12)
+    seen = []
+    real = ipm.DenseCholesky.__init__
+
+    def spy(self, K):  # the solver's dense factorizations: record the pools' threads
+        seen.append(tuple(_blas_counts()))
+        real(self, K)
+
+    monkeypatch.setattr(ipm.DenseCholesky, "__init__", spy)
+    before = _blas_counts()
+    capped = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False)
+    assert seen and all(set(s) == {1} for s in seen)
+    assert _blas_counts() == before  # restored
+    seen.clear()
+    free = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False,
+                  num_threads=None)  # no cap: the caller's pools
+    assert seen and all(s == tuple(before) for s in seen)
+    assert capped.objective == pytest.approx(free.objective, rel=1e-7)
+
+
+def test_worker_threads_sets_torch_and_blas(two_threads):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        _threads.worker_threads(1)
+        assert torch.get_num_threads() == 1 and set(_blas_counts()) == {1}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_compare_jobs_call_worker_threads_only_in_workers(monkeypatch, rng):
+    """A run in another process than the caller's limits its threads; in the caller's
+    own process (n_jobs=1) nothing is changed."""
+    import os
+
+    from convexnn import comparison
+
+    calls = []
+    monkeypatch.setattr(_threads, "worker_threads", lambda k=1: calls.append(k))
+    X, y = rng.standard_normal((6, 1)), rng.standard_normal(6)
+    settings = {"model": "relu", "bias": "none", "skip": False, "output_bias": False,
+                "beta": 0.5, "loss": "squared", "epochs": 2, "optimum": 1.0, "log_every": 1,
+                "certify": False, "certify_patterns": None}
+    job = {"optimizer": "gd", "width": 2, "seed": 0, "lr": None, "batch_size": None,
+           "parent": os.getpid()}
+    comparison._train_run(X, y, job, settings)
+    assert calls == []
+    comparison._train_run(X, y, {**job, "parent": -1}, settings)
+    assert calls == [1]
