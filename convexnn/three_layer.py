@@ -37,6 +37,8 @@ from .programs.three_layer_patterns import (
 from .solution import INACCURATE, OPTIMAL
 
 CHECK_RTOL = 1e-6
+#: Clarabel tolerances of the three-layer solve (the extreme-point check needs ~1e-8 duals).
+_TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 CERT_TOL = 1e-6
 
 
@@ -78,6 +80,7 @@ class ThreeLayerResult:
     timings: dict[str, float]
     certificate: ParallelCertificate | None = None
     messages: list[str] = field(default_factory=list)
+    polished_objective: float | None = None
 
     @property
     def beta(self) -> float:
@@ -118,7 +121,7 @@ def make_groups(X: np.ndarray, *, path: str, m1: int, patterns: Any = "exact",
 def fit_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2,
                     loss: str | Loss = "squared", patterns: Any = "exact", seed: Any = None,
                     certify: bool = True, verbose: bool = False, groups: Groups | None = None,
-                    **solver_options) -> ThreeLayerResult:
+                    polish: bool = True, **solver_options) -> ThreeLayerResult:
     r"""Train a parallel three-layer ReLU network with path regularization to optimality.
 
     Minimizes :math:`\ell(f(X); y) + \beta R(\theta)` over networks
@@ -140,6 +143,12 @@ def fit_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 
         Attach the weak-duality certificate (one SOCP per group and sign).
     groups : Groups, optional
         Precomputed groups (overrides ``patterns``).
+    polish : bool, default=True
+        Refine the recovered network by L-BFGS on the non-convex objective (kept only if it
+        does not increase it); the certificate then applies to the polished network.
+
+    The status is "optimal" when the numpy re-checks pass and the certificate is certified
+    (exhaustive groups, relative gap <= 1e-6), whatever the solver's own flag said.
     """
     t0 = time.perf_counter()
     X, y = check_X_y(X, y)
@@ -153,9 +162,12 @@ def fit_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 
     program = ThreeLayerProgram(X, y, beta, path, groups, loss_obj)
     t1 = time.perf_counter()
     prob = program.build()
-    opts = {"solver": "CLARABEL"} | solver_options
+    opts = {"solver": "CLARABEL"} | (_TIGHT if solver_options.get("solver", "CLARABEL") == "CLARABEL"
+                                     else {}) | solver_options
     try:
-        prob.solve(verbose=verbose, **opts)
+        with warnings.catch_warnings():  # the status is decided by the checks below
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            prob.solve(verbose=verbose, **opts)
     except Exception as e:  # cvxpy raises SolverError on breakdown
         raise SolverError(f"{opts['solver']} failed on the three-layer program: {e}") from e
     t2 = time.perf_counter()
@@ -167,22 +179,35 @@ def fit_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 
     violation = program.constraint_violation(Z)
     network = program.recover(Z)
     recovered = network.objective(X, y, beta=beta, loss=loss_obj)
-    messages = []
+    messages = [] if status == OPTIMAL else [f"solver status {prob.status}"]
     if violation > CHECK_RTOL:
         messages.append(f"cone constraints violated by {violation:.2e} (relative)")
     if _rel(recovered, objective) > CHECK_RTOL:
         messages.append(f"recovered objective {recovered:.10g} != convex {objective:.10g}")
-    if messages and status == OPTIMAL:
+    checks_pass = violation <= CHECK_RTOL and _rel(recovered, objective) <= CHECK_RTOL
+    if not checks_pass:
         status = INACCURATE
-    if status == INACCURATE:
-        warnings.warn("three-layer program: " + ("; ".join(messages) or prob.status),
-                      InaccurateSolutionWarning, stacklevel=2)
     timings = {"groups": t1 - t0, "solve": t2 - t1, "recover": time.perf_counter() - t2}
     result = ThreeLayerResult(objective, status, network, recovered, program, groups,
                               groups.exhaustive, violation, timings, messages=messages)
+    if polish and network.n_subnetworks:
+        from .parallel_training import train_parallel
+
+        t3 = time.perf_counter()
+        run = train_parallel(X, y, beta=beta, path=path, init=network, loss=loss_obj, max_iter=200)
+        if run.objective <= recovered:
+            result.network = run.network
+            result.polished_objective = run.objective
+        timings["polish"] = time.perf_counter() - t3
     if certify:
-        result.certificate = certify_parallel(network, X, y, beta=beta, groups=groups, loss=loss_obj)
+        result.certificate = certify_parallel(result.network, X, y, beta=beta, groups=groups,
+                                              loss=loss_obj)
         timings["certify"] = result.certificate.time
+        if checks_pass and result.certificate.certified:
+            result.status = OPTIMAL
+    if result.status == INACCURATE:
+        warnings.warn("three-layer program: " + "; ".join(messages),
+                      InaccurateSolutionWarning, stacklevel=2)
     timings["total"] = time.perf_counter() - t0
     return result
 
@@ -265,5 +290,18 @@ def certify_parallel(network: ParallelNetwork, X: Any, y: Any, *, beta: float,
                                time.perf_counter() - t0)
 
 
-__all__ = ["fit_three_layer", "certify_parallel", "ParallelCertificate", "ThreeLayerResult",
+def fit_depth(X: Any, y: Any, *, beta: float, depth: Any, path: str = "l2", m1: int = 2,
+              patterns: Any = "exact", **kwargs) -> ThreeLayerResult:
+    """``convexnn.fit(..., depth=3, path=...)``: the three-layer program (depth 3 only)."""
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer):
+        raise TypeError(f"depth must be an integer; got {type(depth).__name__}")
+    if depth != 3:
+        raise ValueError(f"depth must be 2 or 3 for convexnn.fit; got {depth} (deep 1-D data: "
+                         "convexnn.programs.deep_1d)")
+    if isinstance(patterns, str) and patterns == "auto":
+        patterns = "exact"
+    return fit_three_layer(X, y, beta=beta, path=path, m1=m1, patterns=patterns, **kwargs)
+
+
+__all__ = ["fit_three_layer", "fit_depth", "certify_parallel", "ParallelCertificate", "ThreeLayerResult",
            "make_groups", "group_supports"]

@@ -125,10 +125,28 @@ class ThreeLayerProgram:
             raise ValueError("the program has not been solved")
         return np.asarray(self._Z.value, dtype=float)
 
-    def recover(self, Z: np.ndarray, *, drop_rtol: float = DROP_RTOL) -> ParallelNetwork:
+    def prune(self, Z: np.ndarray) -> np.ndarray:
+        """Rescale groups by factors in [0, 1] until the active group outputs are linearly
+        independent (at most n groups; same predictions, penalty not larger; THEORY A.3)."""
+        from .pruning import prune_blocks
+
+        rho = self.group_norms(Z)
+        act = np.flatnonzero(rho > DROP_RTOL * rho.max(initial=0.0))
+        if len(act) == 0:
+            return Z
+        fits = (self.D2.T * self.sigma * self.hidden(Z))[:, act]
+        scale, _ = prune_blocks(fits, rho[act], None)
+        factor = np.zeros(self.n_groups)
+        factor[act] = scale
+        d = Z.shape[1]
+        return (Z.reshape(self.n_groups, self.blocks, d) * factor[:, None, None]).reshape(-1, d)
+
+    def recover(self, Z: np.ndarray, *, drop_rtol: float = DROP_RTOL, prune: bool = True) -> ParallelNetwork:
         r"""One sub-network per nonzero group: :math:`W_j = z_j/\|z_j\|`,
-        :math:`c_j = s_j\|z_j\|/\rho_g`, :math:`\alpha = \sigma\rho_g`."""
+        :math:`c_j = s_j\|z_j\|/\rho_g`, :math:`\alpha = \sigma\rho_g` (after :meth:`prune`)."""
         n, d = self.X.shape
+        if prune:
+            Z = self.prune(Z)
         Zg = Z.reshape(self.n_groups, self.blocks, d)
         norms = np.linalg.norm(Zg, axis=2)
         top = norms.max(initial=0.0)
