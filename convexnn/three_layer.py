@@ -194,7 +194,7 @@ def fit_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 
         from .parallel_training import train_parallel
 
         t3 = time.perf_counter()
-        run = train_parallel(X, y, beta=beta, path=path, init=network, loss=loss_obj, max_iter=200)
+        run = train_parallel(X, y, beta=beta, path=path, init=network, loss=loss_obj, max_iter=100)
         if run.objective <= recovered:
             result.network = run.network
             result.polished_objective = run.objective
