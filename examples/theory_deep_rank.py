@@ -37,7 +37,7 @@ def main() -> None:
     for col, beta in enumerate(betas):
         for row, skip in enumerate((False, True)):
             run = train_deep_relu(X, y, beta=beta, widths=[10, 10, 10], skip=skip, seed=args.seed,
-                                  adam_steps=1000, lbfgs_steps=1000)
+                                  adam_steps=600, lbfgs_steps=600)
             bal = balance_of_layers(run, rtol=1e-2)
             print(f"beta={beta:g} skip={skip}: objective {run.objective:.6f}, numerical ranks "
                   f"(1e-3) {run.numerical_ranks()}, layer norms {np.round(run.frobenius_norms(), 4)}, "

@@ -41,7 +41,7 @@ def main() -> None:
         cmp = compare_parallel(X, y, beta=beta, path=path, m1=m1, K=10, seeds=args.runs, result=res)
         print(cmp.table())
         objs = sorted(r.objective for r in cmp.runs)
-        ax.plot(range(1, len(objs) + 1), objs, "o", label="L-BFGS runs (K=10, m1=%d)" % m1)
+        ax.plot(range(1, len(objs) + 1), objs, "o", label=f"L-BFGS runs (K=10, m1={m1})")
         ax.axhline(res.objective, color="k", ls="--", label="convex optimum (certified)")
         ax.set_title(f"{path} path norm: p* = {res.objective:.6f}")
         ax.set_xlabel("run (sorted)")

@@ -140,9 +140,9 @@ class DeepChainNetwork:
 
 
 def _chain_kinks(w: np.ndarray, b: np.ndarray) -> list[float]:
-    """x where some layer of a monotone chain switches (found layer by layer)."""
-    out: list[float] = []
-    # breakpoints in x of layer l: solve h_l(x) = -b_l/w_l; h_l is monotone piecewise linear
+    """x where some layer of a chain switches: layer l switches where its input
+    :math:`h_l(x)` (piecewise linear, linear between the earlier kinks) crosses
+    :math:`-b_l/w_l`."""
     xs = np.array([-1e6, 1e6])
     pts: list[float] = []
     for layer in range(len(w)):
@@ -154,8 +154,7 @@ def _chain_kinks(w: np.ndarray, b: np.ndarray) -> list[float]:
             if np.isfinite(target) and (v0 - target) * (v1 - target) < 0:
                 t = grid[i] + (target - v0) * (grid[i + 1] - grid[i]) / (v1 - v0)
                 pts.append(float(t))
-        out = pts
-    return out
+    return pts
 
 
 def _partial(w, b, layer, x):
