@@ -33,9 +33,10 @@ class DeepRankRun:
     def singular_values(self) -> list[np.ndarray]:
         return [np.linalg.svd(W, compute_uv=False) for W in self.weights]
 
-    def numerical_ranks(self, rtol: float = 1e-3) -> list[int]:
-        """#singular values above ``rtol`` times the largest, per layer."""
-        return [int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0 for s in self.singular_values()]
+    def numerical_ranks(self, rtol: float = 1e-3, atol: float = 1e-6) -> list[int]:
+        """#singular values above max(``rtol`` times the largest, ``atol``), per layer (a
+        layer that weight decay switched off has rank 0)."""
+        return [int(np.sum(s > max(rtol * s[0], atol))) for s in self.singular_values()]
 
     def frobenius_norms(self) -> np.ndarray:
         return np.array([np.linalg.norm(W) for W in self.weights])
@@ -91,7 +92,7 @@ def balance_of_layers(run: DeepRankRun, *, rtol: float = 1e-3) -> Check:
     r"""Stationary points of weight decay with ReLU layers have equal :math:`\|W_l\|_F`
     (rescaling one layer up and the next down leaves f unchanged; THEORY H)."""
     norms = run.frobenius_norms()
-    spread = float((norms.max() - norms.min()) / norms.max()) if norms.max() > 0 else 0.0
+    spread = float((norms.max() - norms.min()) / norms.max()) if norms.max() > 1e-6 else 0.0
     return Check("deep layers balanced: equal Frobenius norms", 0.0, spread, spread <= rtol,
                  rtol=rtol, section="F.3, H", details={"norms": norms})
 
