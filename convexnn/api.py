@@ -255,6 +255,12 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     -------
     FitResult
     """
+    if solver_options.get("depth", 2) != 2:  # deeper networks (THEORY E.1): convexnn.three_layer
+        from .three_layer import fit_depth
+
+        return fit_depth(X, y, beta=beta, loss=loss, patterns=patterns, seed=seed,
+                         certify=certify, verbose=verbose, **solver_options)
+    solver_options.pop("depth", None)
     t0 = time.perf_counter()
     X, y = check_X_y(X, y)
     check_positive("beta", beta)
