@@ -122,17 +122,17 @@ def _rho(E: np.ndarray) -> np.ndarray:
 
 def _node_bounds(Z, lam, E):
     """(bound, V) for a batch of nodes (see the module docstring)."""
-    V = np.einsum("jr,nrk->njk", Z, E)  # (N, n, r)
+    V = np.matmul(Z, E)  # (N, n, r)
     hi, lo = V.max(axis=2), V.min(axis=2)
     pos = lam > 0
     # lam_j > 0: sum_k a_k (V_jk)_+ (the concave envelope at the rays)
-    Bp = np.einsum("j,njk->nk", np.where(pos, lam, 0.0), np.maximum(V, 0.0))
+    Bp = np.matmul(np.where(pos, lam, 0.0), np.maximum(V, 0.0))
     # lam_j < 0: (z)_+ >= t z for any t in [0, 1]; t = 1 when decided active, 0 when
     # inactive, the secant slope h / (h - l) when undecided
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(lo >= 0, 1.0, np.where(hi <= 0, 0.0, hi / (hi - lo)))
     neg = np.where(pos, 0.0, lam)[None, :] * t
-    Bn = np.einsum("nj,njk->nk", neg, V)
+    Bn = np.matmul(neg[:, None, :], V)[:, 0, :]
     B = (Bp + Bn).max(axis=1)
     rho = _rho(E)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,7 +221,7 @@ def maximize_relu(Xt: np.ndarray, lam: np.ndarray, *, floor: float = 0.0, rtol: 
             continue
         E, V = E[keep], V[keep]
         # exact leaves: few undecided rows, bounded over the cells they meet
-        W = np.einsum("hr,nrk->nhk", normals, E)  # hyperplane values at the rays
+        W = np.matmul(normals, E)  # hyperplane values at the rays
         und = ~((W >= 0).all(axis=2) | (W <= 0).all(axis=2))
         leaf = und.sum(axis=1) <= exact_undecided
         for q in np.flatnonzero(leaf):

@@ -394,7 +394,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     if proof is not None and proved.lower > best.lower:
         best, source = proved, "convex solution (proven during pattern generation)"
     for z in extra_predictions:  # tried when the network's own point does not certify
-        if own.proven and not unfinished(own.lower):
+        if (own.proven and not unfinished(own.lower)) or (
+                proof is not None and not unfinished(proved.lower)):
             break
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
                             X, y, Xt, free, D, **kw)

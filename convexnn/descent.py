@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from ._threads import limit_blas
 from .losses import Loss
 
 
@@ -92,9 +93,12 @@ def descend(Xt: np.ndarray, y: np.ndarray, *, beta: float, loss: Loss, pen: np.n
         return val, np.concatenate(parts)
 
     theta0 = np.concatenate([U0.ravel(), alpha0, a0])
-    res = minimize(fg, theta0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 1e-15,
-                            "maxcor": 20})
+    # one BLAS thread: L-BFGS-B's many tiny BLAS calls are ~100x slower when a 2-thread
+    # pool has to synchronize per call (measured here: 0.015 s vs 2.1 s for 45 iterations)
+    with limit_blas(1, n_samples=Xt.shape[0]):
+        res = minimize(fg, theta0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 1e-15,
+                                "maxcor": 20})
     U, alpha, a = _split(res.x, m, dp, k)
     return LocalNetwork(U.copy(), alpha.copy(), a.copy(), float(res.fun), int(res.nit))
 

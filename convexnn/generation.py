@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import limit_blas
 from .descent import descend, from_blocks, random_start
 from .dual_norm import BB_MAX_RANK, BB_NODES
 from .dual_points import dual_box, project_dual
@@ -101,7 +102,14 @@ def _lambda(program, pred: np.ndarray) -> np.ndarray:
     return project_dual(-loss.gradient(pred, y), program.free_basis, lo, hi)
 
 
-def generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta: float,
+def generate(make_program, *args, **kwargs):
+    """Run the generation loop (module docstring) with the BLAS pools at one thread for the
+    small problems (:func:`_generate`)."""
+    with limit_blas(1, n_samples=args[0].shape[0]):
+        return _generate(make_program, *args, **kwargs)
+
+
+def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta: float,
              loss, free: np.ndarray, F: np.ndarray | None, solve,
              init_patterns: np.ndarray | None, seed: Any, time_limit: float,
              max_rounds: int, verbose: bool = False):
