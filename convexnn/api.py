@@ -52,8 +52,10 @@ AUTO_EXACT_LIMIT = 1000
 AUTO_SAMPLES = 200
 #: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
 #: seconds and rounds at most.
-GENERATE_TIME = 60.0
-GENERATE_ROUNDS = 30
+GENERATE_TIME = 20.0
+GENERATE_ROUNDS = 50
+#: Certified relative gap of each master program (the certificate's default tolerance).
+GENERATE_TOL = 1e-5
 #: Relative tolerance of the numpy re-evaluation checks.
 CHECK_RTOL = 1e-5
 
@@ -248,8 +250,9 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Seed networks: their activation patterns join the program (any pattern set but
         "exact"), so the answer is never worse than any of them (THEORY A.10).
     time_limit : float, optional
-        Seconds for the pattern generation (default 60); the certificate's branch and
-        bound has its own budget (:func:`convexnn.certificates.certify_fit`).
+        Seconds for the pattern generation (default 20; the exact pricing by branch and
+        bound, where the rank allows, may take up to 60 s more); the certificate's branch
+        and bound has its own budget (:func:`convexnn.certificates.certify_fit`).
 
     Returns
     -------
@@ -288,7 +291,9 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         report = None
 
         def solve(prog):
-            return SOLVERS[name](prog, verbose=False, tol=tol, **solver_options)
+            # the masters to the certificate's tolerance (1e-5) unless told otherwise
+            return SOLVERS[name](prog, verbose=False, tol=GENERATE_TOL if tol is None else tol,
+                                 **solver_options)
 
         program, sol, report = generate(
             make, X, y, Xt, beta=beta, loss=loss_obj, free=free,

@@ -62,6 +62,10 @@ CONE_ASCENTS = 8
 #: Seconds the exact pricing gets at least, even when the generation's budget is spent
 #: (its node budget binds first on an unloaded machine).
 BB_MIN_TIME = 60.0
+#: Without exact pricing (high rank, free bias), stop when the objective fell by less than
+#: STALL_RTOL over STALL_ROUNDS rounds (pricing finds violations that barely help).
+STALL_RTOL = 1e-4
+STALL_ROUNDS = 3
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-6
 
@@ -210,6 +214,10 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         if not new_p.shape[1] and not new_d.shape[1]:
             report.stopped = "no violated constraint found by the pricing search"
             break
+        if not exact_pricing and _stalled(report.history):
+            report.stopped = (f"stalled: less than {STALL_RTOL:g} relative decrease over "
+                              f"{STALL_ROUNDS} rounds")
+            break
         if time.perf_counter() - t0 > time_limit:
             report.stopped = f"time limit ({time_limit:g}s)"
             break
@@ -272,6 +280,14 @@ def _merge(v1, U1, s1, v2, U2, s2):
     sg = np.concatenate([s1, s2])
     order = np.argsort(-vals, kind="stable")
     return vals[order], U[order], sg[order]
+
+
+def _stalled(history: list[dict]) -> bool:
+    """The objective fell by less than STALL_RTOL (relative) over the last STALL_ROUNDS."""
+    if len(history) <= STALL_ROUNDS:
+        return False
+    old, new = history[-1 - STALL_ROUNDS]["objective"], history[-1]["objective"]
+    return old - new <= STALL_RTOL * max(1.0, abs(old))
 
 
 def _neuron_part(Xt, U, alpha):
