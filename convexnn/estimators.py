@@ -240,6 +240,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         """Network predictions :math:`f(X)`, shape (n_samples,)."""
         return self._decision(X)
 
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        r"""Coefficient of determination :math:`R^2 = 1 - \sum(y - f)^2 / \sum(y - \bar y)^2`
+        (scikit-learn's meaning; the training objective is ``objective_``)."""
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = False  # scalar-output program
@@ -359,6 +364,11 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
         return self.classes_[idx]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of :meth:`predict` (scikit-learn's meaning; the training objective is
+        ``objective_``)."""
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _has_proba(self) -> bool:
         return self.loss == "logistic"

@@ -11,6 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # document this checkout's convexnn
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the gallery's problems are tiny: one BLAS/torch thread is faster than many contending
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import convexnn  # noqa: E402
 

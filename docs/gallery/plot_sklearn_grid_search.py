@@ -22,8 +22,8 @@ from convexnn import ConvexReLURegressor
 X, y = load_diabetes(return_X_y=True)
 y = (y - y.mean()) / y.std()
 pipe = make_pipeline(StandardScaler(),
-                     ConvexReLURegressor(model="gated", patterns=30, random_state=0))
-betas = np.geomspace(1.0, 1000.0, 7)
+                     ConvexReLURegressor(model="gated", patterns=20, random_state=0))
+betas = np.geomspace(1.0, 1000.0, 5)
 search = GridSearchCV(pipe, {"convexreluregressor__beta": betas}, cv=3).fit(X, y)
 best = search.best_estimator_[-1]
 print(f"best beta = {search.best_params_['convexreluregressor__beta']:.3g}, "
