@@ -6,7 +6,8 @@ Choosing beta with scikit-learn
 be chosen by cross-validation inside a :class:`~sklearn.pipeline.Pipeline`.  Every fit in
 the search is a convex program: the cross-validation curve is not blurred by the luck of
 random initialisations.  ``score`` is scikit-learn's :math:`R^2`; the training objective
-(and its certificate) is ``objective_`` (``certificate_``).
+(and its certificate) is ``objective_`` (``certificate_``).  For a gated model with sampled
+gates the certificate proves optimality among gated networks with those gates.
 """
 
 # %%
