@@ -14,7 +14,12 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import convexnn as cn
 from convexnn.estimator_io import FORMAT_VERSION
-from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor, stack_networks
+from convexnn.estimators import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
+    stack_networks,
+    supports_cross_entropy,
+)
 
 #: Checks sklearn itself skips for reasons of this environment, not of the estimator.
 ENVIRONMENT_SKIPS = {"check_array_api_input": "SCIPY_ARRAY_API is not set"}
@@ -183,3 +188,14 @@ def test_bad_parameters_are_named(rng):
         ConvexReLUClassifier(loss="squared").fit(X, y > 0)
     with pytest.raises(ValueError, match="2 classes"):
         ConvexReLUClassifier().fit(X, np.zeros(10))
+
+
+def test_multi_class_strategy(rng):
+    X, y = rng.standard_normal((12, 2)), np.arange(12) % 3
+    est = ConvexReLUClassifier(multi_class="multinomial")
+    if supports_cross_entropy():  # the vector program: one shared network, softmax
+        est.fit(X, y)
+        assert est.multi_class_ == "multinomial" and np.allclose(est.predict_proba(X).sum(1), 1)
+    else:
+        with pytest.raises(ValueError, match="cross_entropy"):
+            est.fit(X, y)
