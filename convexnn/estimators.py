@@ -97,6 +97,8 @@ class _ConvexReLUBase(BaseEstimator):
     def _fit_one(self, X: np.ndarray, y: np.ndarray, loss: str, kwargs: dict):
         from .api import fit
 
+        # writable arrays: read-only inputs (memory maps) become torch tensors in the solver
+        X, y = np.require(X, requirements="W"), np.require(y, requirements="W")
         return fit(X, y, beta=self.beta, loss=loss, **kwargs)
 
     def _decision(self, X: Any) -> np.ndarray:
