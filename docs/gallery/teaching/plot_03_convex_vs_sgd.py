@@ -40,5 +40,6 @@ fig.tight_layout()
 # :math:`p^*` (up to solver tolerance), since ``patterns="exact"`` makes the convex
 # optimum global for every width.  In this run, training at the optimal width :math:`m^*`
 # (the number of neurons of the convex solution) stops at a local minimum far above
-# :math:`p^*`; four times wider, L-BFGS gets close.  Without the convex program one could
+# :math:`p^*`; four times wider, the best L-BFGS run (column "objective min") gets close
+# to it.  Without the convex program one could
 # not tell a stalled run from the best possible network.
