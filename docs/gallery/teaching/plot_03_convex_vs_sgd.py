@@ -41,5 +41,5 @@ fig.tight_layout()
 # optimum global for every width.  In this run, training at the optimal width :math:`m^*`
 # (the number of neurons of the convex solution) stops at a local minimum far above
 # :math:`p^*`; four times wider, the best L-BFGS run (column "objective min") gets close
-# to it.  Without the convex program one could
-# not tell a stalled run from the best possible network.
+# to it.  Without the convex program one could not tell a stalled run from the best
+# possible network.
