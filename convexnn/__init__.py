@@ -61,6 +61,9 @@ _EXPORTS = {
     "slice_regions": "spline",
     "affine_map": "spline",
     "vq_distance": "spline",
+    # scikit-learn estimators
+    "ConvexReLURegressor": "estimators",
+    "ConvexReLUClassifier": "estimators",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -257,7 +257,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     seed : int, Generator or None
         Seed of the gate sampling.
     tol : float, default=1e-5
-        ``certified`` iff gap <= tol * max(1, |P(theta)|) and the check was exhaustive.
+        ``certified`` iff gap <= tol * ``max(1, abs(P(theta)))`` and the check was exhaustive.
     n_samples : int, default=500
         Sampled gates of the search (plus the network's own patterns).
     refine : bool, default=True
