@@ -300,11 +300,9 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
             F=free_term_basis(X, bool(skip), constant), solve=solve, init_patterns=seeds,
             seed=seed, time_limit=GENERATE_TIME if time_limit is None else time_limit,
             max_rounds=GENERATE_ROUNDS, verbose=verbose)
-        result = solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
-                               certify=certify, seed=seed, t_start=t0, solution=sol,
-                               t_patterns=report.time, **solver_options)
-        result.generation = report
-        return result
+        return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
+                             certify=certify, seed=seed, t_start=t0, solution=sol,
+                             t_patterns=report.time, generation=report, **solver_options)
     if seeds is not None and not pset.exhaustive:
         pset = _with_seeds(pset, seeds, Xt, model)
     program = make(pset)
@@ -326,7 +324,8 @@ def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str)
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
                   tol: float | None = None, prune: bool = True, certify: bool = True,
                   seed: Any = None, t_start: float | None = None, t_patterns: float = 0.0,
-                  solution: ConvexSolution | None = None, **solver_options) -> FitResult:
+                  solution: ConvexSolution | None = None, generation: Any = None,
+                  **solver_options) -> FitResult:
     """Solve a built program with the named solver, re-check in numpy, recover, certify.
 
     The steps of :func:`fit` after the patterns; :func:`convexnn.path.regularization_path`
@@ -383,7 +382,7 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         exhaustive=program.patterns.exhaustive, program=program, solution=sol, solver=name,
         constraint_violation=violation, timings=timings,
         seed=seed if isinstance(seed, int | None) else None, gates=program.patterns.gates,
-        messages=messages)
+        messages=messages, generation=generation)
     if certify:
         result.certificate = _certify(result)
         timings["certify"] = result.certificate.time if result.certificate is not None else 0.0

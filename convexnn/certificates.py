@@ -47,6 +47,7 @@ from .dual_norm import (
     SEARCH_SAMPLES,
     Violation,
     auto_patterns,
+    bb_eligible,
     branch_bound_s,
     dual_norm,
     gate_patterns,
@@ -69,6 +70,8 @@ REFINE_RTOL = 1e-2
 #: safety net only, the node budget (:data:`convexnn.dual_norm.BB_NODES`) binds first on an
 #: unloaded machine, so the same input takes the same path.
 BB_TIME = 120.0
+#: Fresh gates of the refutation search after pattern generation (which priced its own).
+GENERATED_SEARCH_SAMPLES = 64
 #: Losses whose dual point -grad loss is unique (refutation is then a proof).
 _SMOOTH = ("squared", "logistic")
 
@@ -343,7 +346,7 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
     if method == "search":
         D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
     proven = method != "search"
-    if method == "search" and not free.any() and bb_time > 0:
+    if method == "search" and not free.any() and bb_time > 0 and bb_eligible(Xt):
         method = "branch_bound"
         s, found, viol, n_checked, proven = branch_bound_s(Xt, lam, D, beta=beta,
                                                            time_limit=bb_time)
@@ -447,7 +450,12 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     D = program.D
     if not exhaustive:  # search: the fit's patterns plus fresh samples
         rng = np.random.default_rng((0 if result.seed is None else result.seed, 7))
-        D = np.concatenate([D, sample_patterns(Xt, SEARCH_SAMPLES, seed=rng).D], axis=1)
+        if getattr(result, "generation", None) is not None:
+            # the generation priced its own patterns already (their cone maxima are at
+            # most beta at the master's optimum): fresh cells only, fewer of them
+            D = sample_patterns(Xt, GENERATED_SEARCH_SAMPLES, seed=rng).D
+        else:
+            D = np.concatenate([D, sample_patterns(Xt, SEARCH_SAMPLES, seed=rng).D], axis=1)
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
                     bias=program.bias, skip=program.skip, constant=constant, D=D,
                     exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),

@@ -215,6 +215,11 @@ BB_MAX_RANK = 6
 BB_NODES = 600_000
 
 
+def bb_eligible(Xt: np.ndarray) -> bool:
+    """Whether branch and bound is tried: rank of the lifted data <= BB_MAX_RANK."""
+    return _rank_reduce(Xt)[0].shape[1] <= BB_MAX_RANK
+
+
 def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: float,
                    time_limit: float) -> tuple[float, float, Violation, int, bool]:
     r"""(s, found, most violated, cells bounded exactly, complete) by branch and bound,
@@ -223,7 +228,7 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
     found, viol, _ = _search_s(Xt, lam, D, None, pen)
     from .branch_bound import dual_norm_bb
 
-    if _rank_reduce(Xt)[0].shape[1] > BB_MAX_RANK:
+    if not bb_eligible(Xt):
         # too many directions to branch over: the closed-form bound (valid, loose)
         return max(global_bound(Xt, lam, pen), found), found, viol, D.shape[1], False
 
@@ -258,5 +263,5 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
-__all__ = ["BB_RTOL", "branch_bound_s", "AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
+__all__ = ["BB_RTOL", "bb_eligible", "branch_bound_s", "AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
            "gate_patterns", "global_bound"]
