@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_positive, check_X_y
+from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
 from .losses import get_loss
 from .network import Network
@@ -41,6 +41,7 @@ from .solution import (
     ConvexSolution,
 )
 from .solvers import SOLVERS, choose_solver
+from .solvers.options import accepted_options
 
 #: "auto" patterns: exact enumeration when the arrangement has at most this many cells.
 AUTO_EXACT_LIMIT = 1000
@@ -193,6 +194,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     FitResult
     """
     t0 = time.perf_counter()
+    check_options("fit", solver_options, accepted_options(choose_solver(solver, None)))
+    tol = check_tol("tol", tol)
     X, y = check_X_y(X, y)
     check_positive("beta", beta)
     check_choice("model", model, MODELS)

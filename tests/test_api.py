@@ -98,7 +98,7 @@ def test_gated_with_unrealisable_patterns_is_refused():
     X = np.arange(6.0)[:, None]
     y = np.sin(X[:, 0])
     D = np.array([[1, 0, 1, 0, 1, 0]], bool).T  # no threshold on a line gives this
-    with pytest.raises(Exception, match="gate vector"):
+    with pytest.raises(cn.exceptions.UnrealizablePatternsError, match="patterns.*gate"):
         cn.fit(X, y, beta=0.01, model="gated", patterns=D, certify=False)
 
 
