@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -247,6 +247,7 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
 
     t1 = time.perf_counter()
     network = program.recover(sol, prune=prune)
+    network = replace(network, training=training_settings(program))
     recovered = program.network_objective(network)
     t_recover = time.perf_counter() - t1
     if _rel(recovered, objective) > CHECK_RTOL:
@@ -271,6 +272,13 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         timings["certify"] = result.certificate.time if result.certificate is not None else 0.0
     timings["total"] = time.perf_counter() - t0
     return result
+
+
+def training_settings(program: TwoLayerProgram) -> dict:
+    """The settings a network was trained with (saved with it by :meth:`Network.save`)."""
+    return {"model": program.model, "loss": program.loss.name, "beta": float(program.beta),
+            "bias": program.bias, "skip": bool(program.skip),
+            "output_bias": bool(program.output_bias)}
 
 
 def _certify(result: FitResult):
