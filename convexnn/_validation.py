@@ -82,6 +82,19 @@ def check_options(where: str, options: dict, accepted: Iterable[str]) -> None:
             f"the solver options it accepts are {', '.join(accepted)}")
 
 
+def check_n_jobs(value: Any) -> int | None:
+    """``n_jobs`` in joblib's convention: None, a positive count, or -1, -2, ... (all CPUs,
+    all but one, ...); 0 is refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ConvexNNTypeError(f"n_jobs must be an integer or None; got {type(value).__name__}")
+    if value == 0:
+        raise ConvexNNValueError("n_jobs must be a positive number of workers, -1 for every "
+                                 "CPU (-2 for all but one, ...) or None; got 0")
+    return int(value)
+
+
 def check_X_y(X: Any, y: Any, *, multi_output: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate data: X (n, d) finite, y (n,) (or (n, c) when ``multi_output``)."""
     X = check_array("X", X, ndim=2)
