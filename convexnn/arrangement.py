@@ -23,9 +23,65 @@ end by the caller.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+
+#: Default cap on the number of exactly enumerated patterns.
+MAX_PATTERNS = 20_000
+#: Default cap on the boolean pattern matrix, in bytes (n * P).
+MAX_PATTERN_BYTES = 2 * 1024**3
+
+#: Seconds per call, per sign entry and per cell of the enumeration (measured on one core
+#: of the development machine; ``dr_cost`` counts calls and entries).
+_SECONDS_PER_CALL, _SECONDS_PER_ENTRY, _SECONDS_PER_CELL = 1e-3, 2e-8, 2e-5
+#: Default cap on the estimated seconds of an exact enumeration.
+MAX_ENUMERATION_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class EnumerationCost:
+    r"""What an exact enumeration of a data matrix would cost, known before starting.
+
+    Attributes
+    ----------
+    cells_upper_bound : int
+        :math:`2\sum_{k<r}\binom{H-1}{k}` for H distinct hyperplanes of rank r (exact in
+        general position).
+    estimated_seconds : float
+        Predicted wall time of :func:`enumerate_patterns` (one core, order of magnitude).
+    estimated_bytes : int
+        Memory of the (n, P) pattern matrix and the (P, H) sign vectors at the bound.
+    n_hyperplanes, rank : int
+    """
+
+    cells_upper_bound: int
+    estimated_seconds: float
+    estimated_bytes: int
+    n_hyperplanes: int
+    rank: int
+
+    def fits(self, max_patterns: int = MAX_PATTERNS,
+             max_seconds: float = MAX_ENUMERATION_SECONDS) -> bool:
+        """Whether the enumeration is within both budgets."""
+        return (self.cells_upper_bound <= max_patterns and self.estimated_seconds <= max_seconds
+                and self.estimated_bytes <= MAX_PATTERN_BYTES)
+
+
+def estimate_cost(n: int, H: int, r: int) -> EnumerationCost:
+    """The :class:`EnumerationCost` of n samples on H distinct hyperplanes of rank r."""
+    bound = cover_count(H, r)
+    if r <= 2:  # closed forms: sweep of 2H arcs
+        seconds = _SECONDS_PER_ENTRY * bound * max(H, 1) + 1e-3
+    elif bound > 10**7:  # far beyond any budget: skip the cost table
+        seconds = float("inf")
+    else:
+        calls, entries = dr_cost(H, r)
+        seconds = (_SECONDS_PER_CALL * calls + _SECONDS_PER_ENTRY * entries
+                   + _SECONDS_PER_CELL * bound)
+    return EnumerationCost(bound, float(seconds), int(bound * (n + H)), H, r)
+
 
 #: A point within this relative distance of a hyperplane is "on" it (ambiguous side).
 MARGIN = 1e-9

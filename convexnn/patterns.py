@@ -31,7 +31,15 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_int, check_patterns_array
-from .arrangement import arrangement_cells, dr_cost, group_hyperplanes
+from .arrangement import (  # noqa: F401 (budgets re-exported)
+    MAX_ENUMERATION_SECONDS,
+    MAX_PATTERN_BYTES,
+    MAX_PATTERNS,
+    EnumerationCost,
+    arrangement_cells,
+    estimate_cost,
+    group_hyperplanes,
+)
 from .exceptions import (
     ConvexNNTypeError,
     ConvexNNValueError,
@@ -40,10 +48,6 @@ from .exceptions import (
     UnrealizablePatternsWarning,
 )
 
-#: Default cap on the number of exactly enumerated patterns.
-MAX_PATTERNS = 20_000
-#: Default cap on the boolean pattern matrix, in bytes (n * P).
-MAX_PATTERN_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,55 +216,6 @@ def _cells_bfs(A, rng, max_cells):
     return np.array(signs), np.array(points)
 
 
-#: Seconds per call, per sign entry and per cell of the enumeration (measured on one core
-#: of the development machine; ``dr_cost`` counts calls and entries).
-_SECONDS_PER_CALL, _SECONDS_PER_ENTRY, _SECONDS_PER_CELL = 1e-3, 2e-8, 2e-5
-#: Default cap on the estimated seconds of an exact enumeration.
-MAX_ENUMERATION_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class EnumerationCost:
-    r"""What an exact enumeration of a data matrix would cost, known before starting.
-
-    Attributes
-    ----------
-    cells_upper_bound : int
-        :math:`2\sum_{k<r}\binom{H-1}{k}` for H distinct hyperplanes of rank r (exact in
-        general position).
-    estimated_seconds : float
-        Predicted wall time of :func:`enumerate_patterns` (one core, order of magnitude).
-    estimated_bytes : int
-        Memory of the (n, P) pattern matrix and the (P, H) sign vectors at the bound.
-    n_hyperplanes, rank : int
-    """
-
-    cells_upper_bound: int
-    estimated_seconds: float
-    estimated_bytes: int
-    n_hyperplanes: int
-    rank: int
-
-    def fits(self, max_patterns: int = MAX_PATTERNS,
-             max_seconds: float = MAX_ENUMERATION_SECONDS) -> bool:
-        """Whether the enumeration is within both budgets."""
-        return (self.cells_upper_bound <= max_patterns and self.estimated_seconds <= max_seconds
-                and self.estimated_bytes <= MAX_PATTERN_BYTES)
-
-
-def _cost(n: int, H: int, r: int) -> EnumerationCost:
-    bound = pattern_count(H, r)
-    if r <= 2:  # closed forms: sweep of 2H arcs
-        seconds = _SECONDS_PER_ENTRY * bound * max(H, 1) + 1e-3
-    elif bound > 10**7:  # far beyond any budget: skip the cost table
-        seconds = float("inf")
-    else:
-        calls, entries = dr_cost(H, r)
-        seconds = (_SECONDS_PER_CALL * calls + _SECONDS_PER_ENTRY * entries
-                   + _SECONDS_PER_CELL * bound)
-    return EnumerationCost(bound, float(seconds), int(bound * (n + H)), H, r)
-
-
 def enumeration_cost(X: Any) -> EnumerationCost:
     r"""The cost of enumerating every activation pattern of ``X`` (lift a bias column
     first if the model has one), in milliseconds and without enumerating.
@@ -277,7 +232,7 @@ def enumeration_cost(X: Any) -> EnumerationCost:
     Z, _ = _rank_reduce(X)
     r = Z.shape[1]
     H = _hyperplanes(Z)[0].shape[0] if r else 0
-    return _cost(X.shape[0], H, r)
+    return estimate_cost(X.shape[0], H, r)
 
 
 def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
@@ -306,7 +261,7 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
         return PatternSet(np.ones((n, 1), bool), np.zeros((1, X.shape[1])), True, "exact", seed)
     A, group, orient, zero = _hyperplanes(Z)
     H = A.shape[0]
-    cost = _cost(n, H, r)
+    cost = estimate_cost(n, H, r)
     if not cost.fits(max_patterns, max_seconds):
         raise PatternBudgetError(
             f"exact enumeration would give up to {cost.cells_upper_bound:,} patterns (n={n} "
