@@ -36,6 +36,8 @@ MAX_PATTERN_BYTES = 2 * 1024**3
 #: Seconds per call, per sign entry and per cell of the enumeration (measured on one core
 #: of the development machine; ``dr_cost`` counts calls and entries).
 _SECONDS_PER_CALL, _SECONDS_PER_ENTRY, _SECONDS_PER_CELL = 1e-3, 2e-8, 2e-5
+#: Above this many cells no cost table is built (the estimate is infinite).
+MAX_COUNT_TABLE = 10**7
 #: Default cap on the estimated seconds of an exact enumeration.
 MAX_ENUMERATION_SECONDS = 60.0
 
@@ -54,6 +56,10 @@ class EnumerationCost:
     estimated_bytes : int
         Memory of the (n, P) pattern matrix and the (P, H) sign vectors at the bound.
     n_hyperplanes, rank : int
+        Distinct hyperplanes and rank (upper bounds n and min(n, d) when the rank alone
+        already rules the enumeration out).
+    cells_lower_bound : int
+        At least :math:`2^{\mathrm{rank}}` cells.
     """
 
     cells_upper_bound: int
@@ -61,6 +67,7 @@ class EnumerationCost:
     estimated_bytes: int
     n_hyperplanes: int
     rank: int
+    cells_lower_bound: int = 0
 
     def fits(self, max_patterns: int = MAX_PATTERNS,
              max_seconds: float = MAX_ENUMERATION_SECONDS) -> bool:
@@ -74,13 +81,14 @@ def estimate_cost(n: int, H: int, r: int) -> EnumerationCost:
     bound = cover_count(H, r)
     if r <= 2:  # closed forms: sweep of 2H arcs
         seconds = _SECONDS_PER_ENTRY * bound * max(H, 1) + 1e-3
-    elif bound > 10**7:  # far beyond any budget: skip the cost table
+    elif bound > MAX_COUNT_TABLE:  # far beyond any budget: skip the cost table
         seconds = float("inf")
     else:
         calls, entries = dr_cost(H, r)
         seconds = (_SECONDS_PER_CALL * calls + _SECONDS_PER_ENTRY * entries
                    + _SECONDS_PER_CELL * bound)
-    return EnumerationCost(bound, float(seconds), int(bound * (n + H)), H, r)
+    return EnumerationCost(bound, float(seconds), int(bound * (n + H)), H, r,
+                           2 ** min(r, H) if H else 1)
 
 
 #: A point within this relative distance of a hyperplane is "on" it (ambiguous side).

@@ -32,6 +32,7 @@ import numpy as np
 
 from ._validation import check_int, check_patterns_array
 from .arrangement import (  # noqa: F401 (budgets re-exported)
+    MAX_COUNT_TABLE,
     MAX_ENUMERATION_SECONDS,
     MAX_PATTERN_BYTES,
     MAX_PATTERNS,
@@ -229,10 +230,29 @@ def enumeration_cost(X: Any) -> EnumerationCost:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ConvexNNValueError(f"X must be 2-D; got shape {X.shape}")
+    r_low = _rank_lower_bound(X)
+    if 2.0 ** r_low > MAX_COUNT_TABLE:  # far over any budget: no SVD, no grouping
+        return _over_budget(X, r_low)
     Z, _ = _rank_reduce(X)
     r = Z.shape[1]
     H = _hyperplanes(Z)[0].shape[0] if r else 0
     return estimate_cost(X.shape[0], H, r)
+
+
+def _over_budget(X: np.ndarray, r_low: int) -> EnumerationCost:
+    """The cost known from the shape and a rank lower bound alone (at least 2^r cells)."""
+    n, d = X.shape
+    upper = pattern_count(n, min(n, d))
+    return EnumerationCost(upper, float("inf"), upper * n, n, min(n, d), 2 ** r_low)
+
+
+def _rank_lower_bound(X: np.ndarray) -> int:
+    """A lower bound on the numerical rank of X from the eigenvalues of its smaller Gram
+    matrix (singular values above 1e-6 of the largest); 2^rank bounds the count below."""
+    G = X.T @ X if X.shape[0] >= X.shape[1] else X @ X.T
+    ev = np.linalg.eigvalsh(G)
+    top = float(ev[-1]) if ev.size else 0.0
+    return int(np.sum(ev > 1e-12 * top)) if top > 0 else 0
 
 
 def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
@@ -255,6 +275,9 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
         ``max_seconds`` or the (n, P) boolean matrix would exceed the memory budget.
     """
     n = X.shape[0]
+    r_low = _rank_lower_bound(X)
+    if 2 ** r_low > max_patterns:  # at least 2^rank cells: refuse before the SVD
+        _refuse(_over_budget(X, r_low), n, max_patterns, max_seconds, at_least=True)
     Z, B = _rank_reduce(X)
     r = Z.shape[1]
     if r == 0:
@@ -263,13 +286,7 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
     H = A.shape[0]
     cost = estimate_cost(n, H, r)
     if not cost.fits(max_patterns, max_seconds):
-        raise PatternBudgetError(
-            f"exact enumeration would give up to {cost.cells_upper_bound:,} patterns (n={n} "
-            f"samples, {H} distinct hyperplanes, rank {r}; estimated "
-            f"{_fmt_seconds(cost.estimated_seconds)}, {cost.estimated_bytes / 1024**2:,.0f} MiB); "
-            f"that exceeds max_patterns={max_patterns:,}, max_seconds={max_seconds:g} or the "
-            f"{MAX_PATTERN_BYTES / 1024**3:.0f} GiB memory budget. Sample gates instead "
-            "(patterns=<int>, e.g. patterns=500), or reduce the rank of X")
+        _refuse(cost, n, max_patterns, max_seconds)
     if r == 1:
         signs, Zc = _cells_rank1(A)
     elif r == 2:
@@ -280,6 +297,27 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
     G = Zc @ B  # g = B^T z gives X g = Z B B^T z = Z z (B has orthonormal rows)
     D, G = unique_patterns(D, G)
     return PatternSet(D, G, exhaustive=True, method="exact", seed=seed)
+
+
+def _refuse(cost: EnumerationCost, n: int, max_patterns: int, max_seconds: float,
+            at_least: bool = False):
+    """Raise the PatternBudgetError for ``cost``."""
+    H, r = cost.n_hyperplanes, cost.rank
+    low = cost.cells_lower_bound
+    count = (f"at least {_fmt_int(low)} patterns (rank {low.bit_length() - 1} or more)"
+             if at_least else
+             f"up to {_fmt_int(cost.cells_upper_bound)} patterns ({H} distinct hyperplanes, "
+             f"rank {r}; estimated {_fmt_seconds(cost.estimated_seconds)}, "
+             f"{_fmt_int(cost.estimated_bytes / 1024**2)} MiB)")
+    raise PatternBudgetError(
+        f"exact enumeration would give {count} for n={n} samples; "
+        f"that exceeds max_patterns={max_patterns:,}, max_seconds={max_seconds:g} or the "
+        f"{MAX_PATTERN_BYTES / 1024**3:.0f} GiB memory budget. Sample gates instead "
+        "(patterns=<int>, e.g. patterns=500), or reduce the rank of X")
+
+
+def _fmt_int(v: float) -> str:
+    return f"{v:,.0f}" if v < 1e12 else f"{float(v):.2e}"
 
 
 def _fmt_seconds(s: float) -> str:

@@ -85,7 +85,7 @@ def test_patterns_of_wrong_shape(Xy):
 
 def test_exact_over_budget_names_count_and_suggests_sampling(rng):
     X, y = rng.standard_normal((300, 12)), rng.standard_normal(300)
-    with pytest.raises(PatternBudgetError, match=r"(?s)up to [\d,]+ patterns.*patterns=<int>"):
+    with pytest.raises(PatternBudgetError, match=r"(?s)up to [\d,.e+]+ patterns.*patterns=<int>"):
         cn.fit(X, y, beta=0.1, patterns="exact")
 
 
