@@ -217,21 +217,23 @@ def _cells_bfs(A, rng, max_cells):
     return np.array(signs), np.array(points)
 
 
-def enumeration_cost(X: Any) -> EnumerationCost:
+def enumeration_cost(X: Any, max_patterns: int = MAX_PATTERNS) -> EnumerationCost:
     r"""The cost of enumerating every activation pattern of ``X`` (lift a bias column
     first if the model has one), in milliseconds and without enumerating.
 
     Returns an :class:`EnumerationCost`: the Cover bound on the number of cells, the
     estimated seconds (calls and sign entries of the deletion-restriction enumeration,
-    :func:`convexnn.arrangement.dr_cost`, times measured unit costs) and bytes.  Use
-    ``enumeration_cost(X).fits(max_patterns, max_seconds)`` to decide between
+    :func:`convexnn.arrangement.dr_cost`, times measured unit costs) and bytes.  When a
+    lower bound on the rank already gives more than ``max_patterns`` cells
+    (:math:`2^r`), the answer comes from the shape alone (``estimated_seconds`` infinite).
+    ``enumeration_cost(X).fits(max_patterns, max_seconds)`` decides between
     ``patterns="exact"`` and sampling.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ConvexNNValueError(f"X must be 2-D; got shape {X.shape}")
-    r_low = _rank_lower_bound(X)
-    if 2.0 ** r_low > MAX_COUNT_TABLE:  # far over any budget: no SVD, no grouping
+    r_low = _rank_lower_bound(X, max_patterns)
+    if 2 ** r_low > min(max_patterns, MAX_COUNT_TABLE):  # no SVD, no grouping
         return _over_budget(X, r_low)
     Z, _ = _rank_reduce(X)
     r = Z.shape[1]
@@ -246,9 +248,19 @@ def _over_budget(X: np.ndarray, r_low: int) -> EnumerationCost:
     return EnumerationCost(upper, float("inf"), upper * n, n, min(n, d), 2 ** r_low)
 
 
-def _rank_lower_bound(X: np.ndarray) -> int:
-    """A lower bound on the numerical rank of X from the eigenvalues of its smaller Gram
-    matrix (singular values above 1e-6 of the largest); 2^rank bounds the count below."""
+def _rank_lower_bound(X: np.ndarray, max_patterns: int) -> int:
+    """A lower bound on the numerical rank of X: the rank of up to 64 evenly spaced rows
+    (a submatrix has no larger rank) when that already gives 2^r > max_patterns, else of
+    all of X; from Gram eigenvalues, counting singular values above 1e-6 of the largest."""
+    n, d = X.shape
+    if n > 64:
+        r = _gram_rank(X[np.linspace(0, n - 1, 64).astype(int)])
+        if 2 ** r > max_patterns or min(n, d) > 4096:
+            return r
+    return _gram_rank(X)
+
+
+def _gram_rank(X: np.ndarray) -> int:
     G = X.T @ X if X.shape[0] >= X.shape[1] else X @ X.T
     ev = np.linalg.eigvalsh(G)
     top = float(ev[-1]) if ev.size else 0.0
@@ -275,7 +287,7 @@ def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
         ``max_seconds`` or the (n, P) boolean matrix would exceed the memory budget.
     """
     n = X.shape[0]
-    r_low = _rank_lower_bound(X)
+    r_low = _rank_lower_bound(X, max_patterns)
     if 2 ** r_low > max_patterns:  # at least 2^rank cells: refuse before the SVD
         _refuse(_over_budget(X, r_low), n, max_patterns, max_seconds, at_least=True)
     Z, B = _rank_reduce(X)
