@@ -14,7 +14,9 @@ This is Zaslavsky's deletion-restriction identity :math:`c(\mathcal{A}_m) =
 c(\mathcal{A}_{m-1}) + c(\mathcal{A}_{m-1}|h_m)`.  :func:`arrangement_cells` starts from a
 maximal independent subset (whose :math:`2^k` sign vectors are all cells, with points
 :math:`z = A_k^{+}s`), adds the other hyperplanes one at a time and recurses on rank for
-the restrictions; the rank-2 arrangements use the angle sweep.  Every cell is generated at
+the restrictions; the rank-2 arrangements use the angle sweep, the rank-3 ones the union
+over hyperplanes of the lifted cells of their restrictions (every cell has a facet).
+Every cell is generated at
 most three times, so the work is :math:`O(\sum_m c(\mathcal{A}_m)\, m)` plus the
 restrictions' (:func:`dr_cost`), never the factorial number of flags of a facet recursion.
 Sign vectors are propagated combinatorially; the points are checked against them at the
@@ -109,7 +111,8 @@ def dr_cost(H: int, r: int) -> tuple[int, int]:
 
     .. math:: W(H, r) = \sum_{m=r+1}^{H}\big[c(m, r)\,m + W(m-1, r-1)\big] + 2^r r,
 
-    with the rank-2 sweep costing :math:`2H\cdot H` and calls counted alike."""
+    with the rank-2 sweep costing :math:`2H\cdot H`, the rank-3 facet union
+    :math:`2H(H-1)\cdot H`, and calls counted alike."""
     H, r = int(H), int(r)
     r = min(r, H)
     if r <= 0:
@@ -127,6 +130,8 @@ def dr_cost(H: int, r: int) -> tuple[int, int]:
                 c_new[m], w_new[m] = 1, 2.0 ** m * max(m, 1)
             elif k == 2:
                 c_new[m], w_new[m] = 1, 2.0 * m * m
+            elif k == 3:  # facet union: m sweeps of m - 1 lines, 2m(m-1) points
+                c_new[m], w_new[m] = 1 + m, 2.0 * m * (m - 1) * m
             else:
                 c_new[m] = c_new[m - 1] + 1 + calls[m - 1]
                 w_new[m] = w_new[m - 1] + cover_count(m, k) * m + work[m - 1]
@@ -207,6 +212,8 @@ def arrangement_cells(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if r == 2 and H >= 2:
         return _sweep2(A)
     order, k = _independent_first(A)
+    if r == 3 and H > k:
+        return _facet_cells(A)
     A = A[order]
     # the independent prefix: every sign vector is a cell, z = A_k^+ s has A_k z = s
     S = (((np.arange(2 ** k)[:, None] >> np.arange(k)[None, :]) & 1) * 2 - 1).astype(np.int8)
@@ -218,37 +225,55 @@ def arrangement_cells(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return S[:, inv], Zp
 
 
-def _add_hyperplane(Ad: np.ndarray, a: np.ndarray, S1: np.ndarray, Z1: np.ndarray):
-    """Cells of Ad + {a} from the cells (S1, Z1) of Ad and those of Ad restricted to a."""
+def _lift_restriction(Ad: np.ndarray, a: np.ndarray):
+    """The cells of Ad + {a} on both sides of a that touch a: (S_up, S_dn) signs on Ad and
+    the points (up, dn) = q +- eps a, for q a point of each cell of Ad restricted to a."""
     m, r = Ad.shape
-    # restriction: the other normals projected onto a^perp, in an orthonormal basis Q
-    Q = np.linalg.svd(a[None, :])[2][1:].T  # (r, r-1)
-    C = Ad @ Q
-    Ah, group, orient, zero = group_hyperplanes(C)
+    Q = np.linalg.svd(a[None, :])[2][1:].T  # orthonormal basis (r, r-1) of a^perp
+    Ah, group, orient, zero = group_hyperplanes(Ad @ Q)
     S2h, P2 = arrangement_cells(Ah)
-    S2 = np.empty((S2h.shape[0], m), np.int8)
-    S2[:, ~zero] = orient[~zero] * S2h[:, group[~zero]]
-    q = P2 @ Q.T  # points on h_a, inside the cut cells
+    S = np.empty((S2h.shape[0], m), np.int8)
+    S[:, ~zero] = orient[~zero] * S2h[:, group[~zero]]
+    q = P2 @ Q.T
     # step along a small enough to cross no other hyperplane
     slope = np.abs(Ad @ a)
-    dist = np.abs(q @ Ad.T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(slope[None, :] > 1e-15, dist / slope[None, :], np.inf)
+        ratio = np.where(slope[None, :] > 1e-15, np.abs(q @ Ad.T) / slope[None, :], np.inf)
     ratio[:, zero] = np.inf
-    scale = np.maximum(np.linalg.norm(q, axis=1), 1.0)
-    eps = np.minimum(0.5 * np.min(ratio, axis=1, initial=np.inf), scale)
-    lift_up = q + eps[:, None] * a
-    lift_dn = q - eps[:, None] * a
-    if zero.any():  # hyperplanes parallel to a (numerically): side given by the step
+    eps = np.minimum(0.5 * np.min(ratio, axis=1, initial=np.inf),
+                     np.maximum(np.linalg.norm(q, axis=1), 1.0))
+    S_dn = S.copy()
+    if zero.any():  # hyperplanes parallel to a (numerically): the side is the step's
         sgn = np.sign(Ad[zero] @ a).astype(np.int8)
-        S2[:, zero] = 0
-    S_up = np.hstack([S2, np.ones((S2.shape[0], 1), np.int8)])
-    S_dn = np.hstack([S2, -np.ones((S2.shape[0], 1), np.int8)])
-    if zero.any():
-        S_up[:, :-1][:, zero] = sgn
-        S_dn[:, :-1][:, zero] = -sgn
+        S[:, zero], S_dn[:, zero] = sgn, -sgn
+    return S, S_dn, q + eps[:, None] * a, q - eps[:, None] * a
+
+
+def _facet_cells(A: np.ndarray):
+    """Every cell has a facet on some hyperplane h_k, whose relative interior is a cell of
+    the restriction to h_k: the union over k of the lifts, deduplicated (cheaper than
+    deletion-restriction in rank 3: H sweeps)."""
+    H = A.shape[0]
+    signs, points = [], []
+    for k in range(H):
+        others = np.r_[0:k, k + 1:H]
+        S_up, S_dn, up, dn = _lift_restriction(A[others], A[k])
+        for S, Z, s in ((S_up, up, 1), (S_dn, dn, -1)):
+            full = np.empty((S.shape[0], H), np.int8)
+            full[:, others] = S
+            full[:, k] = s
+            signs.append(full)
+            points.append(Z)
+    S, Z = np.vstack(signs), np.vstack(points)
+    _, idx = np.unique(_keys(S), return_index=True)
+    return S[idx], Z[idx]
+
+
+def _add_hyperplane(Ad: np.ndarray, a: np.ndarray, S1: np.ndarray, Z1: np.ndarray):
+    """Cells of Ad + {a} from the cells (S1, Z1) of Ad and those of Ad restricted to a."""
+    S_up, S_dn, lift_up, lift_dn = _lift_restriction(Ad, a)
     # cells of Ad not cut by a keep their point; the cut ones come from the restriction
-    cut = np.isin(_keys(S1), _keys(S2))
+    cut = np.isin(_keys(S1), _keys(S_up))
     t = Z1 @ a
     unsure = ~cut & (np.abs(t) <= MARGIN * np.maximum(np.linalg.norm(Z1, axis=1), 1e-300))
     keepS, keepZ = S1[~cut], Z1[~cut]
@@ -259,5 +284,7 @@ def _add_hyperplane(Ad: np.ndarray, a: np.ndarray, S1: np.ndarray, Z1: np.ndarra
             if z is not None:
                 keepZ[i], side[i] = z, s
                 break
-    S_keep = np.hstack([keepS, side[:, None]])
-    return np.vstack([S_keep, S_up, S_dn]), np.vstack([keepZ, lift_up, lift_dn])
+    one = np.ones((S_up.shape[0], 1), np.int8)
+    return (np.vstack([np.hstack([keepS, side[:, None]]), np.hstack([S_up, one]),
+                       np.hstack([S_dn, -one])]),
+            np.vstack([keepZ, lift_up, lift_dn]))
