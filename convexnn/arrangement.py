@@ -16,9 +16,9 @@ maximal independent subset (whose :math:`2^k` sign vectors are all cells, with p
 :math:`z = A_k^{+}s`), adds the other hyperplanes one at a time and recurses on rank for
 the restrictions; the rank-2 arrangements use the angle sweep, the rank-3 ones the union
 over hyperplanes of the lifted cells of their restrictions (every cell has a facet).
-Every cell is generated at
-most three times, so the work is :math:`O(\sum_m c(\mathcal{A}_m)\, m)` plus the
-restrictions' (:func:`dr_cost`), never the factorial number of flags of a facet recursion.
+Every cell is generated at most three times per added hyperplane, so the work is
+:math:`O(\sum_m c(\mathcal{A}_m)\, m)` plus the restrictions' (:func:`dr_cost`), never the
+factorial number of flags of an undeduplicated facet recursion.
 Sign vectors are propagated combinatorially; the points are checked against them at the
 end by the caller.
 """
