@@ -50,7 +50,6 @@ from .exceptions import (
 )
 
 
-
 @dataclass(frozen=True, eq=False)
 class PatternSet:
     """Activation patterns of a (lifted) data matrix.
