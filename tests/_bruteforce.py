@@ -56,14 +56,16 @@ def loss_value(z: np.ndarray, y: np.ndarray, loss: str) -> float:
     return float(np.sum(np.maximum(0.0, 1 - y * z)))
 
 
-def convex_optimum(X, y, *, beta, model, loss, bias, skip, output_bias) -> float:
+def convex_optimum(X, y, *, beta, model, loss, bias, skip, output_bias) -> float | None:
     r"""The optimum of C-ReLU / C-GReLU over every pattern of :math:`\tilde X`:
 
     .. math:: \min \ell\Big(\sum_i D_i\tilde X(v_i - w_i) + Xs + c\Big)
               + \beta\sum_i (\|v_{i,\pi}\| + \|w_{i,\pi}\|),
               \quad (2D_i - I)\tilde X v_i \ge 0,\ (2D_i - I)\tilde X w_i \ge 0
 
-    (gated: one unconstrained :math:`u_i` per pattern); :math:`\pi` drops a free bias."""
+    (gated: one unconstrained :math:`u_i` per pattern); :math:`\pi` drops a free bias.
+    None when Clarabel cannot solve it accurately (e.g. logistic loss with a free constant
+    and one label: the infimum 0 is not attained)."""
     n, d = X.shape
     Xt = X if bias == "none" else np.hstack([X, np.ones((n, 1))])
     D = lp_patterns(Xt)
@@ -90,8 +92,7 @@ def convex_optimum(X, y, *, beta, model, loss, bias, skip, output_bias) -> float
         z = z + cp.Variable() * np.ones(n)
     prob = cp.Problem(cp.Minimize(loss_expr(z, y, loss) + beta * reg), cons)
     prob.solve(solver=cp.CLARABEL)
-    assert prob.status == "optimal", prob.status
-    return float(prob.value)
+    return float(prob.value) if prob.status == "optimal" else None
 
 
 def network_objective(net, X, y, *, beta, loss, bias) -> float:

@@ -30,6 +30,9 @@ N_FUZZ = int(os.environ.get("CONVEXNN_FUZZ_N", "1000"))
 N_CORE = 10
 RTOL = 2e-5
 
+#: Seeds whose brute force Clarabel could not solve accurately (checked by bounds only).
+NO_TRUTH: list[int] = []
+
 KINDS = ("gauss", "integer", "duplicate_rows", "zero_rows", "constant_y", "tiny", "collinear")
 
 
@@ -91,14 +94,17 @@ def check_problem(seed: int, model: str) -> str | None:
     except Exception as e:  # noqa: BLE001 (a crash is what the fuzz looks for)
         return f"{tag}: crashed: {type(e).__name__}: {e}"
     truth = convex_optimum(X, y, **kw)
-    scale = max(1.0, abs(truth))
     f_net = network_objective(r.network, X, y, beta=p["beta"], loss=p["loss"], bias=p["bias"])
     if r.status != "optimal":
         return f"{tag}: status {r.status}"
+    if abs(r.objective - f_net) > RTOL * max(1.0, abs(f_net)):
+        return f"{tag}: network objective {f_net!r} != convex {r.objective!r}"
+    if truth is None:  # no accurate brute force (an infimum not attained): bounds only
+        NO_TRUTH.append(seed)
+        truth = f_net
+    scale = max(1.0, abs(truth))
     if abs(r.objective - truth) > RTOL * scale:
         return f"{tag}: objective {r.objective!r} != brute force {truth!r}"
-    if abs(f_net - truth) > RTOL * scale:
-        return f"{tag}: network objective {f_net!r} != brute force {truth!r}"
     c = r.certificate
     if c is None:
         return f"{tag}: no certificate"
@@ -127,5 +133,7 @@ def test_fuzz_core(model):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["relu", "gated"])
 def test_fuzz_corpus(model):
+    NO_TRUTH.clear()
     failures = run_corpus(range(10_000, 10_000 + N_FUZZ), model)
     assert not failures, f"{len(failures)} of {N_FUZZ} problems failed:\n" + "\n".join(failures[:30])
+    assert len(NO_TRUTH) <= 0.05 * N_FUZZ, f"no brute-force optimum for seeds {NO_TRUTH}"
