@@ -101,13 +101,12 @@ def test_degenerate_equals_lp_brute_force(name):
     check_gates(X, ps)
 
 
-@pytest.mark.parametrize("name", list(degenerate_cases()))
+@pytest.mark.parametrize("name", [k for k, X in degenerate_cases().items()
+                                  if np.linalg.matrix_rank(X) >= 3])  # lower: closed forms
 def test_degenerate_equals_lp_bfs(name):
     X = degenerate_cases()[name]
     Z, _ = _rank_reduce(X)
     A, group, orient, zero = _hyperplanes(Z)
-    if Z.shape[1] < 3:
-        pytest.skip("rank < 3 uses the closed forms")
     bfs, _ = _cells_bfs(A, np.random.default_rng(0), 10**6)
     dr, _ = arrangement_cells(A)
     assert as_set(_cells_to_patterns(bfs, group, orient, zero)) == \
