@@ -18,6 +18,8 @@ _EXPORTS = {
     "sample_patterns": "patterns",
     "enumerate_patterns": "patterns",
     "pattern_count": "patterns",
+    "enumeration_cost": "patterns",
+    "ConvexNNError": "exceptions",
     "TwoLayerProgram": "programs.two_layer",
     "ConvexSolution": "solution",
     "get_loss": "losses",

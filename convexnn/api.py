@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_positive, check_X_y
+from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
 from .generation import generate, network_patterns
 from .losses import get_loss
@@ -44,6 +44,7 @@ from .solution import (
     ConvexSolution,
 )
 from .solvers import SOLVERS, choose_solver
+from .solvers.options import accepted_options
 
 #: "auto" patterns: exact enumeration when the arrangement has at most this many cells.
 AUTO_EXACT_LIMIT = 1000
@@ -265,6 +266,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
                          certify=certify, verbose=verbose, **solver_options)
     solver_options.pop("depth", None)
     t0 = time.perf_counter()
+    check_options("fit", solver_options, accepted_options(choose_solver(solver, None)))
+    tol = check_tol("tol", tol)
     X, y = check_X_y(X, y)
     check_positive("beta", beta)
     check_choice("model", model, MODELS)
@@ -362,6 +365,7 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
 
     t1 = time.perf_counter()
     network = program.recover(sol, prune=prune)
+    network = replace(network, training=training_settings(program))
     recovered = program.network_objective(network)
     t_recover = time.perf_counter() - t1
     if _rel(recovered, objective) > CHECK_RTOL:
@@ -388,6 +392,13 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         timings["certify"] = result.certificate.time if result.certificate is not None else 0.0
     timings["total"] = time.perf_counter() - t0
     return result
+
+
+def training_settings(program: TwoLayerProgram) -> dict:
+    """The settings a network was trained with (saved with it by :meth:`Network.save`)."""
+    return {"model": program.model, "loss": program.loss.name, "beta": float(program.beta),
+            "bias": program.bias, "skip": bool(program.skip),
+            "output_bias": bool(program.output_bias)}
 
 
 def _certify(result: FitResult):

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_int, check_positive, check_X_y
+from ._validation import check_int, check_n_jobs, check_positive, check_X_y
 from .losses import get_loss
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
@@ -380,6 +380,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     t0 = time.perf_counter()
     X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)
+    n_jobs = check_n_jobs(n_jobs)
     loss = get_loss(loss).name
     if isinstance(optimizers, str):
         optimizers = (optimizers,)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ._validation import check_array
 from .losses import Loss, get_loss
+from .netfile import FORMAT_VERSION, file_error, header_field, read_network_file
 
 _FORMAT = "convexnn.Network/1"
 _DEEP_FORMAT = "convexnn.DeepNetwork/1"
@@ -58,6 +59,11 @@ class Network:
         Gate offsets: neuron j is on where :math:`x^\top g_j + g_{0j} \ge 0`.
     regularize_bias : bool, default=False
         Whether ``b1`` is part of the weight-decay penalty.
+    meta : dict, default={}
+        Free-form JSON-serializable notes (e.g. from :meth:`from_torch`).
+    training : dict, default={}
+        The settings it was trained with, where known: ``model``, ``loss``, ``beta``,
+        ``bias``, ``skip``, ``output_bias`` (filled by :func:`convexnn.fit`; saved and loaded).
     """
 
     W1: np.ndarray
@@ -69,6 +75,7 @@ class Network:
     gate_bias: np.ndarray | None = None
     regularize_bias: bool = False
     meta: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         W1 = np.asarray(self.W1, dtype=np.float64)
@@ -270,8 +277,9 @@ class Network:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
-        header = {"format": _FORMAT, "regularize_bias": self.regularize_bias,
-                  "gated": self.gates is not None, "meta": self.meta}
+        header = {"format": _FORMAT, "format_version": FORMAT_VERSION,
+                  "regularize_bias": self.regularize_bias, "gated": self.gates is not None,
+                  "meta": self.meta, "training": self.training}
         arrays = {"W1": self.W1, "b1": self.b1, "W2": self.W2, "c0": np.asarray(self.c0),
                   "skip": self.skip}
         if self.gates is not None:
@@ -281,15 +289,23 @@ class Network:
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
-        """Load a network written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            header = json.loads(str(f["header"]))
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"{path} is not a convexnn Network file (format {header.get('format')!r})")
-            arrays = {k: f[k] for k in f.files if k != "header"}
+        """Load a network written by :meth:`save` (a damaged or foreign file raises
+        :class:`~convexnn.exceptions.NetworkFileError` naming it)."""
+        header, arrays = read_network_file(path, "Network", (_FORMAT,),
+                                           ("W1", "b1", "W2", "c0", "skip"))
+        gated = header_field(path, header, "gated", bool, False)
+        extra = sorted(set(arrays) - {"W1", "b1", "W2", "c0", "skip", "gates", "gate_bias"})
+        if extra or gated != ("gates" in arrays):
+            raise file_error(path, f"its arrays {sorted(arrays)} do not match a "
+                             f"{'gated ' if gated else ''}Network")
         c0 = arrays.pop("c0")
-        return cls(c0=c0 if c0.ndim else float(c0), regularize_bias=header["regularize_bias"],
-                   meta=header.get("meta", {}), **arrays)
+        settings = {"regularize_bias": header_field(path, header, "regularize_bias", bool),
+                    "meta": header_field(path, header, "meta", dict, {}),
+                    "training": header_field(path, header, "training", dict, {})}
+        try:
+            return cls(c0=c0 if c0.ndim else float(c0), **settings, **arrays)
+        except (ValueError, TypeError) as e:
+            raise file_error(path, f"its arrays are inconsistent ({e})") from None
 
     def __repr__(self) -> str:
         kind = "gated ReLU" if self.gates is not None else "ReLU"
@@ -414,7 +430,8 @@ class DeepNetwork:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
-        header = {"format": _DEEP_FORMAT, "activation": self.activation,
+        header = {"format": _DEEP_FORMAT, "format_version": FORMAT_VERSION,
+                  "activation": self.activation,
                   "negative_slope": self.negative_slope, "regularize_bias": self.regularize_bias,
                   "depth": self.depth}
         arrays = {f"W{l}": W for l, W in enumerate(self.weights)}
@@ -424,15 +441,21 @@ class DeepNetwork:
 
     @classmethod
     def load(cls, path: str | Path) -> DeepNetwork:
-        with np.load(Path(path), allow_pickle=False) as f:
-            header = json.loads(str(f["header"]))
-            if header.get("format") != _DEEP_FORMAT:
-                raise ValueError(f"{path} is not a convexnn DeepNetwork file")
-            L = header["depth"]
-            Ws = [f[f"W{l}"] for l in range(L)]
-            bs = [f[f"b{l}"] for l in range(L)]
-        return cls(Ws, bs, activation=header["activation"], negative_slope=header["negative_slope"],
-                   regularize_bias=header["regularize_bias"])
+        """Load an MLP written by :meth:`save` (a damaged or foreign file raises
+        :class:`~convexnn.exceptions.NetworkFileError` naming it)."""
+        header, arrays = read_network_file(path, "DeepNetwork", (_DEEP_FORMAT,), ())
+        L = header_field(path, header, "depth", int)
+        names = [f"{p}{l}" for l in range(max(L, 0)) for p in "Wb"]
+        if L < 1 or sorted(names) != sorted(arrays):
+            raise file_error(path, f"its arrays {sorted(arrays)} do not match depth {L}")
+        settings = {"activation": header_field(path, header, "activation", str),
+                    "negative_slope": header_field(path, header, "negative_slope", (int, float)),
+                    "regularize_bias": header_field(path, header, "regularize_bias", bool)}
+        try:
+            return cls([arrays[f"W{l}"] for l in range(L)], [arrays[f"b{l}"] for l in range(L)],
+                       **settings)
+        except (ValueError, TypeError) as e:
+            raise file_error(path, f"its arrays are inconsistent ({e})") from None
 
 
 __all__ = ["Network", "DeepNetwork"]

@@ -11,8 +11,9 @@ of them (Cover 1965).  They can be
 * **sampled** -- :math:`D = \mathrm{diag}(1[Xg \ge 0])`, :math:`g \sim N(0, I)`, deduplicated:
   a subset, so the convex program gives an *upper* bound on the optimum;
 * **enumerated exactly** for small rank -- in closed form for 1-D data with a bias column,
-  by an angle sweep for rank 2, and for rank >= 3 by a recursion over facets (with a
-  breadth-first search over adjacent cells with LP feasibility tests as fallback);
+  by an angle sweep for rank 2, and for rank >= 3 by deletion-restriction
+  (:mod:`convexnn.arrangement`), with a work estimate known before starting
+  (:func:`enumeration_cost`);
 * **given** by the user as an (n, P) boolean array.
 
 Every pattern set carries *gate vectors* :math:`g_i` with :math:`D_i = 1[Xg_i \ge 0]` where
@@ -21,6 +22,7 @@ they are known (a gated ReLU network needs them to predict on new data).
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from math import comb
@@ -29,12 +31,23 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_int, check_patterns_array
-from .exceptions import PatternBudgetError
-
-#: Default cap on the number of exactly enumerated patterns.
-MAX_PATTERNS = 20_000
-#: Default cap on the boolean pattern matrix, in bytes (n * P).
-MAX_PATTERN_BYTES = 2 * 1024**3
+from .arrangement import (  # noqa: F401 (budgets re-exported)
+    MAX_COUNT_TABLE,
+    MAX_ENUMERATION_SECONDS,
+    MAX_PATTERN_BYTES,
+    MAX_PATTERNS,
+    EnumerationCost,
+    arrangement_cells,
+    estimate_cost,
+    group_hyperplanes,
+)
+from .exceptions import (
+    ConvexNNTypeError,
+    ConvexNNValueError,
+    PatternBudgetError,
+    UnrealizablePatternsError,
+    UnrealizablePatternsWarning,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,33 +141,9 @@ def _rank_reduce(X: np.ndarray, rtol: float = 1e-10):
 
 
 def _hyperplanes(Z: np.ndarray, decimals: int = 9):
-    """Group rows of Z into distinct hyperplanes through 0 (parallel rows share one).
-
-    Returns (A, group, orient, zero): A (H, r) unit normals, group[j] the hyperplane of row
-    j (-1 for a zero row), orient[j] = +-1 with z_j = |z_j| orient_j A[group_j].
-    """
-    n = Z.shape[0]
-    norms = np.linalg.norm(Z, axis=1)
-    zero = norms <= 1e-12 * max(float(norms.max(initial=0.0)), 1.0)
-    N = np.zeros_like(Z)
-    N[~zero] = Z[~zero] / norms[~zero, None]
-    # canonical orientation: first coordinate with |.| > 1e-9 positive
-    first = np.argmax(np.abs(N) > 1e-9, axis=1)
-    orient = np.where(N[np.arange(n), first] < 0, -1.0, 1.0)
-    orient[zero] = 0.0
-    canon = np.round(N * orient[:, None], decimals) + 0.0  # +0.0 folds -0.0
-    group = np.full(n, -1)
-    if (~zero).any():
-        _, inv = np.unique(canon[~zero], axis=0, return_inverse=True)
-        group[~zero] = inv.ravel()
-    H = int(group.max()) + 1
-    # normals: the exact normalized first member of each group (the rounded keys are only
-    # for grouping; using them as geometry would misplace points near intersections)
-    A = np.zeros((H, Z.shape[1]))
-    for h in range(H):
-        j = np.argmax(group == h)
-        A[h] = N[j] * orient[j]
-    return A, group, orient, zero
+    """Group rows of Z into distinct hyperplanes through 0 (see
+    :func:`convexnn.arrangement.group_hyperplanes`)."""
+    return group_hyperplanes(Z, decimals)
 
 
 def _cells_to_patterns(signs: np.ndarray, group, orient, zero) -> np.ndarray:
@@ -227,105 +216,140 @@ def _cells_bfs(A, rng, max_cells):
     return np.array(signs), np.array(points)
 
 
-def _cells_recursive(A: np.ndarray) -> np.ndarray:
-    """Interior points of every cell of the central arrangement with unit normals A (H, r).
+def enumeration_cost(X: Any, max_patterns: int = MAX_PATTERNS) -> EnumerationCost:
+    r"""The cost of enumerating every activation pattern of ``X`` (lift a bias column
+    first if the model has one), in milliseconds and without enumerating.
 
-    Every cell has a facet on some hyperplane h_k, and the facet's relative interior is a
-    cell of the arrangement restricted to h_k (the normals projected onto h_k, in r - 1
-    dimensions).  So, recursively, cells(A) = U_k {p +- eps a_k : p in cells(A | h_k)},
-    with eps small enough not to cross any other hyperplane.  Points may repeat; the caller
-    deduplicates sign vectors.
+    Returns an :class:`EnumerationCost`: the Cover bound on the number of cells, the
+    estimated seconds (calls and sign entries of the deletion-restriction enumeration,
+    :func:`convexnn.arrangement.dr_cost`, times measured unit costs) and bytes.  When a
+    lower bound on the rank already gives more than ``max_patterns`` cells
+    (:math:`2^r`), the answer comes from the shape alone (``estimated_seconds`` infinite).
+    ``enumeration_cost(X).fits(max_patterns, max_seconds)`` decides between
+    ``patterns="exact"`` and sampling.
     """
-    H, r = A.shape
-    if H == 0:
-        return np.eye(r)[:1] if r else np.zeros((1, 0))
-    if r == 1:
-        return np.array([[1.0], [-1.0]])
-    if r == 2:
-        return _cells_rank2(A)[1]
-    out = []
-    for k in range(H):
-        a = A[k]
-        # orthonormal basis Q (r, r-1) of the hyperplane a^T z = 0
-        Q = np.linalg.svd(a[None, :])[2][1:].T
-        C = np.delete(A, k, axis=0) @ Q  # other normals restricted to h_k
-        keep = np.linalg.norm(C, axis=1) > 1e-12
-        if keep.any():
-            Ah, _, _, _ = _hyperplanes(C[keep])
-            Ph = _cells_recursive(Ah)
-        else:
-            Ph = np.eye(r - 1)[:1]
-        Pts = Ph @ Q.T  # points in the relative interior of facets on h_k
-        Pts /= np.linalg.norm(Pts, axis=1, keepdims=True)
-        # largest step along a_k that crosses no other hyperplane
-        M = np.abs(Pts @ A.T)  # (p, H)
-        slope = np.abs(A @ a)  # |a_j . a_k|
-        with np.errstate(divide="ignore"):
-            ratio = np.where(slope[None, :] > 1e-15, M / slope[None, :], np.inf)
-        ratio[:, k] = np.inf
-        eps = 0.5 * np.min(ratio, axis=1)
-        eps = np.where(np.isfinite(eps), np.minimum(eps, 1.0), 1.0)
-        out.append(Pts + eps[:, None] * a)
-        out.append(Pts - eps[:, None] * a)
-    return np.vstack(out)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ConvexNNValueError(f"X must be 2-D; got shape {X.shape}")
+    r_low = _rank_lower_bound(X, max_patterns)
+    if 2 ** r_low > min(max_patterns, MAX_COUNT_TABLE):  # no SVD, no grouping
+        return _over_budget(X, r_low)
+    Z, _ = _rank_reduce(X)
+    r = Z.shape[1]
+    H = _hyperplanes(Z)[0].shape[0] if r else 0
+    return estimate_cost(X.shape[0], H, r)
 
 
-def _signs_of_points(A: np.ndarray, Zc: np.ndarray, margin: float = 1e-8):
-    """Unique sign vectors of points Zc (with one point each); None if some point lies
-    within ``margin`` of a hyperplane (numerically degenerate: use the LP search)."""
-    S = Zc @ A.T
-    scale = np.linalg.norm(Zc, axis=1, keepdims=True)
-    if np.any(np.abs(S) <= margin * scale):
-        return None
-    signs = np.sign(S)
-    _, idx = np.unique(signs, axis=0, return_index=True)
-    return signs[idx], Zc[idx]
+def _over_budget(X: np.ndarray, r_low: int) -> EnumerationCost:
+    """The cost known from the shape and a rank lower bound alone (at least 2^r cells)."""
+    n, d = X.shape
+    upper = pattern_count(n, min(n, d))
+    return EnumerationCost(upper, float("inf"), upper * n, n, min(n, d), 2 ** r_low)
+
+
+def _rank_lower_bound(X: np.ndarray, max_patterns: int) -> int:
+    """A lower bound on the numerical rank of X: the rank of up to 64 evenly spaced rows
+    (a submatrix has no larger rank) when that already gives 2^r > max_patterns, else of
+    all of X; from Gram eigenvalues, counting singular values above 1e-6 of the largest."""
+    n, d = X.shape
+    if n > 64:
+        r = _gram_rank(X[np.linspace(0, n - 1, 64).astype(int)])
+        if 2 ** r > max_patterns or min(n, d) > 4096:
+            return r
+    return _gram_rank(X)
+
+
+def _gram_rank(X: np.ndarray) -> int:
+    G = X.T @ X if X.shape[0] >= X.shape[1] else X @ X.T
+    ev = np.linalg.eigvalsh(G)
+    top = float(ev[-1]) if ev.size else 0.0
+    return int(np.sum(ev > 1e-12 * top)) if top > 0 else 0
 
 
 def enumerate_patterns(X: np.ndarray, *, max_patterns: int = MAX_PATTERNS,
-                       seed: Any = 0) -> PatternSet:
+                       seed: Any = 0,
+                       max_seconds: float = MAX_ENUMERATION_SECONDS) -> PatternSet:
     r"""All activation patterns :math:`\{1[Xu \ge 0] : u\}` of full-dimensional cells.
 
-    Rank 1 gives two cells; 1-D data with a bias column gives the 2H threshold sets
-    :math:`\{x_j \ge t\}, \{x_j \le t\}` (H distinct values); rank 2 uses an angle sweep;
-    rank >= 3 a recursion over facets (each cell has a facet on some hyperplane, whose
-    relative interior is a cell of the arrangement restricted to it), falling back to a BFS
-    over adjacent cells with LP feasibility tests when a point is numerically too close to a
-    hyperplane.  Parallel and duplicate rows are grouped into one hyperplane first.
+    Rank 1 gives two cells; rank 2 uses an angle sweep; rank >= 3 the deletion-restriction
+    construction of :func:`convexnn.arrangement.arrangement_cells` (a maximal independent
+    subset of the hyperplanes gives all its :math:`2^k` sign vectors directly, so rank =
+    number of distinct hyperplanes needs no search).  Parallel and duplicate rows are
+    grouped into one hyperplane first.  Each cell's interior point is checked against its
+    sign vector and recomputed by an LP where it is too close to a hyperplane.
 
     Raises
     ------
     PatternBudgetError
-        If the count :math:`2\sum_{k<r}\binom{H-1}{k}` bound exceeds ``max_patterns`` or the
-        (n, P) boolean matrix would exceed the memory budget.
+        Before any work, if the bound :math:`2\sum_{k<r}\binom{H-1}{k}` exceeds
+        ``max_patterns``, the estimated time (:func:`enumeration_cost`) exceeds
+        ``max_seconds`` or the (n, P) boolean matrix would exceed the memory budget.
     """
     n = X.shape[0]
+    r_low = _rank_lower_bound(X, max_patterns)
+    if 2 ** r_low > max_patterns:  # at least 2^rank cells: refuse before the SVD
+        _refuse(_over_budget(X, r_low), n, max_patterns, max_seconds, at_least=True)
     Z, B = _rank_reduce(X)
     r = Z.shape[1]
     if r == 0:
         return PatternSet(np.ones((n, 1), bool), np.zeros((1, X.shape[1])), True, "exact", seed)
     A, group, orient, zero = _hyperplanes(Z)
     H = A.shape[0]
-    bound = pattern_count(H, r)
-    if bound > max_patterns or bound * n > MAX_PATTERN_BYTES:
-        raise PatternBudgetError(
-            f"exact enumeration would give up to {bound:,} patterns (n={n} samples, "
-            f"{H} distinct hyperplanes, rank {r}); that exceeds max_patterns={max_patterns:,} "
-            f"or the {MAX_PATTERN_BYTES / 1024**3:.0f} GiB memory budget. Sample gates instead "
-            "(patterns=<int>, e.g. patterns=500), or reduce the rank of X")
+    cost = estimate_cost(n, H, r)
+    if not cost.fits(max_patterns, max_seconds):
+        _refuse(cost, n, max_patterns, max_seconds)
     if r == 1:
         signs, Zc = _cells_rank1(A)
     elif r == 2:
         signs, Zc = _cells_rank2(A)
     else:
-        found = _signs_of_points(A, _cells_recursive(A))
-        if found is None:  # a point too close to a hyperplane: exact LP search instead
-            found = _cells_bfs(A, np.random.default_rng(seed), max_patterns)
-        signs, Zc = found
+        signs, Zc = _checked_points(A, *arrangement_cells(A))
     D = _cells_to_patterns(signs, group, orient, zero)
     G = Zc @ B  # g = B^T z gives X g = Z B B^T z = Z z (B has orthonormal rows)
     D, G = unique_patterns(D, G)
     return PatternSet(D, G, exhaustive=True, method="exact", seed=seed)
+
+
+def _refuse(cost: EnumerationCost, n: int, max_patterns: int, max_seconds: float,
+            at_least: bool = False):
+    """Raise the PatternBudgetError for ``cost``."""
+    H, r = cost.n_hyperplanes, cost.rank
+    low = cost.cells_lower_bound
+    count = (f"at least {_fmt_int(low)} patterns (rank {low.bit_length() - 1} or more)"
+             if at_least else
+             f"up to {_fmt_int(cost.cells_upper_bound)} patterns ({H} distinct hyperplanes, "
+             f"rank {r}; estimated {_fmt_seconds(cost.estimated_seconds)}, "
+             f"{_fmt_int(cost.estimated_bytes / 1024**2)} MiB)")
+    raise PatternBudgetError(
+        f"exact enumeration would give {count} for n={n} samples; "
+        f"that exceeds max_patterns={max_patterns:,}, max_seconds={max_seconds:g} or the "
+        f"{MAX_PATTERN_BYTES / 1024**3:.0f} GiB memory budget. Sample gates instead "
+        "(patterns=<int>, e.g. patterns=500), or reduce the rank of X")
+
+
+def _fmt_int(v: float) -> str:
+    return f"{v:,.0f}" if v < 1e12 else f"{float(v):.2e}"
+
+
+def _fmt_seconds(s: float) -> str:
+    return "more than a day" if not np.isfinite(s) or s > 86400 else f"{s:,.1f} s"
+
+
+def _checked_points(A: np.ndarray, signs: np.ndarray, Zc: np.ndarray):
+    """Keep each cell's point where it lies strictly inside (relative margin > 1e-9) on the
+    side its sign vector says; recompute the others by an LP (a sign vector no LP
+    realizes is dropped: it came from a numerically ambiguous grouping)."""
+    S = Zc @ A.T
+    scale = np.maximum(np.linalg.norm(Zc, axis=1, keepdims=True), 1e-300)
+    bad = np.flatnonzero(np.any(signs * S <= 1e-9 * scale, axis=1))
+    keep = np.ones(signs.shape[0], bool)
+    for i in bad:
+        z = _feasible_cell(A, signs[i].astype(float))
+        if z is None:
+            keep[i] = False
+        else:
+            Zc[i] = z
+    return signs[keep], Zc[keep]
 
 
 def enumerate_1d_bias(x: np.ndarray) -> PatternSet:
@@ -344,26 +368,57 @@ def enumerate_1d_bias(x: np.ndarray) -> PatternSet:
 
 
 def patterns_from_array(D: Any, X: np.ndarray) -> PatternSet:
-    """User-given patterns (n, P); gate vectors are found by LP where the pattern is a cell."""
+    r"""User-given patterns (n, P); gate vectors are found by LP where the pattern is a cell.
+
+    All-off columns are dropped (they give a zero neuron).  Columns that are not cells of
+    the arrangement of X (no g with :math:`1[Xg \ge 0] = D_i`) raise
+    :class:`UnrealizablePatternsError` when no column is a cell, else an
+    :class:`UnrealizablePatternsWarning` naming how many are not."""
     D = check_patterns_array(D, X.shape[0])
-    D, _ = unique_patterns(D)
-    return PatternSet(D, gates_for_patterns(D, X), exhaustive=False, method="user")
+    D, _ = unique_patterns(D[:, D.any(axis=0)])
+    gates, ok = _gates_or_none(D, X)
+    if not ok.any():
+        raise UnrealizablePatternsError(
+            f"patterns: none of the {D.shape[1]} given columns is an activation pattern of X "
+            "(no gate g has 1[X g >= 0] equal to it), so every neuron would be zero or the "
+            "program a relaxation of no network; pass patterns of X (e.g. from "
+            "convexnn.sample_patterns), an int to sample gates, or 'exact'")
+    if not ok.all():
+        warnings.warn(
+            f"patterns: {int((~ok).sum())} of the {D.shape[1]} given columns are not "
+            "activation patterns of X (no gate realizes them); a ReLU fit uses them only "
+            "through the closed cones (lower-dimensional faces), a gated fit cannot recover "
+            "gates for them. Keep only realizable columns (patterns[:, mask]) to silence this",
+            UnrealizablePatternsWarning, stacklevel=3)
+    return PatternSet(D, gates if ok.all() else None, exhaustive=False, method="user")
 
 
 def gates_for_patterns(D: np.ndarray, X: np.ndarray) -> np.ndarray | None:
     """A gate g_i with 1[X g_i >= 0] = D_i for every column, or None if some column is not a
     cell of the arrangement (then no gated network realises it)."""
+    gates, ok = _gates_or_none(D, X)
+    return gates if ok.all() else None
+
+
+def _gates_or_none(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gates (P, d) and a mask of the columns that have one: an LP per column for
+    :math:`x_j^\top g \ge 1` where :math:`D_{ji}` is on, :math:`\le -1` where it is off,
+    over the nonzero rows (a zero row must be on)."""
     Z, B = _rank_reduce(X)
-    S = 2.0 * D - 1.0
     out = np.zeros((D.shape[1], X.shape[1]))
+    ok = np.zeros(D.shape[1], bool)
+    if Z.shape[1] == 0:
+        ok[:] = D.all(axis=0)
+        return out, ok
+    nz = np.linalg.norm(Z, axis=1) > 1e-12 * max(float(np.abs(Z).max()), 1.0)
+    S = 2.0 * D - 1.0
     for i in range(D.shape[1]):
-        if Z.shape[1] == 0:
-            return None
-        z = _feasible_cell(Z, S[:, i])
-        if z is None:
-            return None
-        out[i] = z @ B
-    return out
+        if not D[~nz, i].all():
+            continue
+        z = _feasible_cell(Z[nz], S[nz, i])
+        if z is not None:
+            out[i], ok[i] = z @ B, True
+    return out, ok
 
 
 def _all_on_gate(X: np.ndarray) -> np.ndarray | None:
@@ -379,7 +434,7 @@ def make_patterns(X: np.ndarray, patterns: Any, *, seed: Any = None,
     """Dispatch on ``patterns``: an int (sample), "exact", or an (n, P) boolean array."""
     if isinstance(patterns, str):
         if patterns != "exact":
-            raise ValueError(f"patterns must be an int, 'exact' or an (n, P) boolean array; got {patterns!r}")
+            raise ConvexNNValueError(f"patterns must be an int, 'exact' or an (n, P) boolean array; got {patterns!r}")
         if one_d_bias:
             return enumerate_1d_bias(X[:, 0])
         return enumerate_patterns(X, max_patterns=max_patterns, seed=0 if seed is None else seed)
@@ -387,8 +442,8 @@ def make_patterns(X: np.ndarray, patterns: Any, *, seed: Any = None,
         return sample_patterns(X, int(patterns), seed=seed)
     if isinstance(patterns, PatternSet):
         if patterns.D.shape[0] != X.shape[0]:
-            raise ValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
+            raise ConvexNNValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
         return patterns
     if isinstance(patterns, np.ndarray | list | tuple):
         return patterns_from_array(patterns, X)
-    raise TypeError(f"patterns must be an int, 'exact' or an (n, P) boolean array; got {type(patterns).__name__}")
+    raise ConvexNNTypeError(f"patterns must be an int, 'exact' or an (n, P) boolean array; got {type(patterns).__name__}")

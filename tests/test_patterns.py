@@ -5,7 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.exceptions import PatternBudgetError
+from convexnn.exceptions import (
+    PatternBudgetError,
+    UnrealizablePatternsError,
+    UnrealizablePatternsWarning,
+)
 from convexnn.patterns import (
     add_bias_column,
     enumerate_1d_bias,
@@ -104,7 +108,12 @@ def test_user_patterns_and_gates(rng):
     bad = np.zeros((12, 1), bool)
     bad[::2] = True
     X1 = np.arange(12.0)[:, None]
-    assert patterns_from_array(bad, X1).gates is None
+    with pytest.raises(UnrealizablePatternsError, match="patterns"):
+        patterns_from_array(bad, X1)
+    # mixed: a warning, and no gates (a gated network could not use them)
+    with pytest.warns(UnrealizablePatternsWarning, match="1 of the 2"):
+        ps = patterns_from_array(np.c_[bad, np.ones(12, bool)], X1)
+    assert ps.gates is None and ps.n_patterns == 2
 
 
 def test_make_patterns_rejects_bad_values(rng):
