@@ -26,11 +26,9 @@ from .network import Network
 from .patterns import (
     MAX_PATTERNS,
     PatternSet,
-    _hyperplanes,
-    _rank_reduce,
+    enumeration_cost,
     gates_for_patterns,
     make_patterns,
-    pattern_count,
     unique_patterns,
 )
 from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
@@ -46,8 +44,10 @@ from .solution import (
 from .solvers import SOLVERS, choose_solver
 from .solvers.options import accepted_options
 
-#: "auto" patterns: exact enumeration when the arrangement has at most this many cells.
+#: "auto" patterns: exact enumeration when the arrangement has at most this many cells
+#: and its estimated time is at most AUTO_EXACT_SECONDS (:func:`convexnn.enumeration_cost`).
 AUTO_EXACT_LIMIT = 1000
+AUTO_EXACT_SECONDS = 2.0
 #: "auto" patterns of a gated model otherwise: this many sampled Gaussian gates (the
 #: gated program over them is the gated network with those gates).
 AUTO_SAMPLES = 200
@@ -152,9 +152,8 @@ def auto_choice(Xt: np.ndarray, model: str) -> Any:
     """What ``patterns="auto"`` means for lifted data ``Xt``: "exact" when the arrangement
     has at most :data:`AUTO_EXACT_LIMIT` cells (or rank <= 2), else "generate" (ReLU) or
     :data:`AUTO_SAMPLES` sampled gates (gated)."""
-    Z, _ = _rank_reduce(Xt)
-    H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
-    if Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT:
+    cost = enumeration_cost(Xt, max_patterns=AUTO_EXACT_LIMIT)
+    if cost.rank <= 2 or cost.fits(AUTO_EXACT_LIMIT, max_seconds=AUTO_EXACT_SECONDS):
         return "exact"
     return "generate" if model == "relu" else AUTO_SAMPLES
 

@@ -91,7 +91,7 @@ def _parse_header(path: Path, raw: np.ndarray, kind: str, formats: tuple[str, ..
     fmt = header.get("format")
     if fmt not in formats:
         raise file_error(path, f"it is not a convexnn {kind} file (format {fmt!r}; expected "
-                         f"{formats[0]!r})", f"load it with the class that saved it")
+                         f"{formats[0]!r})", "load it with the class that saved it")
     version = header.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise file_error(path, f"it was written in format version {version!r}, newer than this "

@@ -32,6 +32,8 @@ _WORKING_SET_PROGRAMS = ("TwoLayerProgram",)
 #: A working-set answer certified within this multiple of tol is returned ("inaccurate",
 #: with its gap) instead of falling back to Clarabel.
 NEAR_TOL = 100.0
+#: No Clarabel fallback for programs with more variables than this (2 P d').
+FALLBACK_MAX_VARIABLES = 100_000
 #: Options that only the working-set solver understands (dropped for the fallback).
 _WORKING_SET_OPTIONS = ("max_iter", "ipm_tol", "initial_rows", "max_add", "device", "num_threads",
                         "memory_limit", "time_limit", "projection_steps", "initial_blocks",
@@ -71,6 +73,15 @@ def solve_auto(program, *, verbose: bool = False, tol: float | None = None,
             return sol
         reason = f"working_set ended with status {sol.status!r} (rel. gap {sol.info.get('rel_gap')})"
     spent = time.perf_counter() - t0
+    size = 2 * program.n_patterns * program.Xt.shape[1]
+    if sol is not None and size > FALLBACK_MAX_VARIABLES:
+        # a compiled conic program this large would take minutes and gigabytes (14 x 13
+        # data, 16,382 cells: 458,682 variables, 25 s just to compile): report the
+        # working-set answer with its own status and gap instead
+        sol.info["auto"] = "working_set"
+        sol.info["no_fallback"] = (f"{reason}; no fallback: the conic program would have "
+                                   f"{size:,} variables (> {FALLBACK_MAX_VARIABLES:,})")
+        return sol
     fallback = "mosek" if mosek_license()[0] else "clarabel"
     cvx_opts = {k: v for k, v in options.items() if k not in _WORKING_SET_OPTIONS}
     out = SOLVERS[fallback](program, verbose=verbose, tol=tol, **cvx_opts)

@@ -72,6 +72,9 @@ FEAS_RTOL = 1e-9
 #: All blocks start in the working set when one interior-point iteration over them
 #: costs at most this many flops (about half a second on two cores).
 ALL_BLOCKS_FLOPS = 1.5e10
+#: ... and at most this many blocks, however cheap the Newton system (tiny n with a huge
+#: arrangement, 14 x 13 data: 32,762 blocks; the per-block work then dominates).
+MAX_FIRST_BLOCKS = 8192
 #: Initial cone rows per block, times d' (the rest join when violated, during the
 #: interior-point method: redundant rows slow it down, see :class:`WorkingSetSolver`);
 #: twice as many for many samples per dimension (n > MANY_ROWS_RATIO d'), whose cones
@@ -428,10 +431,10 @@ class WorkingSetSolver:
         if self.initial_blocks != "auto":
             return max(1, min(M, int(self.initial_blocks)))
         flops = lambda m: self.iteration_flops(n, m, dim, constant_hessian, rows)  # noqa: E731
-        if flops(M) <= ALL_BLOCKS_FLOPS:
+        if flops(M) <= ALL_BLOCKS_FLOPS and M <= MAX_FIRST_BLOCKS:
             return M
         m = 1
-        while m < M and flops(2 * m) <= ALL_BLOCKS_FLOPS:
+        while m < min(M, MAX_FIRST_BLOCKS) and flops(2 * m) <= ALL_BLOCKS_FLOPS:
             m *= 2
         return max(min(M, m), min(M, 8))
 
