@@ -20,6 +20,7 @@ from convexnn.estimators import (
     stack_networks,
     supports_cross_entropy,
 )
+from convexnn.patterns import sample_patterns
 
 #: Checks sklearn itself skips for reasons of this environment, not of the estimator.
 ENVIRONMENT_SKIPS = {"check_array_api_input": "SCIPY_ARRAY_API is not set"}
@@ -173,7 +174,8 @@ def test_clone_pickle_and_save_load(tmp_path, rng):
         assert f"\"format_version\": {FORMAT_VERSION}" in str(f["header"])
     with pytest.raises(ValueError, match="ConvexReLUClassifier, not a ConvexReLURegressor"):
         ConvexReLURegressor.load(path)
-    reg = ConvexReLURegressor(beta=0.3, patterns=rng.random((20, 4)) > 0.5).fit(X, X[:, 0])
+    D = sample_patterns(X, 4, seed=0).D  # realizable patterns of X
+    reg = ConvexReLURegressor(beta=0.3, patterns=D).fit(X, X[:, 0])
     again = ConvexReLURegressor.load(reg.save(tmp_path / "reg.npz"))
     assert np.array_equal(again.patterns, reg.patterns)
     assert np.array_equal(again.predict(X), reg.predict(X))
