@@ -92,7 +92,7 @@ def fit_vector(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = 
     ``patterns``: gated: the gate set ("auto", "exact", int, array); relu: "auto" prices
     exactly when the arrangement is small, "exact" forces exact pricing, an int uses the
     ascent heuristic only.  ``tol``: the certified relative gap of the solves (default
-    1e-8 gated, 1e-7 for the pricing threshold of relu).  The result's ``classes_`` holds
+    1e-8 gated, 1e-6 for the pricing threshold of relu).  The result's ``classes_`` holds
     the class labels (cross-entropy) or None.
     """
     from .api import FitResult, resolve_patterns
@@ -124,7 +124,7 @@ def fit_vector(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = 
     else:
         from .programs.neuron_generation import neuron_generation
 
-        sol, pr, _ = neuron_generation(program, solver=solver, tol=1e-7 if tol is None else tol,
+        sol, pr, _ = neuron_generation(program, solver=solver, tol=1e-6 if tol is None else tol,
                                        exact=program.exact, max_rounds=max_rounds, seed=seed,
                                        time_limit=time_limit, verbose=verbose)
         program.pricing = pr
