@@ -125,3 +125,26 @@ def certify_vector_fit(result, *, tol: float = TOL) -> Certificate:
 
 
 __all__ = ["certify_vector", "certify_vector_fit"]
+
+
+def certify_vector_public(network: Network, X: Any, y: Any, *, beta: float,
+                          loss: str | Loss = "squared", bias: str = "none", skip: bool = False,
+                          output_bias: bool = False, patterns: Any = None, seed: Any = 0,
+                          tol: float = TOL, **_ignored) -> Certificate:
+    """:func:`convexnn.certify` for vector output: validates X and y (Y (n, c), or labels /
+    one-hot for cross-entropy, classes in sorted order as :func:`convexnn.fit` uses), then
+    :func:`certify_vector`.  ``patterns``: None/"auto" (exact pricing when small), "exact"
+    (force), an int (ascent only)."""
+    from .vector_fit import check_vector_data
+
+    name = get_loss(loss).name
+    if name not in ("squared", "cross_entropy"):
+        raise ValueError(f"vector-output certificates support loss 'squared' or 'cross_entropy'; got {name!r}")
+    X, Y, _ = check_vector_data(X, y, name)
+    exact = (None if patterns is None or (isinstance(patterns, str) and patterns == "auto")
+             else True if isinstance(patterns, str) and patterns == "exact" else False)
+    return certify_vector(network, X, Y, beta=beta, loss=name, bias=bias, skip=skip,
+                          output_bias=output_bias, exact=exact, tol=tol, seed=seed)
+
+
+__all__ += ["certify_vector_public"]
