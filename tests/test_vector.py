@@ -139,7 +139,8 @@ def test_gated_fista_matches_clarabel(rng, opts):
 
 
 # ---- options, each checked by gradient runs as upper bounds ------------------------------------
-@pytest.mark.parametrize("opts", [dict(bias="free"), dict(skip=True), dict(output_bias=True)])
+@pytest.mark.parametrize("opts", [pytest.param(dict(bias="free"), marks=pytest.mark.slow),
+                                  dict(skip=True), dict(output_bias=True)])
 def test_relu_options_certified_and_below_gradient_runs(rng, opts):
     from convexnn import torch_backend as tb
 
@@ -153,7 +154,7 @@ def test_relu_options_certified_and_below_gradient_runs(rng, opts):
     module = tb.random_module(1, 20, bias=bias, n_outputs=2, seed=0,
                               skip=opts.get("skip", False),
                               output_bias=opts.get("output_bias", False))
-    run = tb.train(module, X, Y, beta=0.3, optimizer="lbfgs", epochs=200, quiet=True, seed=0)
+    run = tb.train(module, X, Y, beta=0.3, optimizer="lbfgs", epochs=20, quiet=True, seed=0)
     assert run.objective >= res.certificate.lower_bound - 1e-9
     assert res.objective <= run.objective + 1e-6
 
@@ -197,3 +198,20 @@ def test_bad_input_clear_errors(rng):
         cn.fit(X, Y * 0 + 1, beta=1.0, loss="hinge")
     with pytest.raises(ValueError, match="one-hot"):
         cn.fit(X, rng.standard_normal((6, 2)), beta=1.0, loss="cross_entropy")
+
+
+def test_theory_checks_on_fit_and_trained_network(rng):
+    from convexnn import torch_backend as tb
+    from convexnn.theory.vector import active_neuron_check, output_rank_check
+
+    x = np.sort(rng.uniform(-2, 2, 8))
+    Y = np.stack([np.sin(x), x**2, np.cos(2 * x)], axis=1)
+    res = cn.fit(x[:, None], Y, beta=0.2, bias="regularized")
+    assert output_rank_check(res.network, x[:, None]).holds
+    assert active_neuron_check(res.network, 8).holds
+    module = tb.random_module(1, 40, bias="regularized", n_outputs=3, seed=0)
+    run = tb.train(module, x[:, None], Y, beta=0.2, optimizer="lbfgs", epochs=10, quiet=True)
+    chk = output_rank_check(run.network, x[:, None])
+    assert chk.holds and chk.details["rank_W2"] == 3
+    wide = active_neuron_check(run.network, 2)  # 40 live neurons > 2 * 3: the check says so
+    assert not wide.holds and wide.measured == 40
