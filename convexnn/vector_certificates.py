@@ -140,6 +140,9 @@ def certify_vector_public(network: Network, X: Any, y: Any, *, beta: float,
     name = get_loss(loss).name
     if name not in ("squared", "cross_entropy"):
         raise ValueError(f"vector-output certificates support loss 'squared' or 'cross_entropy'; got {name!r}")
+    if name == "squared" and np.ndim(y) != 2 and isinstance(network, Network):
+        raise ValueError(f"network has {network.n_outputs} outputs; y must have shape "
+                         f"(n, {network.n_outputs}), got shape {np.shape(y)}")
     X, Y, _ = check_vector_data(X, y, name)
     exact = (None if patterns is None or (isinstance(patterns, str) and patterns == "auto")
              else True if isinstance(patterns, str) and patterns == "exact" else False)

@@ -27,7 +27,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default="out")
     ap.add_argument("--n", type=int, default=45)
     ap.add_argument("--beta", type=float, default=0.5)
-    ap.add_argument("--epochs", type=int, default=3000)
+    ap.add_argument("--epochs", type=int, default=1000)
     args = ap.parse_args(argv)
 
     import matplotlib
@@ -55,7 +55,7 @@ def main(argv=None) -> None:
                             f"{res.network.width} neurons"),
                            (axes[1], sgd.network, f"SGD width 50, obj {sgd.objective:.4f}")):
         Z = np.argmax(net.predict(grid), axis=1).reshape(GX.shape)
-        ax.contourf(GX, GY, Z, levels=[-0.5, 0.5, 1.5, 2.5], cmap="Pastel1", alpha=0.9)
+        ax.contourf(GX, GY, Z, levels=[-0.5, 0.5, 1.5, 2.5], cmap="Set1", alpha=0.25)
         ax.scatter(X[:, 0], X[:, 1], c=y, cmap="Set1", edgecolor="k", s=25)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("$x_1$")
