@@ -9,7 +9,7 @@ from scipy.optimize import check_grad, minimize
 import convexnn as cn
 from convexnn.closed_forms import whitened_one_hot
 from convexnn.losses import get_loss
-from convexnn.vector_fit import fit_vector, predict_labels
+from convexnn.vector_fit import predict_labels
 from convexnn.vector_pricing import ascent_dual_norm, exact_dual_norm, values_of
 
 

@@ -23,11 +23,11 @@ import numpy as np
 
 from ..solution import ITERATION_LIMIT, OPTIMAL
 from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
+from ..vector_pricing import Pricing, dual_norm
+from .vector import VectorProgram, VectorSolution
 
 #: FISTA iterations before the first Newton polish of the master.
 POLISH_AFTER = 300
-from ..vector_pricing import Pricing, dual_norm
-from .vector import VectorProgram, VectorSolution
 
 
 def solve_master(program: VectorProgram, U: np.ndarray, *, solver: str = "fista", tol: float = 1e-9,
