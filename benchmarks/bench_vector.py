@@ -38,7 +38,8 @@ def datasets(digits_n: int, seed: int = 0):
 
 #: Per-solver options capping the reference solvers' time (seconds).
 def _limits(limit: float) -> dict:
-    return {"fista": {}, "clarabel": {"time_limit": limit}, "scs": {"time_limit_secs": limit}}
+    return {"fista": {"time_limit": limit}, "clarabel": {"time_limit": limit},
+            "scs": {"time_limit_secs": limit}}
 
 
 def gated_row(name, X, y, beta, P, solvers, limit):
