@@ -119,6 +119,10 @@ def fit_vector(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = 
     t_patterns = time.perf_counter() - t0
     messages: list[str] = []
     if model == "gated":
+        if time_limit is not None:  # each solver's own name for a time limit
+            key = {"scs": "time_limit_secs", "mosek": "mosek_params"}.get(solver, "time_limit")
+            if key != "mosek_params":
+                solver_options.setdefault(key, time_limit)
         sol = _solve_gated(program, solver, tol=1e-8 if tol is None else tol, verbose=verbose,
                            **solver_options)
     else:
