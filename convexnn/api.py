@@ -258,6 +258,13 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     -------
     FitResult
     """
+    if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
+        from .vector_fit import fit_vector
+
+        return fit_vector(X, y, beta=beta, model=model, loss=loss, patterns=patterns, bias=bias,
+                          skip=skip, output_bias=output_bias, solver=solver, seed=seed,
+                          prune=prune, tol=tol, max_patterns=max_patterns, verbose=verbose,
+                          certify=certify, time_limit=time_limit, **solver_options)
     if solver_options.get("depth", 2) != 2:  # deeper networks (THEORY E.1): convexnn.three_layer
         from .three_layer import fit_depth
 

@@ -297,6 +297,13 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     Pilanci & Ergen (2020), dual of the two-layer problem; Wang, Lacotte & Pilanci
     (2022), optimality checks for trained networks; THEORY A.6-A.8, B.
     """
+    if (getattr(loss, "name", loss) == "cross_entropy"
+            or isinstance(network, Network) and network.n_outputs > 1):  # vector output
+        from .vector_certificates import certify_vector_public
+
+        return certify_vector_public(network, X, y, beta=beta, loss=loss, bias=bias, skip=skip,
+                                     output_bias=output_bias, patterns=patterns,
+                                     seed=0 if seed is None else seed, tol=tol)
     t0 = time.perf_counter()
     X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)

@@ -263,7 +263,8 @@ def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     module = tb.random_module(X.shape[1], job["width"], model=settings["model"],
                               bias=settings["bias"], skip=settings["skip"],
                               output_bias=settings["output_bias"], gates=gates,
-                              gate_bias=gate_bias, seed=job["seed"])
+                              gate_bias=gate_bias, seed=job["seed"],
+                              n_outputs=None if y.ndim == 1 else y.shape[1])
     res = tb.train(module, X, y, beta=settings["beta"], loss=settings["loss"],
                    optimizer=job["optimizer"], epochs=settings["epochs"], lr=job["lr"],
                    batch_size=job["batch_size"], seed=job["seed"], optimum=settings["optimum"],
@@ -378,7 +379,12 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     from .api import fit
 
     t0 = time.perf_counter()
-    X, y = check_X_y(X, y)
+    if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
+        from .vector_fit import check_vector_data
+
+        X, y, _ = check_vector_data(X, y, get_loss(loss).name)  # y: (n, c), one-hot for CE
+    else:
+        X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)
     n_jobs = check_n_jobs(n_jobs)
     loss = get_loss(loss).name

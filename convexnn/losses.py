@@ -154,7 +154,57 @@ class Hinge(Loss):
         return cp.sum(cp.pos(1 - cp.multiply(y, z)))
 
 
-LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (Squared, Logistic, Hinge)}
+class CrossEntropy(Loss):
+    r"""Softmax cross-entropy :math:`\sum_j \mathrm{logsumexp}(z_j) - z_j^\top y_j` of a
+    prediction matrix Z (n, c) against one-hot rows :math:`y_j` (THEORY A.8).
+
+    Conjugate: :math:`\ell^*(M) = \sum_j\sum_k p_{jk}\log p_{jk}` with
+    :math:`P = M + Y`, if every row of P lies in the probability simplex, else ``inf``.
+    """
+
+    name = "cross_entropy"
+    targets = "onehot"
+
+    def check_targets(self, y: np.ndarray) -> np.ndarray:
+        """One-hot (n, c) float matrix (labels are converted by :mod:`convexnn.vector_fit`)."""
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 2 or not (np.all(np.isin(y, (0.0, 1.0))) and np.all(y.sum(axis=1) == 1)):
+            raise ValueError("loss='cross_entropy' needs one-hot targets of shape (n, c) "
+                             "(fit converts a 1-D label vector)")
+        return y
+
+    def value(self, z, y):
+        z = np.asarray(z, dtype=np.float64)
+        top = z.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.sum(np.exp(z - top), axis=1))
+        return float(np.sum(lse) - np.sum(z * y))
+
+    def gradient(self, z, y):
+        return softmax(z) - y
+
+    def conjugate(self, mu, y):
+        p = np.asarray(mu, dtype=np.float64) + y
+        tol = 1e-12
+        if np.any(p < -tol) or np.any(np.abs(p.sum(axis=1) - 1.0) > 1e-9):
+            return float("inf")
+        p = np.clip(p, 0.0, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)))
+
+    def cvxpy(self, z, y):
+        import cvxpy as cp
+
+        return cp.sum(cp.log_sum_exp(z, axis=1)) - cp.sum(cp.multiply(y, z))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    r"""Row-wise :math:`e^{z_{jk}}/\sum_l e^{z_{jl}}` (shifted for stability)."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (Squared, Logistic, Hinge, CrossEntropy)}
 
 
 def get_loss(loss: str | Loss) -> Loss:

@@ -66,6 +66,7 @@ TORCH_LOSSES = {
     "squared": lambda z, y: 0.5 * torch.sum((z - y) ** 2),
     "logistic": lambda z, y: torch.sum(torch.logaddexp(torch.zeros_like(z), -y * z)),
     "hinge": lambda z, y: torch.sum(torch.relu(1.0 - y * z)),
+    "cross_entropy": lambda z, y: torch.sum(torch.logsumexp(z, dim=1) - torch.sum(z * y, dim=1)),
 }
 
 
@@ -554,6 +555,10 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
     -------
     TrainResult
     """
+    if getattr(loss, "name", loss) == "cross_entropy":  # labels -> one-hot (sorted classes)
+        from .vector_fit import encode_labels
+
+        y = encode_labels(y)[0]
     X, y = check_X_y(X, y, multi_output=True)
     loss_obj = get_loss(loss)
     check_choice("loss", loss_obj.name, TORCH_LOSSES)
