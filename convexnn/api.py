@@ -297,7 +297,6 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
             raise ValueError("patterns='generate' grows ReLU pattern sets; for model='gated' "
                              "pass an int (sampled gates) or 'exact'")
         constant = bool(output_bias) or bias == "free"
-        report = None
 
         def solve(prog):
             # the masters to the certificate's tolerance (1e-5) unless told otherwise

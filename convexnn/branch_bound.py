@@ -31,7 +31,8 @@ exact to roundoff, cached by pattern) bounds the node without relaxation error.
 
 **Branching.**  Bisect the longest edge (the pair of rays at the largest angle): the
 new ray is :math:`(e_k + e_l)/\|e_k + e_l\|`.  Nodes whose bound is at most the
-threshold are pruned; a direction whose value exceeds it ends the search as a violation.
+pruning level (the floor, or the best value found times 1 + rtol) are pruned; with
+``stop_above``, a direction whose value exceeds it ends the search as a violation.
 The search is exhaustive when the frontier empties; otherwise (node or time budget)
 the largest frontier bound is still a valid upper bound of s.
 """
@@ -67,10 +68,10 @@ class BranchBoundResult:
     u : ndarray of shape (d',)
         The best direction found (in the coordinates of :math:`\tilde X`).
     complete : bool
-        The frontier emptied: ``upper`` is the threshold (or the largest exact leaf),
+        The frontier emptied: ``upper`` is the pruning level (or the largest exact leaf),
         without budget truncation.
     violated : bool
-        ``lower`` exceeds the threshold (the search stopped there).
+        ``lower`` exceeds ``stop_above`` (the search stopped there).
     nodes : int
         Nodes bounded.
     exact_leaves : int
