@@ -31,9 +31,7 @@ def fista(prog, *, time_cap: float, every: int = 50, targets=(1e-2, 1e-3, 1e-4, 
     (None when the time cap came first), and the last gap."""
     import torch
 
-    from convexnn.solvers.working_set import WorkingSetSolver
-
-    universe = WorkingSetSolver()._universe(prog, torch.device("cpu"))
+    universe = prog.block_set(torch.device("cpu"))
     y = torch.as_tensor(prog.y)
     beta = prog.beta
     m, d = universe.m, universe.dim

@@ -11,13 +11,24 @@ with :math:`\beta = n \lambda`.
 
 The conjugate :math:`\ell^*(\mu) = \sup_z \mu^\top z - \ell(z)` gives the dual objective
 :math:`-\ell^*(\mu)` used by certificates (THEORY A.6-A.8).
+
+Each loss is an *oracle* (in the manner of skglm's datafits): value, gradient and Hessian
+diagonal in numpy (:meth:`Loss.value`, :meth:`Loss.gradient`, :meth:`Loss.hessian_diag`)
+and torch (:meth:`Loss.torch_value`, :meth:`Loss.torch_terms`), conjugate, the box of the
+dual domain (:meth:`Loss.dual_box`), cvxpy expressions of the loss and of its dual
+objective, and the structural facts the solvers branch on (``smooth``,
+``constant_hessian``, ``epigraph_lp``, ``lipschitz``).  Solvers and certificates ask the
+oracle, never the name.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
+
+from ._lazy import torch_module as _torch
 
 
 class Loss:
@@ -26,6 +37,15 @@ class Loss:
     name: ClassVar[str] = ""
     #: Labels the loss accepts: "real" or "pm1" (+-1 labels).
     targets: ClassVar[str] = "real"
+    #: Differentiable everywhere (else dual points select a subgradient by stationarity).
+    smooth: ClassVar[bool] = True
+    #: Hessian independent of z (the interior-point Gram matrix is formed once).
+    constant_hessian: ClassVar[bool] = False
+    #: Taken by the interior-point method as the LP epigraph
+    #: :math:`\xi \ge 0,\ \xi + y\circ z \ge 1` instead of through its Hessian.
+    epigraph_lp: ClassVar[bool] = False
+    #: Smoothness: the Lipschitz constant :math:`L` of each :math:`\ell_j'` (inf if none).
+    lipschitz: ClassVar[float] = math.inf
 
     def check_targets(self, y: np.ndarray) -> np.ndarray:
         """Validate targets for this loss; returns them as float64."""
@@ -47,12 +67,35 @@ class Loss:
         r"""A (sub)gradient :math:`\nabla_z \ell(z; y)`."""
         raise NotImplementedError
 
+    def hessian_diag(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""The diagonal :math:`\ell_j''(z_j)` (0 where the loss is piecewise linear)."""
+        raise NotImplementedError
+
     def conjugate(self, mu: np.ndarray, y: np.ndarray) -> float:
         r""":math:`\ell^*(\mu) = \sup_z \mu^\top z - \ell(z; y)` (``inf`` outside its domain)."""
         raise NotImplementedError
 
+    def dual_box(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""Bounds (lo, hi) on :math:`\lambda = -\mu` from :math:`\mathrm{dom}\,\ell^*`
+        (THEORY A.8); the box contains 0.  Default: no bounds."""
+        return np.full(y.shape, -np.inf), np.full(y.shape, np.inf)
+
     def cvxpy(self, z: Any, y: Any) -> Any:
         """The same loss as a cvxpy expression of the prediction ``z`` (DPP in ``y``)."""
+        raise NotImplementedError
+
+    def dual_cvxpy(self, lam: Any, y: np.ndarray) -> Any:
+        r""":math:`-\ell^*(-\lambda)` as a concave cvxpy expression (the box
+        :meth:`dual_box` is a separate constraint)."""
+        raise NotImplementedError
+
+    def torch_value(self, z: Any, y: Any) -> Any:
+        r""":math:`\sum_j \ell_j(z_j)` as a differentiable torch scalar (equal to :meth:`value`)."""
+        raise NotImplementedError
+
+    def torch_terms(self, z: Any, y: Any) -> tuple[float, Any, Any]:
+        r"""(value, gradient, Hessian diagonal) of the smooth part at z, torch tensors (the
+        interior-point method's view; an ``epigraph_lp`` loss contributes zeros)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -63,6 +106,8 @@ class Squared(Loss):
     r"""Squared loss :math:`\tfrac12 \|z - y\|_2^2`; conjugate :math:`\mu^\top y + \tfrac12\|\mu\|^2`."""
 
     name = "squared"
+    constant_hessian = True
+    lipschitz = 1.0
 
     def value(self, z, y):
         r = z - y
@@ -70,6 +115,21 @@ class Squared(Loss):
 
     def gradient(self, z, y):
         return z - y
+
+    def hessian_diag(self, z, y):
+        return np.ones_like(np.asarray(z, dtype=np.float64))
+
+    def torch_value(self, z, y):
+        return 0.5 * _torch().sum((z - y) ** 2)
+
+    def torch_terms(self, z, y):
+        r = z - y
+        return 0.5 * float(r @ r), r, _torch().ones_like(r)
+
+    def dual_cvxpy(self, lam, y):
+        import cvxpy as cp
+
+        return lam @ y - 0.5 * cp.sum_squares(lam)
 
     def conjugate(self, mu, y):
         return float(np.sum(mu * y) + 0.5 * np.sum(mu * mu))
@@ -97,6 +157,7 @@ class Logistic(Loss):
 
     name = "logistic"
     targets = "pm1"
+    lipschitz = 0.25
 
     def value(self, z, y):
         return float(np.sum(np.logaddexp(0.0, -y * z)))
@@ -104,6 +165,30 @@ class Logistic(Loss):
     def gradient(self, z, y):
         # d/dz log(1 + exp(-y z)) = -y * sigmoid(-y z)
         return -y * _sigmoid(-y * z)
+
+    def hessian_diag(self, z, y):
+        sig = _sigmoid(-y * z)  # y^2 = 1
+        return sig * (1.0 - sig)
+
+    def dual_box(self, y):
+        return np.minimum(0.0, y), np.maximum(0.0, y)
+
+    def dual_cvxpy(self, lam, y):
+        import cvxpy as cp
+
+        t = cp.multiply(y, lam)
+        return cp.sum(cp.entr(t) + cp.entr(1 - t))
+
+    def torch_value(self, z, y):
+        # logaddexp: exact in the tails, where softplus switches to its linear branch
+        torch = _torch()
+        return torch.sum(torch.logaddexp(torch.zeros_like(z), -y * z))
+
+    def torch_terms(self, z, y):
+        torch = _torch()
+        m = y * z
+        sig = torch.sigmoid(-m)
+        return float(torch.nn.functional.softplus(-m).sum()), -y * sig, sig * (1 - sig)
 
     def conjugate(self, mu, y):
         t = -y * mu
@@ -135,12 +220,33 @@ class Hinge(Loss):
 
     name = "hinge"
     targets = "pm1"
+    smooth = False
+    epigraph_lp = True
 
     def value(self, z, y):
         return float(np.sum(np.maximum(0.0, 1.0 - y * z)))
 
     def gradient(self, z, y):
         return np.where(y * z < 1.0, -y, 0.0)
+
+    def hessian_diag(self, z, y):
+        return np.zeros_like(np.asarray(z, dtype=np.float64))
+
+    def dual_box(self, y):
+        return np.minimum(0.0, y), np.maximum(0.0, y)
+
+    def dual_cvxpy(self, lam, y):
+        import cvxpy as cp
+
+        return cp.sum(cp.multiply(y, lam))
+
+    def torch_value(self, z, y):
+        torch = _torch()
+        return torch.sum(torch.relu(1.0 - y * z))
+
+    def torch_terms(self, z, y):
+        zero = _torch().zeros_like(z)
+        return 0.0, zero, zero
 
     def conjugate(self, mu, y):
         t = y * mu
@@ -164,6 +270,7 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     targets = "onehot"
+    lipschitz = 0.5  # the softmax Jacobian diag(p) - pp^T has norm at most 1/2
 
     def check_targets(self, y: np.ndarray) -> np.ndarray:
         """One-hot (n, c) float matrix (labels are converted by :mod:`convexnn.vector_fit`)."""
@@ -181,6 +288,14 @@ class CrossEntropy(Loss):
 
     def gradient(self, z, y):
         return softmax(z) - y
+
+    def hessian_diag(self, z, y):
+        p = softmax(z)
+        return p * (1.0 - p)
+
+    def torch_value(self, z, y):
+        torch = _torch()
+        return torch.sum(torch.logsumexp(z, dim=1) - torch.sum(z * y, dim=1))
 
     def conjugate(self, mu, y):
         p = np.asarray(mu, dtype=np.float64) + y

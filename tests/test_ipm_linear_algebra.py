@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from convexnn.solvers.blocks import BlockSet  # noqa: E402
-from convexnn.solvers.ipm import (  # noqa: E402
-    KKTSolver,
-    RowOps,
-    Subproblem,
-    _lin_step,
-    _soc_step,
-)
+from convexnn.solvers.cone_rows import RowOps  # noqa: E402
+from convexnn.solvers.kkt import KKTSolver  # noqa: E402
+from convexnn.solvers.soc import lin_step, soc_step  # noqa: E402
+from convexnn.solvers.subproblem import Subproblem  # noqa: E402
 
 
 def _blocks(seed, n=30, d=4, P=6, paired=True, rows=3):
@@ -120,7 +117,7 @@ def test_soc_step_is_the_largest_feasible_step(seed, k, scale):
     x = rng.standard_normal((m, k))
     x[:, 0] = np.linalg.norm(x[:, 1:], axis=1) + rng.random(m) + 1e-3  # interior
     d = scale * rng.standard_normal((2, m, k))
-    a = _soc_step(torch.as_tensor(x), torch.as_tensor(d))
+    a = soc_step(torch.as_tensor(x), torch.as_tensor(d))
 
     def feasible(alpha):
         z = x + alpha * d
@@ -136,8 +133,8 @@ def test_soc_step_is_the_largest_feasible_step(seed, k, scale):
 def test_lin_step_ignores_zero_directions():
     s = torch.tensor([[1.0, 2.0], [4.0, 1.0]])
     d = torch.tensor([[[-2.0, 0.0], [1.0, 0.0]], [[0.0, -1.0], [0.0, 0.0]]])
-    assert _lin_step(s, d) == pytest.approx(0.5)  # 1 + 0.5 * (-2) = 0 binds first
-    assert _lin_step(s, torch.zeros_like(d)) == np.inf
+    assert lin_step(s, d) == pytest.approx(0.5)  # 1 + 0.5 * (-2) = 0 binds first
+    assert lin_step(s, torch.zeros_like(d)) == np.inf
 
 
 def test_incremental_rows_equal_rebuilt_rows():

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import convexnn as cn
 from convexnn import _threads
-from convexnn.solvers import ipm
+from convexnn.solvers import kkt
 
 
 def _blas_counts() -> list[int]:
@@ -42,13 +42,13 @@ def test_limit_blas_caps_and_restores(two_threads):
 def test_working_set_solve_runs_blas_single_threaded(two_threads, monkeypatch, rng):
     X, y = rng.standard_normal((12, 2)), rng.standard_normal(12)
     seen = []
-    real = ipm.DenseCholesky.__init__
+    real = kkt.DenseCholesky.__init__
 
     def spy(self, K):  # the solver's dense factorizations: record the pools' threads
         seen.append(tuple(_blas_counts()))
         real(self, K)
 
-    monkeypatch.setattr(ipm.DenseCholesky, "__init__", spy)
+    monkeypatch.setattr(kkt.DenseCholesky, "__init__", spy)
     before = _blas_counts()
     capped = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False)
     assert seen and all(set(s) == {1} for s in seen)

@@ -133,6 +133,27 @@ class TwoLayerProgram:
         """Columns spanning the unpenalized part of the prediction (skip, constant)."""
         return free_term_basis(self.X, self.skip, self.has_free_constant)
 
+    @property
+    def has_cone_rows(self) -> bool:
+        r"""Whether the blocks carry cone constraints :math:`(2D_i - I)\tilde Xv_i \ge 0`
+        (C-ReLU; C-GReLU has none)."""
+        return self.model == "relu"
+
+    # ---- the block-program protocol (convexnn.programs.protocol) -------------------------
+    def block_set(self, device):
+        """Apply: every block of the program as a torch
+        :class:`~convexnn.solvers.blocks.BlockSet` on ``device``."""
+        from .two_layer_blocks import two_layer_blocks
+
+        return two_layer_blocks(self, device)
+
+    def solution_from_blocks(self, blocks, v, a, Q) -> ConvexSolution:
+        """Invert: block variables ``v`` and free coefficients ``a`` (basis ``Q``) as a
+        :class:`~convexnn.solution.ConvexSolution`."""
+        from .two_layer_blocks import two_layer_solution
+
+        return two_layer_solution(self, blocks, v, a, Q)
+
     # ---- numpy evaluation ----------------------------------------------------------------
     def block_fits(self, B: np.ndarray) -> np.ndarray:
         r"""Columns :math:`D_i \tilde X b_i`, shape (n, P), for blocks B (P, d')."""

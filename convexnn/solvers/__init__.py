@@ -23,12 +23,11 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+from ..programs.protocol import BlockProgram
 from ..solution import INACCURATE, OPTIMAL, ConvexSolution
 from .cvxpy_backend import mosek_license, solve_cvxpy
 from .working_set import MemoryBudgetError, WorkingSetSolver, solve_working_set
 
-#: Programs the working-set solver handles (by class name, to avoid an import cycle).
-_WORKING_SET_PROGRAMS = ("TwoLayerProgram",)
 #: A working-set answer certified within this multiple of tol is returned ("inaccurate",
 #: with its gap) instead of falling back to Clarabel.
 NEAR_TOL = 100.0
@@ -104,8 +103,9 @@ SOLVERS: dict[str, Callable[..., ConvexSolution]] = {
 def choose_solver(solver: str, program=None) -> str:
     """Resolve a solver name.
 
-    ``"auto"`` with a program: ``"working_set"`` for the two-layer programs (C-ReLU and
-    C-GReLU, every loss and variant), else MOSEK when licensed, else Clarabel.  Without a
+    ``"auto"`` with a program: ``"working_set"`` for a
+    :class:`~convexnn.programs.protocol.BlockProgram` (the two-layer C-ReLU and C-GReLU
+    programs, every loss and variant), else MOSEK when licensed, else Clarabel.  Without a
     program ``"auto"`` stays ``"auto"`` (``SOLVERS["auto"]`` decides when it runs).
     """
     if solver != "auto":
@@ -114,7 +114,7 @@ def choose_solver(solver: str, program=None) -> str:
         return solver
     if program is None:
         return "auto"
-    if type(program).__name__ in _WORKING_SET_PROGRAMS:
+    if isinstance(program, BlockProgram):  # the protocol the working-set solver consumes
         return "working_set"
     return "mosek" if mosek_license()[0] else "clarabel"
 

@@ -30,11 +30,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-
-def _torch():
-    import torch
-
-    return torch
+from .._lazy import torch_module as _torch
 
 
 class Projection(NamedTuple):

@@ -51,19 +51,20 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
-from .._blas import matmul
+from .._lazy import torch_module as _torch
 from .._threads import limit_blas
-from ..dual_points import project_dual
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
-from .blocks import BlockSet, append_rows, orthonormal_free_basis
+from .blocks import BlockSet, orthonormal_free_basis
 from .cone_projection import project_cones, support_upper
-from .ipm import InteriorPoint, IPMState, Subproblem, complementarity
+from .gap_certificate import IDLE_SLACK, Certificate, SolveCache, certify, dual_point, scan_threads
+from .ipm import InteriorPoint
+from .row_store import CHUNK_ROWS, RowStore, nearest_rows
+from .subproblem import Subproblem
+from .warm_start import warm_state
 
 #: Default relative duality-gap tolerance of the certificate.
 DEFAULT_TOL = 1e-6
@@ -91,17 +92,6 @@ IPM_TOL_RATIO = 0.25
 #: certified gap, so that zero blocks are zero to working precision and the recovered
 #: network's objective equals the convex one to ~1e-8.
 POLISH_TOL_RATIO = 0.01
-#: Centring of a warm start, relative to sqrt(mu) of the previous iterate (:func:`warm_state`).
-WARM_BUMP = 3.0
-#: A zero working block whose dual constraint is slack by this fraction is idle (it
-#: leaves the working set before the final solve).
-IDLE_SLACK = 1e-2
-#: Row scans of the certificate over at least this many (row, block) pairs use every
-#: torch thread (synthetic benchmark: 5 projection steps over 2000 blocks x 10^4 rows take
-#: 1.1 s on one thread, 0.8 s on two).
-SCAN_THREADS_SIZE = 4_000_000
-#: Floats of the (n, blocks) temporaries of one chunked scan.
-CHUNK_ROWS = 8 * 1024**2
 
 
 class MemoryBudgetError(PatternBudgetError, MemoryError):
@@ -109,13 +99,9 @@ class MemoryBudgetError(PatternBudgetError, MemoryError):
     allocating)."""
 
 
-def _torch():
-    import torch
-
-    return torch
-
 
 def _device(device):
+    """The torch device of a ``device`` option ("auto"/None: cuda when available)."""
     torch = _torch()
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -130,196 +116,6 @@ def available_memory() -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return 8 * 1024**3
-
-
-# ---- rows --------------------------------------------------------------------------------
-class RowStore:
-    r"""The working cone rows of every block of the program (padded), with membership.
-
-    A row j of block b is *violated* at :math:`v_b` when its normalized value
-    :math:`\zeta_{jb} = (2D_{jb}-1)\tilde x_j^\top v_b / (\|\tilde x_j\|\|v_b\|)` is below
-    ``-tol``.  The store holds O(nP) booleans plus the rows' indices, never their values.
-    """
-
-    def __init__(self, universe: BlockSet):
-        torch = _torch()
-        self.universe = universe
-        dev = universe.Xt.device
-        self.rows = torch.zeros(universe.m, 0, dtype=torch.long, device=dev)
-        self.rmask = torch.zeros(universe.m, 0, dtype=torch.bool, device=dev)
-        self.inset = torch.zeros(universe.m, universe.n, dtype=torch.bool, device=dev)  # a row per block
-        self.row_norms = torch.linalg.norm(universe.Xt, dim=1).clamp(min=1e-300)
-        self.XnT = (universe.Xt / self.row_norms[:, None]).T.contiguous()
-
-    @property
-    def total(self) -> int:
-        return int(self.rmask.sum())
-
-    def add(self, b_idx, j_idx) -> int:
-        """Add rows (block index into the program's blocks, sample index); returns the
-        number that were new."""
-        torch = _torch()
-        if b_idx.numel() == 0:
-            return 0
-        u = self.universe
-        key = torch.unique(b_idx * u.n + j_idx)
-        b_idx, j_idx = key // u.n, key % u.n
-        keep = ~self.inset[b_idx, j_idx] & ~u.linear[b_idx]
-        b_idx, j_idx = b_idx[keep], j_idx[keep]
-        if b_idx.numel() == 0:
-            return 0
-        self.rows, self.rmask, b_idx, j_idx, _ = append_rows(self.rows, self.rmask, b_idx, j_idx)
-        self.inset[b_idx, j_idx] = True
-        return int(b_idx.numel())
-
-    def view(self, ws):
-        """(rows, rmask) of the blocks ``ws``, trimmed to their widest row count."""
-        rm = self.rmask[ws]
-        width = int(rm.sum(1).max()) if rm.numel() else 0
-        return self.rows[ws][:, :width].contiguous(), rm[:, :width].contiguous()
-
-    def violated(self, blocks: BlockSet, ws, V, tol: float, max_add: int):
-        """(program block, sample) pairs of violated rows of the working blocks at V."""
-        torch = _torch()
-        vn = torch.linalg.norm(V, dim=1)
-        live = (vn > 0) & ~blocks.linear
-        U = V / vn.clamp(min=1e-300)[:, None]
-        full = ws.numel() == self.universe.m  # ws sorted and unique: the identity
-        out_b, out_j = [], []
-        for sl in blocks._chunks():
-            # a row per block: normalized row values (m, n), rows in the set excluded
-            zeta = _rows_times(self.XnT, U[sl]).mul_(blocks.signs_t(sl))
-            cand = (zeta < -tol) & ~(self.inset[sl] if full else self.inset[ws[sl]])
-            rows = torch.nonzero(cand.any(1) & live[sl])[:, 0]  # usually few blocks
-            if not rows.numel():
-                continue
-            z = torch.where(cand[rows], zeta[rows], math.inf)
-            k = min(max_add, z.shape[1])
-            vals, idx = torch.topk(z, k, dim=1, largest=False)
-            ok = torch.isfinite(vals)
-            bb = ws[sl][rows][:, None].expand(-1, k)
-            out_b.append(bb[ok])
-            out_j.append(idx[ok])
-        if not out_b:
-            return None
-        return torch.cat(out_b), torch.cat(out_j)
-
-
-def _rows_times(XT, U):
-    r""":math:`U X^\top` for U (m, d), X^T (d, n): shape (m, n), C-contiguous (on the CPU by
-    scipy's BLAS, several times faster than torch's matmul for these shapes)."""
-    torch = _torch()
-    if U.device.type != "cpu":
-        return U @ XT
-    # X U^T as a Fortran-ordered (n, m) array from Fortran views of both factors (no
-    # copies); its transpose is the C-contiguous (m, n) result
-    return torch.from_numpy(matmul(XT.numpy().T, U.contiguous().numpy().T).T)
-
-
-def nearest_rows(program, universe: BlockSet, idx, k: int):
-    r"""(block, sample) pairs: for each block of ``idx``, the k rows whose hyperplanes are
-    nearest in angle to a point of its cone -- the pattern's gate when known, else
-    :math:`\tilde X^\top(2D_i - 1)` (a ranking only).  At an optimum a block lies on a
-    face of its cone, and these rows hold its facets with high probability; the rest are
-    checked afterwards."""
-    torch = _torch()
-    Xt = universe.Xt
-    idx = idx[~universe.linear[idx]]
-    k = min(k, universe.n)
-    if idx.numel() == 0 or k == 0:
-        empty = torch.zeros(0, dtype=torch.long, device=Xt.device)
-        return empty, empty
-    G = program.patterns.gates
-    rn = torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)
-    out_b, out_j = [], []
-    step = max(1, CHUNK_ROWS // max(universe.n, 1))
-    for lo in range(0, idx.numel(), step):
-        b = idx[lo:lo + step]
-        S = 2.0 * universe.D[:, universe.pat[b]].to(Xt.dtype) - 1.0
-        if G is not None and G.shape == (program.n_patterns, Xt.shape[1]):
-            U = torch.as_tensor(G, dtype=Xt.dtype, device=Xt.device)[universe.pat[b]]
-        else:
-            U = (S.T @ Xt) / universe.n
-        zeta = (Xt @ U.T) * S / rn[:, None]
-        _, j = torch.topk(zeta, k, dim=0, largest=False)  # (k, |b|)
-        out_b.append(b[None, :].expand(k, -1).reshape(-1))
-        out_j.append(j.reshape(-1))
-    return torch.cat(out_b), torch.cat(out_j)
-
-
-def warm_state(prob: Subproblem, ws, state: IPMState, ws_old, blocks_old: BlockSet,
-               bump: float = WARM_BUMP) -> IPMState:
-    r"""An interior starting point for the working set ``ws`` (subproblem ``prob``) from the
-    iterate ``state`` of the previous set ``ws_old``.
-
-    Blocks of both sets keep their iterate, and their rows keep their slots (the row store
-    only appends), so they keep their slacks and multipliers; a new block starts at
-    :math:`v = 0,\ t = \mathrm{median}(t)` with :math:`z = (\beta, 0)`, and a new row at
-    :math:`s = \max(a^\top v, \sqrt\mu)`, :math:`z = \mu/s` (its primal residual is
-    reduced like any other).  Finally every pair moves towards the centre,
-    :math:`s_0 \mathrel{+}= \delta` (cones), :math:`s, z \mathrel{+}= \delta` (rows) with
-    :math:`\delta = \mathrm{bump}\sqrt\mu`: a point close to the old, now too small
-    boundary would allow only short steps (on the synthetic benchmark the grown sets then
-    take 10-14 iterations instead of 25-28)."""
-    torch = _torch()
-    blocks = prob.blocks
-    m, d = blocks.m, blocks.dim
-    dt_, dev = blocks.Xt.dtype, blocks.Xt.device
-    pos = torch.full((int(max(int(ws.max()), int(ws_old.max())) + 1),), -1, dtype=torch.long,
-                     device=dev)
-    pos[ws_old] = torch.arange(ws_old.numel(), device=dev)
-    old_of_new = pos[ws]
-    kn = torch.nonzero(old_of_new >= 0)[:, 0]
-    ko = old_of_new[kn]
-    rm_old = blocks_old.rmask
-    tot, nu = complementarity(state, rm_old, prob.hinge)
-    mu = tot / nu
-    t0 = float(state.t.median()) if state.t.numel() else 1.0
-    t = torch.full((m,), t0, dtype=dt_, device=dev)
-    v = torch.zeros(m, d, dtype=dt_, device=dev)
-    t[kn], v[kn] = state.t[ko], state.v[ko]
-    s_soc = torch.zeros(m, d + 1, dtype=dt_, device=dev)
-    z_soc = torch.zeros(m, d + 1, dtype=dt_, device=dev)
-    s_soc[:, 0], z_soc[:, 0] = t0, prob.beta
-    s_soc[kn], z_soc[kn] = state.s_soc[ko], state.z_soc[ko]
-    rm = blocks.rmask
-    r = rm.shape[1]
-    if r:
-        A = blocks.row_matrix()
-        s_lin = torch.clamp((A @ v[:, :, None])[:, :, 0], min=math.sqrt(mu))
-        z_lin = mu / s_lin
-        w = min(r, rm_old.shape[1])
-        keep = rm_old[ko, :w]
-        s_lin[kn, :w] = torch.where(keep, state.s_lin[ko, :w], s_lin[kn, :w])
-        z_lin[kn, :w] = torch.where(keep, state.z_lin[ko, :w], z_lin[kn, :w])
-    else:
-        s_lin = torch.ones(m, 0, dtype=dt_, device=dev)
-        z_lin = torch.ones(m, 0, dtype=dt_, device=dev)
-    delta = bump * math.sqrt(max(mu, 0.0))
-    s_soc[:, 0] += delta
-    s_lin = torch.where(rm, s_lin + delta, torch.ones_like(s_lin))
-    z_lin = torch.where(rm, z_lin + delta, torch.ones_like(z_lin))
-    s_h, z_h = state.s_h, state.z_h
-    if prob.hinge:
-        s_h, z_h = s_h + delta, z_h + delta
-    return IPMState(t=t, v=v, a=state.a.clone(), xi=None if state.xi is None else state.xi.clone(),
-                    s_soc=s_soc, z_soc=z_soc, s_lin=s_lin, z_lin=z_lin, s_h=s_h, z_h=z_h)
-
-
-# ---- the solver ----------------------------------------------------------------------------
-@dataclass
-class Certificate:
-    """Duality-gap certificate of a primal point (see the module docstring): primal value,
-    lower bound, gap, the dual norm s over every block, the primal's cone violation, and
-    per block the bound (``upper``) and projection rows (``active``, -1 padded)."""
-
-    primal: float
-    lower: float
-    gap: float
-    s: float
-    violation: float
-    upper: object = None
-    active: object = None
 
 
 class WorkingSetSolver:
@@ -411,8 +207,6 @@ class WorkingSetSolver:
         self.time_limit = time_limit
         self.projection_steps = projection_steps
         self.verbose = verbose
-        self._store = None
-        self._active_cache = None
 
     # -- sizes and memory -----------------------------------------------------------------
     @staticmethod
@@ -441,7 +235,7 @@ class WorkingSetSolver:
     def _rows0(self, program) -> int:
         """Initial cone rows per block: ``initial_rows``, default min(n, 4 d'), 8 d' when
         n > 100 d' (:data:`INITIAL_ROWS`)."""
-        if program.model == "gated":
+        if not program.has_cone_rows:
             return 0
         n, dp = program.Xt.shape
         if self.initial_rows is not None:
@@ -455,8 +249,8 @@ class WorkingSetSolver:
         and the chunked temporaries."""
         n, dp = program.Xt.shape
         P = program.n_patterns
-        M = P if program.model == "gated" else 2 * P
-        m = self._first_blocks(n, M, dp, program.loss.name == "squared", self._rows0(program))
+        M = P if not program.has_cone_rows else 2 * P
+        m = self._first_blocks(n, M, dp, program.loss.constant_hessian, self._rows0(program))
         m = min(M, 2 * m)  # one doubling round ahead
         rows = self._rows0(program) + 4 * self.max_add
         N = m * dp
@@ -476,78 +270,31 @@ class WorkingSetSolver:
                 f"and P={P} patterns, above its memory limit of {limit / 1024**3:.2f} GiB; use "
                 "fewer patterns (or samples), or raise memory_limit")
 
-    # -- set-up ---------------------------------------------------------------------------
-    def _universe(self, program, dev) -> BlockSet:
-        """Every block of the program: (pattern, sign) for C-ReLU -- the all-on pair as one
-        linear block under a free bias -- and one per pattern for C-GReLU."""
-        torch = _torch()
-        n, dp = program.Xt.shape
-        P = program.n_patterns
-        D = program.D
-        pen = np.zeros(dp)
-        pen[program.penalized] = 1.0
-        gated = program.model == "gated"
-        allon = set(np.flatnonzero(D.all(axis=0)).tolist()) if program.bias == "free" else set()
-        pats, signs, pens, linear = [], [], [], []
-        for sign in ((1.0,) if gated else (1.0, -1.0)):
-            for i in range(P):
-                if i in allon:
-                    if sign < 0:
-                        continue  # the all-on pair is one linear block (module docstring)
-                    pats.append(i), signs.append(1.0), pens.append(np.ones(dp)), linear.append(True)
-                    continue
-                pats.append(i), signs.append(sign), pens.append(pen if not gated else np.ones(dp))
-                linear.append(False)
-        m = len(pats)
-        return BlockSet(
-            Xt=torch.as_tensor(program.Xt, dtype=torch.float64, device=dev),
-            D=torch.as_tensor(D, device=dev),
-            pat=torch.as_tensor(np.array(pats, dtype=np.int64), device=dev),
-            sign=torch.as_tensor(np.array(signs), dtype=torch.float64, device=dev),
-            pen=torch.as_tensor(np.array(pens).reshape(m, dp), dtype=torch.float64, device=dev),
-            rows=torch.zeros(m, 0, dtype=torch.long, device=dev),
-            rmask=torch.zeros(m, 0, dtype=torch.bool, device=dev),
-            linear=torch.as_tensor(np.array(linear, dtype=bool), device=dev))
-
-    def _dual_point(self, program, yhat, hinge_lam=None):
-        r""":math:`\lambda = -\nabla\ell(\hat y)` (hinge: ``hinge_lam`` y), projected onto
-        :math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}\,\ell^*(-\cdot)`."""
-        loss, y = program.loss, program.y
-        if loss.name == "hinge":
-            lam = np.clip(hinge_lam, 0.0, 1.0) * y
-        else:
-            lam = -loss.gradient(yhat, y)
-        if loss.name in ("logistic", "hinge"):
-            lo, hi = np.minimum(0.0, y), np.maximum(0.0, y)
-        else:
-            lo, hi = np.full(y.shape, -np.inf), np.full(y.shape, np.inf)
-        return project_dual(lam, program.free_basis, lo, hi)
-
-    def _screen(self, program, universe: BlockSet, k: int):
+    def _screen(self, program, universe: BlockSet, k: int, cache: SolveCache):
         """The k blocks with the largest dual norms at the zero network (free terms fitted
         for the squared loss): the first working set when not all blocks fit."""
         torch = _torch()
         y = program.y
-        if program.loss.name == "squared" and program.free_basis is not None:
+        if program.loss.constant_hessian and program.free_basis is not None:  # squared: fit F
             Q = orthonormal_free_basis(program.free_basis)
             yhat = Q @ (Q.T @ y)
         else:
             yhat = np.zeros_like(y)
-        lam = self._dual_point(program, yhat, np.ones_like(y))
+        lam = dual_point(program, yhat, np.ones_like(y))
         lam_t = torch.as_tensor(lam, dtype=universe.Xt.dtype, device=universe.Xt.device)
         C = universe.adjoint(lam_t)
         score = torch.linalg.norm(C * universe.pen, dim=1)
-        cone = torch.nonzero(~universe.linear)[:, 0] if program.model == "relu" else None
+        cone = torch.nonzero(~universe.linear)[:, 0] if program.has_cone_rows else None
         if cone is not None and cone.numel():
             free = universe.pen[cone[0]] < 0.5
-            with self._scan_threads(universe.n * cone.numel()):
+            with scan_threads(cache, universe.n * cone.numel()):
                 proj = project_cones(universe.Xt, universe.D, universe.pat[cone], C[cone],
                                      free=free if bool(free.any()) else None,
                                      max_steps=self.screen_steps)  # a ranking only
             score[cone] = support_upper(proj.u, free if bool(free.any()) else None)
-            self._active_cache = torch.full((universe.m, universe.dim), -1, dtype=torch.long,
+            cache.active = torch.full((universe.m, universe.dim), -1, dtype=torch.long,
                                             device=C.device)
-            self._active_cache[cone] = proj.active
+            cache.active[cone] = proj.active
         return torch.sort(torch.topk(score, k).indices).values
 
     def _separator(self, store: RowStore, blocks: BlockSet, ws, M: int):
@@ -567,129 +314,40 @@ class WorkingSetSolver:
 
         return separate
 
-    @contextmanager
-    def _scan_threads(self, size: int):
-        """Every torch thread the caller had for a row scan over ``size`` (row, block)
-        pairs of at least :data:`SCAN_THREADS_SIZE` (large products, unlike the
-        interior-point method's many small ones); the solve's setting otherwise."""
-        torch = _torch()
-        inner = torch.get_num_threads()
-        outer = getattr(self, "_outer_threads", inner)
-        if size >= SCAN_THREADS_SIZE and outer > inner:
-            torch.set_num_threads(outer)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(inner)
-
-    # -- certificate ----------------------------------------------------------------------
-    def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | None,
-                    sol: ConvexSolution, hinge_lam=None, quick: bool = False) -> Certificate:
-        r"""The duality-gap certificate of ``sol`` over every block of the program.
-
-        Working blocks are projected warm-started from the rows the interior-point
-        solution is tight on, stopping once the bound is below :math:`\beta(1 -`
-        :data:`IDLE_SLACK`:math:`)` (only the support, :math:`s_b = \beta`, needs the
-        exact value); the others first get the free bound :math:`\|c_b\|`
-        (:math:`\gamma = 0`, no free coordinate) and are projected only where it exceeds
-        :math:`\beta`, stopping as soon as the bound drops below it (after 2d' steps
-        with ``quick``: valid but looser bounds, enough to pick the next blocks; used in
-        the first round, whose projections start cold)."""
-        torch = _torch()
-        loss, y, beta = program.loss, program.y, program.beta
-        lam = self._dual_point(program, program.predict(sol), hinge_lam)
-        lam_t = torch.as_tensor(lam, dtype=universe.Xt.dtype, device=universe.Xt.device)
-        C = universe.adjoint(lam_t)  # c_b = sigma_b Xt^T D_b lam, every block
-        upper = torch.linalg.norm(C * universe.pen, dim=1)
-        active = None
-        if program.model == "relu":
-            free = universe.pen[~universe.linear][:1] < 0.5
-            free = free[0] if free.numel() else torch.zeros(universe.dim, dtype=torch.bool)
-            has_free = bool(free.any())
-            in_ws = torch.zeros(universe.m, dtype=torch.bool, device=C.device)
-            in_ws[ws] = True
-            need = ~universe.linear & (in_ws | has_free | (upper > beta))
-            idx = torch.nonzero(need)[:, 0]
-            if idx.numel():
-                # warm starts: the rows the interior-point solution is tight on (working
-                # blocks), the previous projection's active rows (the others)
-                warm = None
-                if self._active_cache is not None:
-                    warm = self._active_cache[idx].clone()
-                if st is not None and blocks.rows.shape[1]:
-                    loc = torch.full((universe.m,), -1, dtype=torch.long, device=C.device)
-                    loc[ws] = torch.arange(ws.numel(), device=C.device)
-                    tight = _tight_rows(blocks, st)
-                    if warm is None:
-                        warm = torch.full((idx.numel(), universe.dim), -1, dtype=torch.long, device=C.device)
-                    li = loc[idx]
-                    warm[li >= 0] = -1
-                    warm[li >= 0, :tight.shape[1]] = tight[li[li >= 0]]
-                # any bound below beta certifies a block: only the support (s_b = beta)
-                # needs the exact projection; working blocks stop a little lower so that
-                # their bounds also tell idle blocks (s_b < beta (1 - IDLE_SLACK)) apart
-                stop = None if has_free else torch.where(
-                    in_ws[idx], torch.full_like(upper[idx], beta * (1 - IDLE_SLACK)),
-                    torch.full_like(upper[idx], beta))
-                steps = 2 * universe.dim if quick else self.projection_steps
-                with self._scan_threads(universe.n * idx.numel()):
-                    proj = project_cones(universe.Xt, universe.D, universe.pat[idx], C[idx],
-                                         free=free if has_free else None, active0=warm,
-                                         stop_below=stop, max_steps=steps)
-                R = proj.u
-                if has_free:
-                    R = _polish_free(R, C[idx], universe, idx, free, proj.active)
-                    R = _repair_free(R, universe, idx, free)
-                upper[idx] = torch.linalg.norm(R * universe.pen[idx], dim=1)
-                if has_free and not quick:
-                    # the weighted projection's bound can be loose under a free coordinate
-                    # (an ill-conditioned metric): blocks it leaves above beta get the exact
-                    # equality-constrained NNLS bound of convexnn.cones
-                    loose = idx[upper[idx] > beta]
-                    if loose.numel():
-                        upper[loose] = torch.minimum(
-                            upper[loose], _exact_free_bounds(universe, loose, C[loose], free))
-                active = torch.full((universe.m, universe.dim), -1, dtype=torch.long, device=C.device)
-                active[idx] = proj.active
-                if self._active_cache is None:
-                    self._active_cache = active.clone()
-                else:
-                    self._active_cache[idx] = proj.active
-        s = float(upper.max()) if upper.numel() else 0.0
-        scale = min(1.0, beta / s) if s > 0 else 1.0
-        lower = -loss.conjugate(-lam * scale, y)
-        primal = program.objective(sol)
-        viol = program.constraint_violation(sol)
-        return Certificate(primal=primal, lower=lower, gap=primal - lower, s=s, violation=viol,
-                           upper=upper, active=active)
+    def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st, sol: ConvexSolution,
+                    hinge_lam=None, quick: bool = False, cache: SolveCache | None = None) -> Certificate:
+        """The duality-gap certificate of ``sol`` over every block of the program
+        (:func:`convexnn.solvers.gap_certificate.certify` with this solver's settings)."""
+        return certify(program, universe, ws, blocks, st, sol, hinge_lam, quick=quick,
+                       projection_steps=self.projection_steps, cache=cache)
 
     # -- the solve ------------------------------------------------------------------------
     def solve(self, program) -> ConvexSolution:
-        """Solve ``program`` (a :class:`~convexnn.programs.two_layer.TwoLayerProgram`)."""
+        """Solve ``program`` (a :class:`~convexnn.programs.protocol.BlockProgram`, e.g. a
+        :class:`~convexnn.programs.two_layer.TwoLayerProgram`)."""
         torch = _torch()
         self._check_memory(program)
         threads = torch.get_num_threads()
-        self._outer_threads = threads  # the certificate's large row scans use them all
+        # per-solve state lives here, not on the solver (which can be reused)
+        cache = SolveCache(outer_threads=threads)  # the certificate's large scans use them all
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
         try:  # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
             with limit_blas(self.num_threads, n_samples=program.n_samples):
-                return self._solve(program)
+                return self._solve(program, cache)
         finally:
             torch.set_num_threads(threads)
 
-    def _solve(self, program) -> ConvexSolution:
+    def _solve(self, program, cache: SolveCache) -> ConvexSolution:
         torch = _torch()
         t0 = time.perf_counter()
-        self._active_cache = None
         dev = _device(self.device)
-        universe = self._universe(program, dev)
+        universe = program.block_set(dev)  # apply: the program as blocks
         n, dp, M = universe.n, universe.dim, universe.m
         k0 = self._rows0(program)
-        m0 = self._first_blocks(n, M, dp, program.loss.name == "squared", k0)
-        ws = torch.arange(M, device=dev) if m0 >= M else self._screen(program, universe, m0)
-        store = RowStore(universe) if program.model == "relu" else None
-        self._store = store
+        m0 = self._first_blocks(n, M, dp, program.loss.constant_hessian, k0)
+        ws = torch.arange(M, device=dev) if m0 >= M else self._screen(program, universe, m0, cache)
+        store = RowStore(universe) if program.has_cone_rows else None
         if store is not None:
             store.add(*nearest_rows(program, universe, ws, k0))
         Q = orthonormal_free_basis(program.free_basis)
@@ -713,7 +371,7 @@ class WorkingSetSolver:
                 blocks = universe.subset(ws)
                 if store is not None:
                     blocks.rows, blocks.rmask = store.view(ws)
-                prob = Subproblem(blocks, y_t, program.loss.name, program.beta, F_t)
+                prob = Subproblem(blocks, y_t, program.loss, program.beta, F_t)
                 if previous is not None and self.warm_start:
                     state = warm_state(prob, ws, *previous)
                 previous = None
@@ -728,11 +386,12 @@ class WorkingSetSolver:
                             separate=separate)
             iters += res.iterations
             state = res.state
-            sol = self._solution(program, blocks, state, Q)
+            sol = program.solution_from_blocks(blocks, state.v, state.a, Q)  # invert
             t_cert = time.perf_counter()
-            cert = self.certificate(program, universe, ws, blocks, state, sol,
-                                    state.z_h[1].cpu().numpy() if prob.hinge else None,
-                                    quick=exploring and (self.quick_certificates or rounds == 1))
+            cert = certify(program, universe, ws, blocks, state, sol,
+                           state.z_h[1].cpu().numpy() if prob.hinge else None,
+                           quick=exploring and (self.quick_certificates or rounds == 1),
+                           projection_steps=self.projection_steps, cache=cache)
             t_cert = time.perf_counter() - t_cert
             rel = cert.gap / max(1.0, abs(cert.primal))
             if best is None or (cert.violation <= 1e-9 and rel < best[1]):
@@ -779,7 +438,7 @@ class WorkingSetSolver:
                                 ipm_time=res.time, certificate_time=t_cert,
                                 primal=cert.primal, lower=cert.lower, rel_gap=rel,
                                 added_rows=added_rows, added_blocks=added_blocks,
-                                ipm_added_rows=ipm.rows_added, dropped_blocks=int(idle.sum()) if shrink or new.numel() else 0,
+                                ipm_added_rows=res.rows_added, dropped_blocks=int(idle.sum()) if shrink or new.numel() else 0,
                                 time=time.perf_counter() - t0))
             if self.verbose:
                 print(f"round {rounds}: ipm {res.status} ({res.iterations} it, {blocks.m} blocks), "
@@ -827,134 +486,6 @@ class WorkingSetSolver:
                         all_blocks=M, rounds=rounds, history=history, device=str(dev),
                         constraint_violation=cert.violation)
         return sol
-
-    def _solution(self, program, blocks: BlockSet, st: IPMState, Q) -> ConvexSolution:
-        """Map the working-set iterate to the program's (V, W, skip, c)."""
-        P, dp = program.n_patterns, blocks.dim
-        d = program.X.shape[1]
-        v = st.v.cpu().numpy()
-        pat = blocks.pat.cpu().numpy()
-        sign = blocks.sign.cpu().numpy()
-        linear = blocks.linear.cpu().numpy()
-        V = np.zeros((P, dp))
-        W = None if program.model == "gated" else np.zeros((P, dp))
-        skip, c = np.zeros(d), 0.0
-        if Q is not None:
-            # free terms: F coef = Q a  (F = [X if skip, 1 if constant])
-            coef = np.linalg.lstsq(program.free_basis, Q @ st.a.cpu().numpy(), rcond=None)[0]
-            k = 0
-            if program.skip:
-                skip, k = coef[:d].copy(), d
-            if program.has_free_constant:
-                c = float(coef[k])
-        for b in range(blocks.m):
-            vb = v[b]
-            if linear[b]:
-                # linear unit Xu + b0 (penalty ||(u, b0)||, b0 = 0 at an optimum): the
-                # all-on ReLU block (u, b') with b' = -min(Xu) >= its feasibility bound,
-                # and the constant b0 - b' moved into c
-                u = vb[:d]
-                shift = -float(np.min(program.X @ u)) if np.any(u) else 0.0
-                V[pat[b], :d] = u
-                V[pat[b], d] = shift
-                c += vb[d] - shift
-            elif sign[b] > 0:
-                V[pat[b]] = vb
-            else:
-                W[pat[b]] = vb
-        return ConvexSolution(V, W, skip, c)
-
-
-def _tight_rows(blocks: BlockSet, st: IPMState):
-    """Per working block, the rows an interior-point solution is tight on (z > s, sorted
-    by z/s), padded with -1: the warm start of the projections."""
-    torch = _torch()
-    rm = blocks.rmask
-    ratio = torch.where(rm, st.z_lin / st.s_lin.clamp(min=1e-300), torch.zeros_like(st.s_lin))
-    k = min(blocks.dim - 1, ratio.shape[1])
-    vals, order = torch.topk(ratio, k, dim=1)
-    rows = blocks.rows.gather(1, order)
-    return torch.where(vals > 1.0, rows, torch.full_like(rows, -1))
-
-
-def _exact_free_bounds(blocks: BlockSet, idx, C, free):
-    r"""Upper bounds :math:`\min_{\gamma\ge0}\|(c_b + A_b^\top\gamma)_\pi\|` s.t. the free
-    equality, block by block with :func:`convexnn.cones.cone_support` (NNLS in numpy, an
-    exact equality-constrained polish on its active set, a bounded-least-squares repair
-    otherwise); any gamma it returns meets the equality, so the bound is valid."""
-    torch = _torch()
-    from ..cones import cone_support
-
-    Xt = blocks.Xt.cpu().numpy()
-    D = blocks.D.cpu().numpy()
-    pats = blocks.pat[idx].cpu().numpy()
-    Cn = C.cpu().numpy()
-    mask = free.cpu().numpy()
-    out = np.empty(len(pats))
-    for k, (i, c) in enumerate(zip(pats, Cn)):
-        A = np.where(D[:, i], 1.0, -1.0)[:, None] * Xt
-        out[k] = cone_support(A, c, free=mask)[0]
-    return torch.as_tensor(out, dtype=C.dtype, device=C.device)
-
-
-def _polish_free(R, C, blocks: BlockSet, idx, free, active):
-    r"""Re-solve each projection on its active rows W with the free equality exact:
-
-    .. math::
-        \min_{\gamma_W} \|(c + A_W^\top\gamma_W)_\pi\|^2 \ \text{ s.t. }\
-        (c + A_W^\top\gamma_W)_{\bar\pi} = 0
-
-    (KKT: :math:`A_{W\pi}A_{W\pi}^\top\gamma + a_{W\bar\pi}\nu = -A_{W\pi}c_\pi`,
-    :math:`a_{W\bar\pi}^\top\gamma = -c_{\bar\pi}`).  Where the solution has
-    :math:`\gamma \ge 0` it replaces the weighted projection's point (whose free residual is
-    only :math:`O(\rho)`); elsewhere the point is kept."""
-    torch = _torch()
-    Xt = blocks.Xt
-    k, d = active.shape
-    valid = active >= 0
-    rows = active.clamp(min=0)
-    sg = 2.0 * blocks.D[rows, blocks.pat[idx][:, None].expand_as(rows)].to(Xt.dtype) - 1.0
-    A = sg[:, :, None] * Xt[rows] * valid[:, :, None]  # (k, d, dim)
-    pen = (~free).to(Xt.dtype)
-    Ap = A * pen
-    af = (A * free.to(Xt.dtype)).sum(2)  # (k, d): the rows' free entries
-    cf = (C * free.to(Xt.dtype)).sum(1)
-    K = torch.zeros(k, d + 1, d + 1, dtype=Xt.dtype, device=Xt.device)
-    K[:, :d, :d] = Ap @ Ap.transpose(1, 2) + torch.diag_embed((~valid).to(Xt.dtype))
-    K[:, :d, d] = af
-    K[:, d, :d] = af
-    rhs = torch.cat([-(Ap @ (C * pen)[:, :, None])[:, :, 0], -cf[:, None]], 1)
-    sol = torch.linalg.lstsq(K, rhs[:, :, None]).solution[:, :, 0]
-    gam = sol[:, :d] * valid
-    newR = C + (A.transpose(1, 2) @ gam[:, :, None])[:, :, 0]
-    scale = torch.linalg.norm(C, dim=1).clamp(min=1e-300)
-    ok = (gam >= -1e-12 * scale[:, None]).all(1) & valid.any(1) & torch.isfinite(newR).all(1)
-    return torch.where(ok[:, None], newR, R)
-
-
-def _repair_free(R, blocks: BlockSet, idx, free):
-    r"""Make the free equality :math:`(c_b + A_b^\top\gamma_b)_{\bar\pi} = 0` exact.
-
-    The free coordinate is the bias, whose entry in row j of a cone is
-    :math:`2D_{jb} - 1 = \pm 1`; a residual e is cancelled by raising the multiplier of
-    the row with entry :math:`-\mathrm{sign}(e)` that is cheapest in the penalized norm by
-    :math:`|e|` (every pattern here has rows of both signs: the all-on one is a linear
-    block).  Any :math:`\gamma \ge 0` gives a valid bound, so this keeps it valid."""
-    torch = _torch()
-    Xt = blocks.Xt
-    pen = (~free).to(Xt.dtype)
-    e = (R * free).sum(1)
-    S = 2.0 * blocks.D[:, blocks.pat[idx]].to(Xt.dtype) - 1.0  # (n, k): free entries of the rows
-    cost = torch.linalg.norm(Xt * pen, dim=1)[:, None].expand_as(S)
-    ok = S * e[None, :] < 0
-    cost = torch.where(ok, cost, torch.full_like(cost, math.inf))
-    j = torch.argmin(cost, dim=0)
-    has = torch.isfinite(cost.gather(0, j[None, :])[0])
-    a = S.gather(0, j[None, :])[0][:, None] * Xt[j]  # (k, d) the chosen rows
-    delta = torch.where(has, e.abs(), torch.zeros_like(e))
-    R = R + delta[:, None] * a
-    R[~has & (e != 0)] = math.inf  # no repair possible: no bound
-    return R
 
 
 def solve_working_set(program, *, verbose: bool = False, tol: float | None = None,
