@@ -259,7 +259,7 @@ class Network:
         """
         import torch
 
-        from .torch_backend import network_to_module
+        from .training.modules import network_to_module
 
         return network_to_module(self, bias=bias, skip=skip, output_bias=output_bias,
                                  dtype=torch.float64 if dtype is None else dtype)
@@ -267,7 +267,7 @@ class Network:
     @classmethod
     def from_torch(cls, module: Any) -> Network:
         """The network of a :class:`convexnn.torch_backend.TwoLayerModule` (float64 copies)."""
-        from .torch_backend import module_to_network
+        from .training.modules import module_to_network
 
         return module_to_network(module)
 
@@ -415,14 +415,14 @@ class DeepNetwork:
         predictions and penalty (float64 by default)."""
         import torch
 
-        from .torch_backend import deep_to_module
+        from .training.modules import deep_to_module
 
         return deep_to_module(self, dtype=torch.float64 if dtype is None else dtype)
 
     @classmethod
     def from_torch(cls, module: Any) -> DeepNetwork:
         """The MLP of an ``nn.Sequential`` of ``nn.Linear`` and activation layers."""
-        from .torch_backend import module_to_deep
+        from .training.modules import module_to_deep
 
         return module_to_deep(module)
 

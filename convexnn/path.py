@@ -37,8 +37,7 @@ from .exceptions import SolverError
 from .losses import Loss, get_loss
 from .network import Network
 from .programs.two_layer import free_term_basis, lift_bias
-
-BIASES = ("none", "regularized", "free")
+from .variant import BIASES
 
 
 def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarray:

@@ -26,39 +26,32 @@ from typing import Any
 import numpy as np
 
 from .._blas import matmul
-from .._validation import check_choice, check_positive
+from .._validation import check_positive
 from ..exceptions import RecoveryError
 from ..losses import Loss, get_loss
 from ..network import Network
-from ..patterns import PatternSet, add_bias_column
+from ..patterns import PatternSet
 from ..solution import ConvexSolution
+from ..variant import BIASES, MODELS, Variant  # noqa: F401 (re-exported)
 from .pruning import prune_blocks
 
-MODELS = ("relu", "gated")
 #: Relative size below which a block is solver noise (see TwoLayerProgram.recover).
 NOISE_TOL = 1e-9
 #: Dependence tolerance of the pruning (singular values of the normalized fits, relative).
 PRUNE_RTOL = 1e-9
 #: ... and of the merging candidate, which also folds near-parallel neurons into one.
 MERGE_RTOL = 1e-6
-BIASES = ("none", "regularized", "free")
 
 
 def lift_bias(X: np.ndarray, bias: str) -> tuple[np.ndarray, np.ndarray]:
-    r"""(:math:`\tilde X`, free): :math:`\tilde X = [X, 1]` when hidden biases exist (else
-    X), and the mask of its unpenalized coordinates (the bias column for ``bias="free"``)."""
-    Xt = X if bias == "none" else add_bias_column(X)
-    free = np.zeros(Xt.shape[1], bool)
-    if bias == "free":
-        free[-1] = True
-    return Xt, free
+    r"""(:math:`\tilde X`, free) of :meth:`convexnn.variant.Variant.lift` for a hidden bias."""
+    return Variant(bias=bias).lift(X)
 
 
 def free_term_basis(X: np.ndarray, skip: bool, constant: bool) -> np.ndarray | None:
     r""":math:`F = [X \text{ if skip}, 1 \text{ if a free constant}]`, the columns spanning
     the unpenalized part of the prediction (None without free terms)."""
-    cols = ([X] if skip else []) + ([np.ones((X.shape[0], 1))] if constant else [])
-    return np.hstack(cols) if cols else None
+    return Variant(skip=skip, output_bias=constant).free_basis(X)
 
 
 class TwoLayerProgram:
@@ -84,21 +77,14 @@ class TwoLayerProgram:
     def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, loss: str | Loss,
                  model: str, bias: str, skip: bool, output_bias: bool,
                  patterns: PatternSet) -> None:
-        self.model = check_choice("model", model, MODELS)
-        self.bias = check_choice("bias", bias, BIASES)
+        self.variant = Variant(model, bias, skip, output_bias)  # validated here, once
+        self.model, self.bias = self.variant.model, self.variant.bias
+        self.skip, self.output_bias = self.variant.skip, self.variant.output_bias
         self.loss = get_loss(loss)
         self.beta = check_positive("beta", beta)
-        if model == "gated" and bias == "free":
-            raise ValueError(
-                "model='gated' with bias='free' is degenerate: a gated neuron with zero weights "
-                "and a free bias fits a constant on its gate's region at no cost, so the "
-                "infimum is the unregularized loss and is not attained; use bias='regularized'")
         self.X = X
         self.y = self.loss.check_targets(y)
-        self.skip = bool(skip)
-        # with a free hidden bias the all-on pattern carries a free constant already
-        self.output_bias = bool(output_bias) and bias != "free"
-        self.Xt, free = lift_bias(X, bias)
+        self.Xt, free = self.variant.lift(X)
         if patterns.D.shape[0] != X.shape[0]:
             raise ValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
         if bias == "free":
@@ -126,18 +112,18 @@ class TwoLayerProgram:
 
     @property
     def has_free_constant(self) -> bool:
-        return self.output_bias or self.bias == "free"
+        return self.variant.has_free_constant
 
     @cached_property
     def free_basis(self) -> np.ndarray | None:
         """Columns spanning the unpenalized part of the prediction (skip, constant)."""
-        return free_term_basis(self.X, self.skip, self.has_free_constant)
+        return self.variant.free_basis(self.X)
 
     @property
     def has_cone_rows(self) -> bool:
         r"""Whether the blocks carry cone constraints :math:`(2D_i - I)\tilde Xv_i \ge 0`
         (C-ReLU; C-GReLU has none)."""
-        return self.model == "relu"
+        return self.variant.has_cone_rows
 
     # ---- the block-program protocol (convexnn.programs.protocol) -------------------------
     def block_set(self, device):
