@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._lazy import torch_module as _torch
+from ._validation import check_array
 
 
 class Loss:
@@ -310,6 +311,38 @@ class CrossEntropy(Loss):
         import cvxpy as cp
 
         return cp.sum(cp.log_sum_exp(z, axis=1)) - cp.sum(cp.multiply(y, z))
+
+
+def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(one-hot (n, c), classes) from a 1-D label vector (ints, strings, ...) or a one-hot
+    matrix; at least two classes."""
+    arr = np.asarray(y)
+    if arr.ndim == 2:
+        Y = check_array("y", arr, ndim=2)
+        if not (np.all(np.isin(Y, (0.0, 1.0))) and np.all(Y.sum(axis=1) == 1)):
+            raise ValueError("loss='cross_entropy' with a 2-D y needs one-hot rows (0/1, one 1 "
+                             "per row); pass a 1-D label vector otherwise")
+        classes = np.arange(Y.shape[1])
+    elif arr.ndim == 1:
+        if arr.size == 0:
+            raise ValueError("y is empty")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueError("y contains NaN or infinite labels")
+        if arr.dtype.kind not in "biuUSfO":
+            raise TypeError(f"y labels must be integers or strings; got dtype {arr.dtype}")
+        if arr.dtype.kind == "O" and any(v is None or (isinstance(v, float) and not np.isfinite(v))
+                                         for v in arr):
+            raise ValueError("y contains missing labels (None or NaN)")
+        try:
+            classes, idx = np.unique(arr, return_inverse=True)
+        except TypeError as e:
+            raise TypeError("y labels must be mutually comparable (all numbers or all strings)") from e
+        Y = np.eye(classes.size)[idx.ravel()]
+    else:
+        raise ValueError(f"y must be a 1-D label vector or a one-hot matrix; got shape {arr.shape}")
+    if Y.shape[1] < 2 or np.count_nonzero(Y.sum(axis=0)) < 2:
+        raise ValueError(f"y has a single class ({classes[0]!r}); cross-entropy needs at least two")
+    return Y, classes
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -29,7 +29,8 @@ from ..exceptions import RecoveryError
 from ..losses import Loss, get_loss
 from ..network import Network
 from ..patterns import PatternSet
-from .two_layer import BIASES, MODELS, free_term_basis, lift_bias
+from ..variant import BIASES, MODELS
+from .two_layer import free_term_basis, lift_bias
 
 
 @dataclass

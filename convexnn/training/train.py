@@ -37,7 +37,7 @@ from torch import nn
 
 from .._threads import SMALL_SAMPLES
 from .._validation import check_array, check_choice, check_int, check_positive, check_X_y
-from ..losses import Loss, get_loss
+from ..losses import Loss, encode_labels, get_loss
 from .modules import TwoLayerModule, as_module, as_network, objective, torch_seed
 
 OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs")
@@ -210,8 +210,6 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
     """
     loss_obj = get_loss(loss)
     if loss_obj.targets == "onehot":  # labels -> one-hot (sorted classes)
-        from ..vector_fit import encode_labels
-
         y = encode_labels(y)[0]
     X, y = check_X_y(X, y, multi_output=True)
     y = loss_obj.check_targets(y)
