@@ -24,11 +24,13 @@ from .generation import generate, network_patterns
 from .losses import get_loss
 from .network import Network
 from .patterns import (
+    AUTO_EXACT_LIMIT,  # noqa: F401 (re-exported: the "auto" rule is patterns.resolve)
+    AUTO_SAMPLES,  # noqa: F401
     MAX_PATTERNS,
     PatternSet,
-    enumeration_cost,
     gates_for_patterns,
     make_patterns,
+    resolve,
     unique_patterns,
 )
 from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
@@ -44,13 +46,6 @@ from .solution import (
 from .solvers import SOLVERS, choose_solver
 from .solvers.options import accepted_options
 
-#: "auto" patterns: exact enumeration when the arrangement has at most this many cells
-#: and its estimated time is at most AUTO_EXACT_SECONDS (:func:`convexnn.enumeration_cost`).
-AUTO_EXACT_LIMIT = 1000
-AUTO_EXACT_SECONDS = 2.0
-#: "auto" patterns of a gated model otherwise: this many sampled Gaussian gates (the
-#: gated program over them is the gated network with those gates).
-AUTO_SAMPLES = 200
 #: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
 #: seconds and rounds at most.
 GENERATE_TIME = 20.0
@@ -148,23 +143,13 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(1.0, abs(b))
 
 
-def auto_choice(Xt: np.ndarray, model: str) -> Any:
-    """What ``patterns="auto"`` means for lifted data ``Xt``: "exact" when the arrangement
-    has at most :data:`AUTO_EXACT_LIMIT` cells (or rank <= 2), else "generate" (ReLU) or
-    :data:`AUTO_SAMPLES` sampled gates (gated)."""
-    cost = enumeration_cost(Xt, max_patterns=AUTO_EXACT_LIMIT)
-    if cost.rank <= 2 or cost.fits(AUTO_EXACT_LIMIT, max_seconds=AUTO_EXACT_SECONDS):
-        return "exact"
-    return "generate" if model == "relu" else AUTO_SAMPLES
-
-
 def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
                      max_patterns: int, model: str = "relu") -> PatternSet | str:
     """Build the pattern set for ``patterns`` ("auto", "exact", int, array or PatternSet);
     "generate" (also what "auto" means for ReLU beyond enumeration) is returned as is."""
     one_d_bias = Xt.shape[1] == 2 and bias != "none"
     if isinstance(patterns, str) and patterns == "auto":
-        patterns = auto_choice(Xt, model)
+        patterns = resolve(Xt, model)
     if isinstance(patterns, str) and patterns == "generate":
         return "generate"
     return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
@@ -407,11 +392,9 @@ def training_settings(program: TwoLayerProgram) -> dict:
 
 
 def _certify(result: FitResult):
-    """Attach the dual certificate when the certificates module is available."""
-    try:
-        from .certificates import certify_fit
-    except ImportError:  # certificates not built yet
-        return None
+    """The dual certificate of a fit (:func:`convexnn.certificates.certify_fit`)."""
+    from .certificates import certify_fit
+
     return certify_fit(result)
 
 

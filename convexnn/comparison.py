@@ -22,7 +22,6 @@ Runs are independent jobs of ``joblib.Parallel``; choose a Ray or Dask backend w
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import os
 import time
@@ -230,11 +229,9 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
 
 
 def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
-    """The run's certificate when :mod:`convexnn.certificates` exists.  A gated network is
+    """The run's certificate (:func:`convexnn.certificates.certify`).  A gated network is
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
-        return None, None
-    if importlib.util.find_spec("convexnn.certificates") is None:
         return None, None
     from .certificates import certify
 

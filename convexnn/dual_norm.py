@@ -35,17 +35,17 @@ import numpy as np
 
 from .cones import cone_support, pattern_supports
 from .network import Network
-from .patterns import (
+from .patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
+    AUTO_EXACT_LIMIT,
     PatternSet,
     _hyperplanes,
     _rank_reduce,
     enumerate_1d_bias,
     make_patterns,
     pattern_count,
+    resolve,
 )
 
-#: ``patterns="auto"``: enumerate exactly when the arrangement has at most this many cells.
-AUTO_EXACT_LIMIT = 2000
 #: Default number of sampled gates of the pattern search (non-enumerable arrangements).
 SEARCH_SAMPLES = 500
 
@@ -75,14 +75,11 @@ class Violation:
 def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples: int) -> PatternSet:
     """The patterns over which s is maximized for a ReLU network (the ``patterns``
     argument of :func:`convexnn.certificates.certify`): None/"auto" enumerates the
-    arrangement of ``Xt`` when it has at most :data:`AUTO_EXACT_LIMIT` cells, else samples
-    ``n_samples`` gates."""
+    arrangement of ``Xt`` when :func:`convexnn.patterns.resolve` finds it enumerable, else
+    samples ``n_samples`` gates."""
     one_d_bias = Xt.shape[1] == 2 and bias != "none"
     if patterns is None or (isinstance(patterns, str) and patterns == "auto"):
-        Z, _ = _rank_reduce(Xt)
-        H = _hyperplanes(Z)[0].shape[0] if Z.shape[1] else 0
-        small = Z.shape[1] <= 2 or pattern_count(H, Z.shape[1]) <= AUTO_EXACT_LIMIT
-        patterns = "exact" if small else n_samples
+        patterns = resolve(Xt, sampled=n_samples)
     if isinstance(patterns, str) and patterns == "exact" and one_d_bias:
         return enumerate_1d_bias(Xt[:, 0])
     return make_patterns(Xt, patterns, seed=seed, one_d_bias=one_d_bias)

@@ -429,6 +429,33 @@ def _all_on_gate(X: np.ndarray) -> np.ndarray | None:
     return None if z is None else z @ B
 
 
+#: ``patterns="auto"``: exact enumeration when the arrangement has at most this many cells
+#: and its estimated time is at most AUTO_EXACT_SECONDS (:func:`enumeration_cost`).
+AUTO_EXACT_LIMIT = 1000
+AUTO_EXACT_SECONDS = 2.0
+#: ``patterns="auto"`` of a gated model otherwise: this many sampled Gaussian gates (the
+#: gated program over them is the gated network with those gates).
+AUTO_SAMPLES = 200
+
+
+def resolve(Xt: np.ndarray, model: str = "relu", *, sampled: int | None = None) -> str | int:
+    """What ``patterns="auto"`` means for lifted data ``Xt`` -- decided here only.
+
+    "exact" when the arrangement is enumerable: rank <= 2, or at most
+    :data:`AUTO_EXACT_LIMIT` cells in at most :data:`AUTO_EXACT_SECONDS` estimated seconds
+    (:func:`enumeration_cost`); otherwise "generate" for ReLU (pattern generation,
+    :func:`convexnn.fit`) and :data:`AUTO_SAMPLES` sampled gates for gated.  ``sampled``
+    replaces both fallbacks by that many sampled gates (the certificate's pattern search,
+    which has no generation).
+    """
+    cost = enumeration_cost(Xt, max_patterns=AUTO_EXACT_LIMIT)
+    if cost.rank <= 2 or cost.fits(AUTO_EXACT_LIMIT, max_seconds=AUTO_EXACT_SECONDS):
+        return "exact"
+    if sampled is not None:
+        return sampled
+    return "generate" if model == "relu" else AUTO_SAMPLES
+
+
 def make_patterns(X: np.ndarray, patterns: Any, *, seed: Any = None,
                   max_patterns: int = MAX_PATTERNS, one_d_bias: bool = False) -> PatternSet:
     """Dispatch on ``patterns``: an int (sample), "exact", or an (n, P) boolean array."""

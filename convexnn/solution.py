@@ -29,19 +29,13 @@ FAILED = "failed"
 STATUSES = (OPTIMAL, INACCURATE, ITERATION_LIMIT, INFEASIBLE, UNBOUNDED, FAILED)
 
 
-@dataclass
-class ConvexSolution:
-    r"""Primal values of a two-layer convex program and how they were obtained.
+@dataclass(kw_only=True)
+class SolveRecord:
+    """How a program's primal values were obtained: the fields every solution shares
+    (keyword-only, after the program-specific values of a subclass).
 
     Attributes
     ----------
-    V, W : ndarray of shape (P, d')
-        ReLU blocks :math:`v_i, w_i` (C-ReLU); for C-GReLU ``V`` holds :math:`u_i` and
-        ``W`` is None.
-    skip : ndarray of shape (d,)
-        Free linear term :math:`w_0` (zeros when absent).
-    c : float
-        Free output bias (0 when absent).
     status : str
         One of :data:`STATUSES`.
     solver : str
@@ -55,12 +49,10 @@ class ConvexSolution:
     iterations : int or None
     setup_time, solve_time : float
         Seconds spent compiling and solving.
+    info : dict
+        Solver-specific details (gaps, rounds, fallbacks).
     """
 
-    V: np.ndarray
-    W: np.ndarray | None
-    skip: np.ndarray
-    c: float = 0.0
     status: str = OPTIMAL
     solver: str = ""
     solver_status: str = ""
@@ -70,3 +62,25 @@ class ConvexSolution:
     setup_time: float = 0.0
     solve_time: float = 0.0
     info: dict = field(default_factory=dict)
+
+
+@dataclass
+class ConvexSolution(SolveRecord):
+    r"""Primal values of a two-layer convex program and how they were obtained
+    (:class:`SolveRecord`).
+
+    Attributes
+    ----------
+    V, W : ndarray of shape (P, d')
+        ReLU blocks :math:`v_i, w_i` (C-ReLU); for C-GReLU ``V`` holds :math:`u_i` and
+        ``W`` is None.
+    skip : ndarray of shape (d,)
+        Free linear term :math:`w_0` (zeros when absent).
+    c : float
+        Free output bias (0 when absent).
+    """
+
+    V: np.ndarray
+    W: np.ndarray | None
+    skip: np.ndarray
+    c: float = 0.0

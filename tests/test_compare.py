@@ -6,17 +6,12 @@ dual certificate (gap >= F - p*, lower bound <= p*); the optimum's own gates.
 """
 
 import argparse
-import importlib.util
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
-import convexnn  # noqa: E402
-from convexnn.comparison import CompareResult, add_compare_parser, compare, run_compare  # noqa: E402
-
-HAS_CERTIFY = importlib.util.find_spec("convexnn.certificates") is not None
+import convexnn
+from convexnn.comparison import CompareResult, add_compare_parser, compare, run_compare
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +78,6 @@ def test_same_seeds_for_every_optimizer_and_width(result):
     assert all(len(v) == 1 for v in start.values())
 
 
-@pytest.mark.skipif(not HAS_CERTIFY, reason="convexnn.certificates not available")
 def test_certificate_agrees_with_the_gap(result):
     p = result.optimum_value
     for r in result.runs:
@@ -105,8 +99,7 @@ def test_gated_runs_use_the_optimum_gates(data):
         np.testing.assert_array_equal(r["network"].gates, net.gates)
         np.testing.assert_array_equal(r["network"].gate_bias, net.gate_bias)
         assert min(r["history"]["objective"]) >= res.optimum_value - 1e-7
-        if HAS_CERTIFY:
-            assert r["certificate_gap"] >= r["gap"] - 1e-6
+        assert r["certificate_gap"] >= r["gap"] - 1e-6
 
 
 def test_parallel_runs_equal_serial_runs(data):
@@ -173,7 +166,7 @@ def test_cli_compare(tmp_path, capsys):
 
 
 def test_cli_compare_reports_bad_input(tmp_path, capsys):
-    cli = pytest.importorskip("convexnn.cli")
+    from convexnn import cli
     argv = ["compare", "--dataset", "iris", "--n-samples", "12", "--out", str(tmp_path)]
     assert cli.main(argv + ["--optimizers", "adamw"]) == 2
     assert "decoupled" in capsys.readouterr().err

@@ -11,14 +11,13 @@ import warnings
 
 import numpy as np
 import pytest
+import torch  # noqa: E402 (a dependency, not optional)
 
 import convexnn
 from convexnn.exceptions import ConvergenceWarning, PatternBudgetError
 from convexnn.patterns import add_bias_column, sample_patterns
 from convexnn.programs.two_layer import TwoLayerProgram
 from convexnn.solvers import SOLVERS, MemoryBudgetError, WorkingSetSolver, choose_solver
-
-torch = pytest.importorskip("torch")
 
 RTOL = 1e-6  # agreement with Clarabel's optimum (its own accuracy is ~1e-8 here)
 

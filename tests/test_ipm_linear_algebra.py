@@ -9,10 +9,9 @@ incremental row table against a rebuilt one.
 
 import numpy as np
 import pytest
+import torch  # noqa: E402 (a dependency, not optional)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-torch = pytest.importorskip("torch")
 
 from convexnn.solvers.blocks import BlockSet  # noqa: E402
 from convexnn.solvers.cone_rows import RowOps  # noqa: E402

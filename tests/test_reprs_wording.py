@@ -15,8 +15,6 @@ import pytest
 import convexnn as cn
 from convexnn.comparison import BelowSampledBoundWarning
 
-pytest.importorskip("torch")
-
 MAX_REPR = 1000
 
 

@@ -10,6 +10,7 @@ from math import comb
 
 import numpy as np
 import pytest
+import torch  # noqa: E402 (a dependency, not optional)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -30,9 +31,6 @@ from convexnn.spline import (
     vq_distance,
     vq_distance_matrix,
 )
-
-torch = pytest.importorskip("torch")
-
 
 # ---- fixtures ---------------------------------------------------------------------------
 

@@ -12,8 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402 (a dependency, not optional)
 
 import convexnn  # noqa: E402
 from convexnn import DeepNetwork, Network  # noqa: E402

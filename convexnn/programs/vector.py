@@ -18,7 +18,7 @@ constant :math:`1c_0^\top`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -29,13 +29,15 @@ from ..exceptions import RecoveryError
 from ..losses import Loss, get_loss
 from ..network import Network
 from ..patterns import PatternSet
+from ..solution import SolveRecord
 from ..variant import BIASES, MODELS
 from .two_layer import free_term_basis, lift_bias
 
 
 @dataclass
-class VectorSolution:
-    """Primal values of a vector program and how they were obtained.
+class VectorSolution(SolveRecord):
+    """Primal values of a vector program and how they were obtained
+    (:class:`~convexnn.solution.SolveRecord`).
 
     ``V`` (P, d', c) blocks (gated) or ``U`` (K, d') unit directions with output weights
     ``G`` (K, c) (neuron generation); ``A`` (q, c) free-term coefficients.
@@ -45,15 +47,6 @@ class VectorSolution:
     V: np.ndarray | None = None
     U: np.ndarray | None = None
     G: np.ndarray | None = None
-    status: str = "optimal"
-    solver: str = ""
-    solver_status: str = ""
-    objective_reported: float = float("nan")
-    dual_bound: float | None = None
-    iterations: int | None = None
-    setup_time: float = 0.0
-    solve_time: float = 0.0
-    info: dict = field(default_factory=dict)
 
 
 class VectorProgram:
