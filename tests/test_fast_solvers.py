@@ -4,7 +4,6 @@ cone supports by scipy's NNLS (convexnn.cones), and weak duality.
 Small problems only; speed is asserted in ``benchmarks/``, never here.
 """
 
-import itertools
 import subprocess
 import sys
 import warnings
@@ -12,6 +11,15 @@ import warnings
 import numpy as np
 import pytest
 import torch  # noqa: E402 (a dependency, not optional)
+from problems import (
+    CASES,
+    check_objective,
+    check_primal_feasibility,
+    check_weak_duality,
+    references,
+)
+from problems import data as _data
+from problems import program as _program
 
 import convexnn
 from convexnn.exceptions import ConvergenceWarning, PatternBudgetError
@@ -20,30 +28,19 @@ from convexnn.programs.two_layer import TwoLayerProgram
 from convexnn.solvers import SOLVERS, MemoryBudgetError, WorkingSetSolver, choose_solver
 
 RTOL = 1e-6  # agreement with Clarabel's optimum (its own accuracy is ~1e-8 here)
+REFERENCES = references()
 
 
-def _data(seed=0, n=24, d=2):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.sin(2 * X[:, 0]) + X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
-    labels = np.where(y > np.median(y), 1.0, -1.0)
-    labels[rng.permutation(n)[: n // 5]] *= -1  # not separable: the logistic infimum is attained
-    return X, y, labels
-
-
-def _program(model, loss, bias, skip, output_bias, *, seed=0, n=24, d=2, gates=10, beta=None):
-    X, y, labels = _data(seed, n, d)
-    target = y if loss == "squared" else labels
-    Xt = X if bias == "none" else add_bias_column(X)
-    pset = sample_patterns(Xt, gates, seed=seed + 1)
-    beta = beta if beta is not None else (0.3 if loss == "squared" else 0.1)
-    return TwoLayerProgram(X, target, beta=beta, loss=loss, model=model, bias=bias, skip=skip,
-                           output_bias=output_bias, patterns=pset)
-
-
-CASES = [c for c in itertools.product(("relu", "gated"), ("squared", "logistic", "hinge"),
-                                      ("none", "regularized", "free"), (False, True), (False, True))
-         if not (c[0] == "gated" and c[2] == "free")]
+@pytest.mark.parametrize("solver", ["working_set", "clarabel"])
+@pytest.mark.parametrize("ref", REFERENCES, ids=[r.name for r in REFERENCES])
+def test_reaches_the_known_optimum(ref, solver):
+    """Reference problems with independently known optima (tests/problems.py)."""
+    sol = SOLVERS[solver](ref.program, tol=1e-8)
+    assert sol.status == "optimal", sol.solver_status
+    check_objective(ref.program, sol, ref.p_star, ref.rtol)
+    # Clarabel's iterates are interior to its own accuracy (~1e-8), ours exactly feasible
+    check_primal_feasibility(ref.program, sol, 1e-9 if solver == "working_set" else 1e-7)
+    check_weak_duality(sol, ref.p_star)
 
 
 @pytest.mark.parametrize("model,loss,bias,skip,output_bias", CASES)

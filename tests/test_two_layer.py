@@ -4,13 +4,13 @@ import cvxpy as cp
 import numpy as np
 import pytest
 from _lbfgs import train_two_layer
+from problems import LOSSES, MODEL_BIASES
 
 import convexnn as cn
 from convexnn.patterns import add_bias_column, enumerate_patterns
 from convexnn.programs.two_layer import TwoLayerProgram
 
-VARIANTS = [(m, b, l) for m in ("relu", "gated") for b in ("none", "regularized", "free")
-            for l in ("squared", "logistic", "hinge") if not (m == "gated" and b == "free")]
+VARIANTS = [(m, b, loss) for (m, b) in MODEL_BIASES for loss in LOSSES]
 
 
 def data(rng, n=8, d=3, loss="squared"):
