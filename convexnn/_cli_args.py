@@ -1,6 +1,6 @@
 """The data and model flags shared by ``convexnn solve`` and ``convexnn compare``.
 
-Both :mod:`convexnn.cli` and :mod:`convexnn.comparison` import these (so neither imports
+Both :mod:`convexnn.cli` and :mod:`convexnn.training.compare` import these (so neither imports
 the other's module for them).
 """
 

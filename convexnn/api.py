@@ -237,7 +237,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     time_limit : float, optional
         Seconds for the pattern generation (default 20; the exact pricing by branch and
         bound, where the rank allows, may take up to 60 s more); the certificate's branch
-        and bound has its own budget (:func:`convexnn.certificates.certify_fit`).
+        and bound has its own budget (:func:`convexnn.duality.certificates.certify_fit`).
 
     Returns
     -------
@@ -392,8 +392,8 @@ def training_settings(program: TwoLayerProgram) -> dict:
 
 
 def _certify(result: FitResult):
-    """The dual certificate of a fit (:func:`convexnn.certificates.certify_fit`)."""
-    from .certificates import certify_fit
+    """The dual certificate of a fit (:func:`convexnn.duality.certificates.certify_fit`)."""
+    from .duality.certificates import certify_fit
 
     return certify_fit(result)
 

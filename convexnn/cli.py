@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lbfgs-epochs", type=int, default=500, help="L-BFGS iterations per run")
     p.set_defaults(func=run_solve)
     try:
-        from .comparison import add_compare_parser
+        from .training.compare import add_compare_parser
     except ImportError:  # the torch comparison is optional
         add_compare_parser = None
     if add_compare_parser is not None:

@@ -13,7 +13,7 @@ gives :math:`p_S \ge p^\star`, and a fixed random S is far from the optimum on r
    the network.
 3. **Pricing.**  With :math:`\lambda = -\nabla\ell(\hat y)` (projected onto the free-term
    constraints), search directions with :math:`|\lambda^\top(\tilde Xu)_+| > \beta`
-   (:func:`convexnn.pricing.price`, from random starts and from the current neurons);
+   (:func:`convexnn.duality.pricing.price`, from random starts and from the current neurons);
    their patterns join S.
 4. **Descent.**  L-BFGS on the non-convex objective from the recovered network plus the
    violating directions as small new neurons; the patterns of the network it reaches
@@ -23,8 +23,8 @@ gives :math:`p_S \ge p^\star`, and a fixed random S is far from the optimum on r
    violated constraint and descent no decrease, or the budget runs out.
 
 The stopping test is heuristic; the proof of optimality (or the gap that remains) is
-the certificate's job (:func:`convexnn.certificates.certify_fit` with branch and bound,
-:mod:`convexnn.branch_bound`).
+the certificate's job (:func:`convexnn.duality.certificates.certify_fit` with branch and bound,
+:mod:`convexnn.duality.branch_bound`).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import numpy as np
 
 from ._threads import limit_blas
 from .descent import descend, from_blocks, random_start
-from .dual_norm import BB_MAX_RANK, BB_NODES
-from .dual_points import dual_box, project_dual
+from .duality.dual_norm import BB_MAX_RANK, BB_NODES
+from .duality.dual_points import dual_box, project_dual
+from .duality.pricing import price
 from .network import Network
 from .patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
-from .pricing import price
 
 #: Sampled gates in the starting set.
 SEED_SAMPLES = 20
@@ -196,7 +196,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         report.rounds = rnd
         if not new_p.shape[1] and not new_d.shape[1] and exact_pricing:
             # exact pricing: branch and bound proves no violation, or finds one
-            from .branch_bound import dual_norm_bb
+            from .duality.branch_bound import dual_norm_bb
 
             budget = max(BB_MIN_TIME, time_limit - (time.perf_counter() - t0))
             level = beta * (1 + PRICE_RTOL)
@@ -236,12 +236,12 @@ def cone_pricing(Xt: np.ndarray, lam: np.ndarray, U: np.ndarray, S: np.ndarray,
     The candidates are the cells of the directions ``U`` and of fresh Gaussian gates, minus
     the program's own patterns ``S``; each gets
     :math:`\max_{u\in K_D,\|u_\pi\|\le1}\pm\lambda^\top D\tilde Xu`
-    (:func:`convexnn.cones.pattern_supports`), and the best few climb into adjacent cells
-    (:func:`convexnn.dual_norm._ascend`, the certificate's pattern search).  Returns
+    (:func:`convexnn.duality.cones.pattern_supports`), and the best few climb into adjacent cells
+    (:func:`convexnn.duality.dual_norm._ascend`, the certificate's pattern search).  Returns
     (values, directions, signs).
     """
-    from .cones import pattern_supports
-    from .dual_norm import _ascend
+    from .duality.cones import pattern_supports
+    from .duality.dual_norm import _ascend
 
     fm = free if free.any() else None
     pen = ~free

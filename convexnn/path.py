@@ -30,9 +30,9 @@ import numpy as np
 
 from ._validation import check_choice, check_positive, check_X_y
 from .api import FitResult, fit, solve_program
-from .cones import pattern_supports
-from .dual_norm import auto_patterns
-from .dual_points import dual_point
+from .duality.cones import pattern_supports
+from .duality.dual_norm import auto_patterns
+from .duality.dual_points import dual_point
 from .exceptions import SolverError
 from .losses import Loss, get_loss
 from .network import Network
@@ -84,7 +84,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
         \qquad \lambda_0 = -\nabla\ell(z_0)
 
     (THEORY A.7 corollary; module docstring), computed over every pattern with
-    :func:`convexnn.cones.pattern_supports` (an upper bound of the maximum that is tight
+    :func:`convexnn.duality.cones.pattern_supports` (an upper bound of the maximum that is tight
     to roundoff).
 
     Parameters
@@ -96,7 +96,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     skip : bool, default=False
     output_bias : bool, default=False
     patterns : "auto", "exact", int or PatternSet, default="auto"
-        As in :func:`convexnn.certificates.certify`.  Sampled patterns give only a *lower*
+        As in :func:`convexnn.duality.certificates.certify`.  Sampled patterns give only a *lower*
         estimate (a warning says so).
     seed : int or None
 
@@ -107,7 +107,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     Notes
     -----
     For the hinge loss :math:`\lambda_0` is the subgradient selected as in
-    :func:`convexnn.certificates.certify`; the value returned is then sufficient (the zero
+    :func:`convexnn.duality.certificates.certify`; the value returned is then sufficient (the zero
     network is optimal above it) but may exceed the exact threshold.
 
     Examples

@@ -125,7 +125,7 @@ def fit_vector(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = 
                        gates=None if pset is None else pset.gates, messages=messages)
     result.classes_ = classes
     if certify:
-        from .vector_certificates import certify_vector_fit
+        from .duality.vector_certificates import certify_vector_fit
 
         result.certificate = certify_vector_fit(result)
         timings["certify"] = result.certificate.time

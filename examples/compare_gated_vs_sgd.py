@@ -43,7 +43,7 @@ import torch
 
 import convexnn as cn
 from convexnn import torch_backend as tb
-from convexnn.comparison import compare
+from convexnn.training.compare import compare
 
 
 def teacher_data(n: int, n_test: int, d: int, hidden: int, kappa: float, seed: int):

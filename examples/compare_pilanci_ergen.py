@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import convexnn as cn
-from convexnn.comparison import compare
+from convexnn.training.compare import compare
 
 
 def toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.deep_linear import deep_objective_gradient
 from convexnn.network import DeepNetwork, Network
 from convexnn.theory import balance_check, deep_balance_errors, neuron_norms, rebalance_check
+from convexnn.theory.deep_linear import deep_objective_gradient
 
 
 def main() -> None:

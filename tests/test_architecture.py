@@ -30,8 +30,8 @@ DEFERRED = {
     ("convexnn.estimators", "convexnn.api"),
     ("convexnn.api", "convexnn.three_layer"),
     # the scalar certificate delegates vector-output networks to the vector certificate
-    ("convexnn.certificates", "convexnn.vector_certificates"),
-    ("convexnn.vector_fit", "convexnn.vector_certificates"),
+    ("convexnn.duality.certificates", "convexnn.duality.vector_certificates"),
+    ("convexnn.vector_fit", "convexnn.duality.vector_certificates"),
     # the estimator's save / load methods delegate to the file format
     ("convexnn.estimators", "convexnn.estimator_io"),
     # the parallel (three-layer) network's torch module and trainer's driver

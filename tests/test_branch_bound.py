@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.branch_bound import dual_norm_bb, maximize_relu
-from convexnn.cones import pattern_supports
+from convexnn.duality.branch_bound import dual_norm_bb, maximize_relu
+from convexnn.duality.cones import pattern_supports
 from convexnn.patterns import enumerate_patterns
 
 

@@ -10,7 +10,7 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import convexnn as cn
-from convexnn.certificates import Certificate, certify, certify_fit, project_dual
+from convexnn.duality.certificates import Certificate, certify, certify_fit, project_dual
 from convexnn.network import Network
 from convexnn.path import beta_max, zero_network
 
@@ -312,8 +312,8 @@ def test_certify_fit_reuses_the_fit(i6):
 @given(seed=st.integers(0, 2**32 - 1), bias=st.booleans())
 def test_global_bound_dominates_exhaustive_s(seed, bias):
     """The closed-form bound used by the pattern search is >= the exhaustive dual norm."""
-    from convexnn.cones import pattern_supports
-    from convexnn.dual_norm import global_bound as _global_bound
+    from convexnn.duality.cones import pattern_supports
+    from convexnn.duality.dual_norm import global_bound as _global_bound
     from convexnn.patterns import add_bias_column
 
     rng = np.random.default_rng(seed)

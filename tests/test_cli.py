@@ -138,11 +138,11 @@ def test_cli_and_comparison_do_not_import_each_other():
     import inspect
 
     import convexnn.cli
-    import convexnn.comparison
+    import convexnn.training.compare
 
     def imported(module):
         tree = ast.parse(inspect.getsource(module))
         return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
 
-    assert "cli" not in imported(convexnn.comparison)
-    assert "_cli_args" in imported(convexnn.cli) and "_cli_args" in imported(convexnn.comparison)
+    assert "cli" not in imported(convexnn.training.compare)
+    assert "_cli_args" in imported(convexnn.cli) and "_cli_args" in imported(convexnn.training.compare)

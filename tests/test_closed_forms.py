@@ -1,4 +1,4 @@
-"""Tests of convexnn.closed_forms: whitened-data optima (THEORY C, I4, I5).
+"""Tests of convexnn.theory.closed_forms: whitened-data optima (THEORY C, I4, I5).
 
 Independent truths: the exact convex program (``fit(..., patterns="exact")``), a cvxpy
 nuclear-norm solve, numpy's SVD, and the closed forms' own attaining networks.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from convexnn.api import fit
-from convexnn.closed_forms import (
+from convexnn.theory.closed_forms import (
     nuclear_prox,
     objective_check,
     whitened_one_hot,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import convexnn
-from convexnn.comparison import CompareResult, add_compare_parser, compare, run_compare
+from convexnn.training.compare import CompareResult, add_compare_parser, compare, run_compare
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.cones import cone_support, pattern_supports
+from convexnn.duality.cones import cone_support, pattern_supports
 from convexnn.patterns import add_bias_column, enumerate_1d_bias, enumerate_patterns
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)

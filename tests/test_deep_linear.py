@@ -1,4 +1,4 @@
-"""Tests of convexnn.deep_linear: closed forms (THEORY E.2, E.3) against independent truth.
+"""Tests of convexnn.theory.deep_linear: closed forms (THEORY E.2, E.3) against independent truth.
 
 References: a naive 1-D minimization for the shrinkage, the best of several L-BFGS runs
 (I8, I9), finite differences for the trainer's gradient, and the AM-GM bound.
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad, minimize_scalar
 
-from convexnn.deep_linear import (
+from convexnn.network import DeepNetwork
+from convexnn.theory import balance_check
+from convexnn.theory.deep_linear import (
     _objective_and_grad,
     alignment_check,
     closed_form_check,
@@ -23,8 +25,6 @@ from convexnn.deep_linear import (
     train_deep,
     whitened_deep_linear,
 )
-from convexnn.network import DeepNetwork
-from convexnn.theory import balance_check
 
 
 def _whitened_problem(seed, n=12, d=4, K=3):

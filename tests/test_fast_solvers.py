@@ -1,5 +1,5 @@
 """The working-set solver against independent truth: CVXPY + Clarabel on the same program,
-cone supports by scipy's NNLS (convexnn.cones), and weak duality.
+cone supports by scipy's NNLS (convexnn.duality.cones), and weak duality.
 
 Small problems only; speed is asserted in ``benchmarks/``, never here.
 """
@@ -65,7 +65,7 @@ def test_reaches_the_clarabel_optimum(model, loss, bias, skip, output_bias):
 def test_recomputed_certificate(bias):
     """The dual bound recomputed by hand (THEORY A.7): lambda = y - yhat, projected on
     the free terms, s from scipy's NNLS cone supports, LB = -l*(-lambda min(1, beta/s))."""
-    from convexnn.cones import cone_support
+    from convexnn.duality.cones import cone_support
 
     prog = _program("relu", "squared", bias, False, True)
     sol = SOLVERS["working_set"](prog, tol=1e-8)
@@ -247,7 +247,7 @@ def test_cone_projection_matches_nnls():
     """Batched Goldfarb-Idnani projections: ||Pi_K(c)|| equals scipy's NNLS support, from a
     cold start and warm-started from a guessed active set; stopped early, the norm is
     still an upper bound."""
-    from convexnn.cones import cone_support
+    from convexnn.duality.cones import cone_support
     from convexnn.solvers.cone_projection import project_cones
 
     rng = np.random.default_rng(3)

@@ -8,9 +8,9 @@ from _lbfgs import train_two_layer
 
 import convexnn as cn
 from convexnn.descent import descend, random_start
+from convexnn.duality.pricing import ascend, best_bias
 from convexnn.generation import network_patterns
 from convexnn.losses import get_loss
-from convexnn.pricing import ascend, best_bias
 from convexnn.programs.two_layer import lift_bias
 
 

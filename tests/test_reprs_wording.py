@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.comparison import BelowSampledBoundWarning
+from convexnn.training.compare import BelowSampledBoundWarning
 
 MAX_REPR = 1000
 

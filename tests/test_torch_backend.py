@@ -45,7 +45,7 @@ def torch_objective(module, X, y, beta, loss="squared", n=None):
 
 # ---- imports --------------------------------------------------------------------------------
 def test_import_convexnn_does_not_import_torch():
-    code = ("import sys, numpy as np, convexnn, convexnn.network, convexnn.comparison, "
+    code = ("import sys, numpy as np, convexnn, convexnn.network, convexnn.training.compare, "
             "convexnn.plotting.training\n"
             "net = convexnn.Network(W1=np.ones((2, 3)), W2=np.ones(2))\n"
             "net.predict(np.ones((4, 3)))\n"

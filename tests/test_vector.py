@@ -7,10 +7,10 @@ import pytest
 from scipy.optimize import check_grad, minimize
 
 import convexnn as cn
-from convexnn.closed_forms import whitened_one_hot
+from convexnn.duality.vector_pricing import ascent_dual_norm, exact_dual_norm, values_of
 from convexnn.losses import get_loss
+from convexnn.theory.closed_forms import whitened_one_hot
 from convexnn.vector_fit import predict_labels
-from convexnn.vector_pricing import ascent_dual_norm, exact_dual_norm, values_of
 
 
 # ---- cross-entropy loss ---------------------------------------------------------------------
@@ -72,7 +72,7 @@ def test_exact_dual_norm_free_bias_1d(rng):
 
 # ---- done-when: 1-D data with bias, three one-hot outputs vs an independent DNN relaxation --------
 def _dnn_relaxation(Xt, D, Y, beta):
-    """THEORY C DNN relaxation, written here independently of convexnn.relaxations."""
+    """THEORY C DNN relaxation, written here independently of convexnn.duality.relaxations."""
     n, k = Xt.shape
     Ss = [cp.Variable((k, k), PSD=True) for _ in range(D.shape[1])]
     cons, M = [], 0

@@ -44,7 +44,7 @@ def test_iris_cross_entropy_beats_lbfgs_and_bound_is_valid(iris, iris_fit):
 
 
 def test_compare_runs_on_iris(iris):
-    from convexnn.comparison import compare
+    from convexnn.training.compare import compare
 
     X, y = iris
     res = compare(X, y, beta=1.0, loss="cross_entropy", bias="regularized", seeds=1,

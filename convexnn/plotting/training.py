@@ -1,6 +1,6 @@
 r"""Training curves of gradient runs against the convex optimum :math:`p^*`.
 
-Three panels per :class:`convexnn.comparison.CompareResult`: the objective
+Three panels per :class:`convexnn.training.compare.CompareResult`: the objective
 :math:`F(\theta_t)` with :math:`p^*` as a dashed line, the relative gap
 :math:`(F(\theta_t) - p^*)/|p^*|` on a log scale, and the number of distinct activation
 patterns of the network against the optimum's support size :math:`m^*`.

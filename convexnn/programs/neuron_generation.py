@@ -10,7 +10,7 @@ penalty :math:`\beta\|g_k\|`).  Its optimum over *all* directions is :math:`p^\s
 (the infinite-dimensional group lasso of Bach 2017; it equals the cone-constrained
 nuclear-norm program of THEORY C).  With :math:`\Lambda = -\nabla\ell(\hat Z)` at the
 master's solution, pricing :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top(\tilde Xu)_+\|`
-(:mod:`convexnn.vector_pricing`) adds directions with value :math:`> \beta`; when the
+(:mod:`convexnn.duality.vector_pricing`) adds directions with value :math:`> \beta`; when the
 exhaustive pricing proves :math:`s \le \beta(1+\epsilon)`, weak duality gives the lower
 bound :math:`-\ell^*(-\Lambda\min(1, \beta/s)) \le p^\star`.
 """
@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 
+from ..duality.vector_pricing import Pricing, dual_norm
 from ..solution import ITERATION_LIMIT, OPTIMAL
 from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
-from ..vector_pricing import Pricing, dual_norm
 from .vector import VectorProgram, VectorSolution
 
 #: FISTA iterations before the first Newton polish of the master.

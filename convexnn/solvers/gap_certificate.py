@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import torch_module as _torch
-from ..dual_points import project_dual
+from ..duality.dual_points import project_dual
 from ..solution import ConvexSolution
 from .blocks import BlockSet
 from .cone_projection import project_cones
@@ -160,7 +160,7 @@ def certify(program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | No
             if has_free and not quick:
                 # the weighted projection's bound can be loose under a free coordinate
                 # (an ill-conditioned metric): blocks it leaves above beta get the exact
-                # equality-constrained NNLS bound of convexnn.cones
+                # equality-constrained NNLS bound of convexnn.duality.cones
                 loose = idx[upper[idx] > beta]
                 if loose.numel():
                     upper[loose] = torch.minimum(
@@ -182,11 +182,11 @@ def certify(program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | No
 
 def _exact_free_bounds(blocks: BlockSet, idx, C, free):
     r"""Upper bounds :math:`\min_{\gamma\ge0}\|(c_b + A_b^\top\gamma)_\pi\|` s.t. the free
-    equality, block by block with :func:`convexnn.cones.cone_support` (NNLS in numpy, an
+    equality, block by block with :func:`convexnn.duality.cones.cone_support` (NNLS in numpy, an
     exact equality-constrained polish on its active set, a bounded-least-squares repair
     otherwise); any gamma it returns meets the equality, so the bound is valid."""
     torch = _torch()
-    from ..cones import cone_support
+    from ..duality.cones import cone_support
 
     Xt = blocks.Xt.cpu().numpy()
     D = blocks.D.cpu().numpy()

@@ -11,7 +11,9 @@ holds and with which tolerances); none of them asserts.
   (A.3, F.2);
 * :mod:`~convexnn.theory.balance`: balancedness, path norm = weight decay, rebalancing of
   two-layer and deep networks (H);
-* :mod:`~convexnn.theory.report`: the :class:`Check` report.
+* :mod:`~convexnn.theory.report`: the :class:`Check` report;
+* :mod:`~convexnn.theory.closed_forms` and :mod:`~convexnn.theory.deep_linear`: the
+  closed-form optima of whitened two-layer and deep linear networks (C, E).
 """
 
 from .balance import (

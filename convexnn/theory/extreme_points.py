@@ -89,7 +89,7 @@ def extreme_point_check(network: Any, X: Any, y: Any, *, beta: float,
     details: dict = {"n_active": int(active.sum()), "lambda_norm": float(np.linalg.norm(lam))}
     ok = bool(active.any()) and all(_close(v, 1.0, rtol, 0.0) for v in values)
     if dual_feasibility:
-        from ..certificates import certify
+        from ..duality.certificates import certify
 
         if bias is None:
             bias = "regularized" if network.regularize_bias else ("free" if np.any(network.b1) else "none")

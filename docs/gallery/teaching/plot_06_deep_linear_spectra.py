@@ -18,7 +18,7 @@ balanced optimum has the singular values :math:`\sigma_k^{1/L}`.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from convexnn.deep_linear import layer_spectra, shrink, train_deep, whitened_deep_linear
+from convexnn.theory.deep_linear import layer_spectra, shrink, train_deep, whitened_deep_linear
 
 rng = np.random.default_rng(0)
 n, d, K, beta = 30, 4, 3, 1.0

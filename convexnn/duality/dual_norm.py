@@ -7,15 +7,15 @@ r"""The dual norm :math:`s` of a dual point: the largest dual-constraint value (
 
 with :math:`\pi` the penalized coordinates of :math:`\tilde X` (all but a free bias).
 Each cone maximum is the distance from :math:`\pm\tilde X^\top D_i\lambda` to the polar
-cone of :math:`K_i` (THEORY A.6; :func:`convexnn.cones.pattern_supports`,
-:func:`convexnn.cones.cone_support`).  :func:`dual_norm` computes s
+cone of :math:`K_i` (THEORY A.6; :func:`convexnn.duality.cones.pattern_supports`,
+:func:`convexnn.duality.cones.cone_support`).  :func:`dual_norm` computes s
 
 * ``"exhaustive"``: over every pattern of the arrangement, a proven upper bound of s;
 * ``"search"``: over sampled patterns with local ascent into adjacent cells; the maximum
   found is only a *lower* bound of s, so the proven bound is the closed form
   :func:`global_bound`;
 * ``"branch_bound"``: every coordinate penalized (no free bias), a branch and bound over
-  directions (:mod:`convexnn.branch_bound`): a proven upper bound of s without listing
+  directions (:mod:`convexnn.duality.branch_bound`): a proven upper bound of s without listing
   the cells, exact when the search completes within its budget, else the smaller of its
   open bound and :func:`global_bound`;
 * ``"gated"``: for a gated network, :math:`s = \max_i \|(\tilde X^\top D_i\lambda)_\pi\|`
@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .cones import cone_support, pattern_supports
-from .network import Network
-from .patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
+from ..network import Network
+from ..patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
     AUTO_EXACT_LIMIT,
     PatternSet,
     _hyperplanes,
@@ -45,6 +44,7 @@ from .patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
     pattern_count,
     resolve,
 )
+from .cones import cone_support, pattern_supports
 
 #: Default number of sampled gates of the pattern search (non-enumerable arrangements).
 SEARCH_SAMPLES = 500
@@ -74,7 +74,7 @@ class Violation:
 
 def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples: int) -> PatternSet:
     """The patterns over which s is maximized for a ReLU network (the ``patterns``
-    argument of :func:`convexnn.certificates.certify`): None/"auto" enumerates the
+    argument of :func:`convexnn.duality.certificates.certify`): None/"auto" enumerates the
     arrangement of ``Xt`` when :func:`convexnn.patterns.resolve` finds it enumerable, else
     samples ``n_samples`` gates."""
     one_d_bias = Xt.shape[1] == 2 and bias != "none"

@@ -8,7 +8,7 @@ A dual point is any :math:`\lambda = -\mu` in
 
 where the domain is the box :math:`y_j\lambda_j\in[0, 1]` for the logistic and hinge
 losses and everything for the squared loss (:func:`dual_box`, THEORY A.8).  After scaling
-by :math:`\min(1, \beta/s)` (:mod:`convexnn.dual_norm`) every point of :math:`\Lambda`
+by :math:`\min(1, \beta/s)` (:mod:`convexnn.duality.dual_norm`) every point of :math:`\Lambda`
 gives the weak-duality bound :math:`-\ell^*(-\lambda_s) \le p^\star`, so the choices here
 only decide how tight it is:
 
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..losses import Loss
+from ..network import Network
 from .cones import pattern_supports
-from .losses import Loss
-from .network import Network
 
 
 def dual_box(loss: Loss, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +192,7 @@ def refine_dual(loss: Loss, Xt: np.ndarray, y: np.ndarray, z: np.ndarray, lam: n
     pattern constraints restricted to a working set: first every (pattern, sign) whose
     cone maximum at the starting point is within ``near`` of :math:`\beta` or above,
     then, each round, the most violated ones of the full set
-    (:func:`convexnn.cones.pattern_supports`), until none exceeds :math:`\beta(1+`
+    (:func:`convexnn.duality.cones.pattern_supports`), until none exceeds :math:`\beta(1+`
     ``rtol``).  For the hinge loss :math:`\lambda_j = y_j` is kept fixed off the margin
     set, so the point stays a subgradient at the network's predictions.
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .patterns import _hyperplanes, enumerate_patterns, pattern_count
+from ..patterns import _hyperplanes, enumerate_patterns, pattern_count
 
 #: Exact pricing is attempted when the top-level arrangement has at most this many cells.
 EXACT_CELL_LIMIT = 5000

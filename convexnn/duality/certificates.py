@@ -15,11 +15,11 @@ width.  The certificate
    best satisfies the network's own stationarity conditions) and
 2. moves it onto :math:`\{F^\top\lambda = 0\} \cap \mathrm{dom}\,\ell^*(-\cdot)` by the
    Euclidean projection (:func:`project_dual`; the identity at a stationary network):
-   both in :mod:`convexnn.dual_points`;
+   both in :mod:`convexnn.duality.dual_points`;
 3. computes :math:`s = \max_i\max_\pm \max_{u\in K_i,\|u_\pi\|\le1} \pm\lambda^\top D_i\tilde Xu`
    over **all** patterns (exhaustive), or searches sampled patterns with local ascent
    (which can only *refute*), or, for a gated network, :math:`s = \max_i
-   \|(\tilde X^\top D_i\lambda)_\pi\|` over its gates (:mod:`convexnn.dual_norm`);
+   \|(\tilde X^\top D_i\lambda)_\pi\|` over its gates (:mod:`convexnn.duality.dual_norm`);
 4. scales :math:`\lambda_s = \lambda\min(1, \beta/s)` (the domain of :math:`\ell^*` is
    star-shaped about 0 for every loss here, so the scaled point stays in it) and reports
    :math:`\mathrm{LB} = -\ell^*(-\lambda_s)` and :math:`\mathrm{gap} = P(\theta) - \mathrm{LB}`.
@@ -30,7 +30,7 @@ A primal network determines :math:`\lambda` only to about the square root of its
 accuracy, and step 4 loses that much.  So when the gradient's dual point falls short of
 the tolerance, better dual points are tried -- the convex solution's predictions
 (:func:`certify_fit`), then a cutting-plane solve of the dual started from the best point
-(:func:`convexnn.dual_points.refine_dual`; for the hinge loss it picks the margin
+(:func:`convexnn.duality.dual_points.refine_dual`; for the hinge loss it picks the margin
 subgradients).  Any dual point is valid after steps 2-4, so these only tighten the bound.
 """
 
@@ -42,7 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_positive, check_X_y
+from .._validation import check_choice, check_positive, check_X_y
+from ..losses import Loss, get_loss
+from ..network import Network
+from ..patterns import sample_patterns, unique_patterns
+from ..programs.two_layer import BIASES, free_term_basis, lift_bias
 from .dual_norm import (
     SEARCH_SAMPLES,
     Violation,
@@ -53,10 +57,6 @@ from .dual_norm import (
     gate_patterns,
 )
 from .dual_points import dual_box, dual_point, project_dual, refine_dual
-from .losses import Loss, get_loss
-from .network import Network
-from .patterns import sample_patterns, unique_patterns
-from .programs.two_layer import BIASES, free_term_basis, lift_bias
 
 #: Default relative tolerance: certified iff gap <= tol * max(1, |upper bound|).
 TOL = 1e-5
@@ -67,7 +67,7 @@ REFUTE_RTOL = 1e-3
 #: refinement removes solver-accuracy effects at near-optimal networks.
 REFINE_RTOL = 1e-2
 #: Seconds of branch and bound per dual point where the patterns are not all listed: a
-#: safety net only, the node budget (:data:`convexnn.dual_norm.BB_NODES`) binds first on an
+#: safety net only, the node budget (:data:`convexnn.duality.dual_norm.BB_NODES`) binds first on an
 #: unloaded machine, so the same input takes the same path.
 BB_TIME = 120.0
 #: Fresh gates of the refutation search after pattern generation (which priced its own).
@@ -98,7 +98,7 @@ class Certificate:
         The dual norm of the dual point that gave ``lower_bound``, used for scaling: a
         proven upper bound of
         :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|` (exhaustive: the cone
-        maxima; search: a crude closed-form bound, :func:`convexnn.dual_norm.global_bound`).
+        maxima; search: a crude closed-form bound, :func:`convexnn.duality.dual_norm.global_bound`).
     s_found : float
         The largest value :math:`|\lambda^\top(\tilde Xu)_+|` actually attained by a
         direction u (a lower bound of the dual norm).
@@ -120,7 +120,7 @@ class Certificate:
     dual_point : str
         Where the bound's dual point came from: "network" (:math:`-\nabla\ell(\hat y)`),
         "convex solution" (the fit's convex predictions) or "refined" (cutting-plane dual
-        solve, :func:`convexnn.dual_points.refine_dual`).
+        solve, :func:`convexnn.duality.dual_points.refine_dual`).
     free_residual : float
         Of the network's own dual point: the relative change
         :math:`\|\lambda' - \lambda\| / \|\lambda\|` made by the projection onto the
@@ -184,7 +184,7 @@ class Certificate:
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # one line (the generated one prints the violation's arrays)
-        from ._reprs import certificate
+        from .._reprs import certificate
 
         return certificate(self)
 
@@ -266,11 +266,11 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     refine : bool, default=True
         When the gradient's dual point leaves a relative gap between ``tol`` and 1e-2 (or
         for the hinge loss), improve it by a cutting-plane solve of the dual
-        (:func:`convexnn.dual_points.refine_dual`, a small conic program);
+        (:func:`convexnn.duality.dual_points.refine_dual`, a small conic program);
         exhaustive/gated checks only.
     time_limit : float, default=120
         Seconds of branch and bound per dual point when the patterns are not enumerated
-        and every coordinate is penalized (:mod:`convexnn.branch_bound`): a complete
+        and every coordinate is penalized (:mod:`convexnn.duality.branch_bound`): a complete
         search proves s like an exhaustive one; a truncated one still gives a valid (looser)
         bound.  0 turns it off (pattern search with the closed-form bound only).
 
@@ -285,11 +285,11 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     projection onto :math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}` (:func:`project_dual`):
     any such point is dual feasible after scaling, so the bound stays valid (only
     weaker).  With a free hidden bias the cone problems have the unpenalized coordinate
-    b, handled by :func:`convexnn.cones.cone_support`.
+    b, handled by :func:`convexnn.duality.cones.cone_support`.
 
     *Search.*  Without all patterns the computed maximum is only a lower bound of the
     dual norm; the scaling then uses the closed-form bound
-    :func:`convexnn.dual_norm.global_bound`, so the lower bound stays valid but is loose,
+    :func:`convexnn.duality.dual_norm.global_bound`, so the lower bound stays valid but is loose,
     and ``certified`` is False.  The search can still *refute* optimality (``refuted``).
 
     References
@@ -378,7 +378,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     tolerance); the best *valid* lower bound is kept.  When that does not certify, with
     ``refine`` and a complete check,
     a cutting-plane solve of the dual started from the best point
-    (:func:`convexnn.dual_points.refine_dual`).
+    (:func:`convexnn.duality.dual_points.refine_dual`).
     ``refuted``, ``most_violated`` and ``free_residual`` always describe the network's own
     dual point; ``s``, ``s_found`` and ``scale`` the one that gave the bound.
     """

@@ -8,7 +8,7 @@ r"""The convex optimum against gradient training of the same network, over many 
 
 from random initialisations with each optimizer and width, and reports for every run
 :math:`F(\theta_T)`, the gap :math:`F(\theta_T) - p^*` and, when
-:mod:`convexnn.certificates` is available, its dual certificate.  With every pattern
+:mod:`convexnn.duality.certificates` is available, its dual certificate.  With every pattern
 enumerated, :math:`p^* \le F(\theta)` for every network of every width (THEORY A.3), so a
 negative gap beyond solver tolerance is a bug; with sampled patterns :math:`p^*` is only
 an upper bound on the optimum and gaps may be negative.  Widths default to the support
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_int, check_n_jobs, check_positive, check_X_y
-from .losses import get_loss
+from .._validation import check_int, check_n_jobs, check_positive, check_X_y
+from ..losses import get_loss
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
 REACHED_RTOL = 1e-3
@@ -57,7 +57,7 @@ class CompareResult:
     optimum : FitResult
         The convex solve; ``optimum.objective`` is :math:`p^*`.
     certificate : Certificate or None
-        Dual certificate of the optimum's network (None without :mod:`convexnn.certificates`).
+        Dual certificate of the optimum's network (None without :mod:`convexnn.duality.certificates`).
     runs : list of dict
         One per (optimizer, width, seed): "seed", "optimizer", "width", "objective",
         "gap" (:math:`F - p^*`), "rel_gap" (:math:`(F - p^*)/|p^*|`), "time" (training
@@ -139,7 +139,7 @@ class CompareResult:
 
     def plot(self, **kwargs):
         """Training curves against the optimum (:func:`convexnn.plotting.training.plot_training`)."""
-        from .plotting.training import plot_training
+        from ..plotting.training import plot_training
 
         return plot_training(self, **kwargs)
 
@@ -147,7 +147,7 @@ class CompareResult:
         return self.table()
 
     def __repr__(self) -> str:  # a few lines (the generated one prints every run's history)
-        from ._reprs import compare_result
+        from .._reprs import compare_result
 
         return compare_result(self)
 
@@ -229,11 +229,11 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
 
 
 def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
-    """The run's certificate (:func:`convexnn.certificates.certify`).  A gated network is
+    """The run's certificate (:func:`convexnn.duality.certificates.certify`).  A gated network is
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
         return None, None
-    from .certificates import certify
+    from ..duality.certificates import certify
 
     try:
         cert = certify(network, X, y, beta=settings["beta"], loss=settings["loss"],
@@ -246,10 +246,10 @@ def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
 
 def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     """Train one randomly initialised network; returns the run's dict."""
-    from . import torch_backend as tb
+    from .. import torch_backend as tb
 
     if os.getpid() != job["parent"]:  # a worker process: one torch and one BLAS thread
-        from ._threads import worker_threads
+        from .._threads import worker_threads
 
         worker_threads(1)
     gates = gate_bias = None
@@ -350,7 +350,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     log_every : int, optional
         Logging period in epochs (default: about 200 points per run).
     certify : bool, default=True
-        Certify each run's network with :func:`convexnn.certificates.certify` when that module
+        Certify each run's network with :func:`convexnn.duality.certificates.certify` when that module
         exists (gated networks over the optimum's patterns).
     quiet : bool, default=False
         No progress bar (one is shown over the runs on a terminal).
@@ -372,12 +372,12 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     """
     from joblib import delayed
 
-    from . import torch_backend as tb
-    from .api import fit
+    from .. import torch_backend as tb
+    from ..api import fit
 
     t0 = time.perf_counter()
     if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
-        from .vector_fit import check_vector_data
+        from ..vector_fit import check_vector_data
 
         X, y, _ = check_vector_data(X, y, get_loss(loss).name)  # y: (n, c), one-hot for CE
     else:
@@ -449,7 +449,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 # The data and model flags are those of ``convexnn solve`` (convexnn._cli_args).
 def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to an argparse ``subparsers`` (sets ``func``)."""
-    from ._cli_args import HelpFormatter, add_data_arguments, add_model_arguments
+    from .._cli_args import HelpFormatter, add_data_arguments, add_model_arguments
 
     p = subparsers.add_parser(
         "compare", help="convex optimum vs SGD/Adam training of the same network",
@@ -481,7 +481,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``convexnn compare``: print the table and save ``compare_<data>.png`` and
     ``compare_<data>.txt`` (with the per-run table) into ``--out``.  Returns 0."""
-    from ._cli_args import fit_kwargs, load_data
+    from .._cli_args import fit_kwargs, load_data
 
     data = load_data(args)
     X, y = data.X, data.y

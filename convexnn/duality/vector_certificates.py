@@ -7,7 +7,7 @@ For a network with predictions :math:`\hat Z` (n, c) and objective
    :math:`Y - \mathrm{softmax}(\hat Z)`), projected onto :math:`F^\top\Lambda = 0` (free
    skip / output constant);
 2. :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top(\tilde Xu)_+\|_2`, exact by face
-   enumeration where the arrangement is small (:mod:`convexnn.vector_pricing`), else a
+   enumeration where the arrangement is small (:mod:`convexnn.duality.vector_pricing`), else a
    closed-form upper bound (then *not certified*; the ascent's value can still refute);
    for a gated network :math:`s = \max_i\|\tilde X^\top D_i\Lambda\|_2` over its gates;
 3. :math:`\Lambda_s = \Lambda\min(1, \beta/s)`, :math:`\mathrm{LB} = -\ell^*(-\Lambda_s)`
@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_positive
+from .._validation import check_choice, check_positive
+from ..losses import Loss, get_loss
+from ..network import Network
+from ..programs.two_layer import BIASES, free_term_basis, lift_bias
+from ..solvers.group_fista import free_projector
 from .certificates import TOL, Certificate
-from .losses import Loss, get_loss
-from .network import Network
-from .programs.two_layer import BIASES, free_term_basis, lift_bias
-from .solvers.group_fista import free_projector
 from .vector_pricing import dual_norm
 
 #: A network is refuted when a direction beats beta by this relative margin.
@@ -135,7 +135,7 @@ def certify_vector_public(network: Network, X: Any, y: Any, *, beta: float,
     one-hot for cross-entropy, classes in sorted order as :func:`convexnn.fit` uses), then
     :func:`certify_vector`.  ``patterns``: None/"auto" (exact pricing when small), "exact"
     (force), an int (ascent only)."""
-    from .vector_fit import check_vector_data
+    from ..vector_fit import check_vector_data
 
     name = get_loss(loss).name
     if name not in ("squared", "cross_entropy"):

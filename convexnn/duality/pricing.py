@@ -15,7 +15,7 @@ direction lies in).  A free hidden bias is re-optimized exactly after every step
 (:func:`best_bias`).  The best value seen per start is kept, so the result never gets
 worse than the start.  Any direction with :math:`f > \beta` is a violated dual constraint:
 its pattern :math:`1[\tilde Xu \ge 0]` improves the master program.  Nothing here is a
-proof; :mod:`convexnn.branch_bound` gives one.
+proof; :mod:`convexnn.duality.branch_bound` gives one.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_positive
-from .patterns import make_patterns
-from .programs.two_layer import lift_bias
+from .._validation import check_array, check_choice, check_positive
+from ..patterns import make_patterns
+from ..programs.two_layer import lift_bias
 
 #: Largest n for which :func:`dnn_relaxation` builds its SDP by default.
 DNN_MAX_N = 60
@@ -86,7 +86,7 @@ def svd_tightness(Xt: np.ndarray, D: np.ndarray, V: np.ndarray, *, tol: float = 
 def nuclear_relaxation(X: Any, Y: Any, *, beta: float, bias: str = "none", solver: str = "fista",
                        tol: float = 1e-9) -> tuple[float, bool]:
     """(value, tight) of the nuclear-norm relaxation over every pattern (see module doc)."""
-    from .vector_fit import fit_vector
+    from ..vector_fit import fit_vector
 
     X, Y, beta, Xt, pset = _data(X, Y, beta, bias)
     res = fit_vector(X, Y, beta=beta, model="gated", bias=bias, patterns="exact", solver=solver,
@@ -123,7 +123,7 @@ def dnn_relaxation(X: Any, Y: Any, *, beta: float, bias: str = "none", solver: s
 
 def bounds(X: Any, Y: Any, *, beta: float, bias: str = "none", dnn: bool | None = None) -> Bounds:
     """The ReLU fit (upper), its certificate (lower), and both relaxations (lower), side by side."""
-    from .vector_fit import fit_vector
+    from ..vector_fit import fit_vector
 
     X, Y, beta, Xt, pset = _data(X, Y, beta, bias)
     fit = fit_vector(X, Y, beta=beta, model="relu", bias=bias)

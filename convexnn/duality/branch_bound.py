@@ -26,7 +26,7 @@ so :math:`\lambda^\top(Zu)_+ \le \max_k B_k` (a linear function of a), and on th
 
 **Exact leaves.**  A node with at most :data:`EXACT_UNDECIDED` undecided rows lies in the
 union of the :math:`2^k` cells that fix their signs; the cell maximum
-:math:`\max_{u\in K_D,\|u\|\le1}\lambda^\top D Zu` (:func:`convexnn.cones.cone_support`,
+:math:`\max_{u\in K_D,\|u\|\le1}\lambda^\top D Zu` (:func:`convexnn.duality.cones.cone_support`,
 exact to roundoff, cached by pattern) bounds the node without relaxation error.
 
 **Branching.**  Bisect the longest edge (the pair of rays at the largest angle): the
@@ -45,8 +45,8 @@ from itertools import product
 
 import numpy as np
 
+from ..patterns import _hyperplanes, _rank_reduce
 from .cones import cone_support
-from .patterns import _hyperplanes, _rank_reduce
 
 #: Nodes with at most this many undecided rows are bounded exactly over their cells.
 EXACT_UNDECIDED = 3
