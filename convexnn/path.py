@@ -47,7 +47,7 @@ def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarr
     """
     if F is None:
         return np.zeros(0)
-    if loss.name == "squared":
+    if loss.constant_hessian:  # the squared loss: least squares
         return np.linalg.lstsq(F, y, rcond=None)[0]
     import cvxpy as cp
 

@@ -39,12 +39,11 @@ from .cones import pattern_supports
 
 
 def dual_box(loss: Loss, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r"""Bounds on :math:`\lambda = -\mu` from :math:`\mathrm{dom}\,\ell^*` (THEORY A.8):
-    logistic and hinge need :math:`y_j\lambda_j \in [0, 1]`; squared has none.  The box
-    contains 0, so scaling by a factor in [0, 1] stays inside it."""
-    if loss.name in ("logistic", "hinge"):
-        return np.minimum(0.0, y), np.maximum(0.0, y)
-    return np.full(y.shape, -np.inf), np.full(y.shape, np.inf)
+    r"""Bounds on :math:`\lambda = -\mu` from :math:`\mathrm{dom}\,\ell^*` (THEORY A.8), as the
+    loss oracle gives them (:meth:`convexnn.losses.Loss.dual_box`): logistic and hinge need
+    :math:`y_j\lambda_j \in [0, 1]`; squared has none.  The box contains 0, so scaling by a
+    factor in [0, 1] stays inside it."""
+    return loss.dual_box(y)
 
 
 def _huber_primitive(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -163,18 +162,12 @@ def _hinge_dual_point(network: Network, X: np.ndarray, y: np.ndarray, Xt: np.nda
 
 
 def _dual_objective_cvxpy(loss: Loss, lam, y: np.ndarray):
-    r""":math:`-\ell^*(-\lambda)` as a concave cvxpy expression (THEORY A.8): squared
+    r""":math:`-\ell^*(-\lambda)` as a concave cvxpy expression (THEORY A.8; the loss oracle's
+    :meth:`~convexnn.losses.Loss.dual_cvxpy`): squared
     :math:`\lambda^\top y - \tfrac12\|\lambda\|^2`; logistic
     :math:`\sum_j \mathrm{entr}(t_j) + \mathrm{entr}(1 - t_j)`, :math:`t = y\odot\lambda`;
     hinge :math:`\sum_j y_j\lambda_j` (the box is a separate constraint)."""
-    import cvxpy as cp
-
-    if loss.name == "squared":
-        return lam @ y - 0.5 * cp.sum_squares(lam)
-    t = cp.multiply(y, lam)
-    if loss.name == "logistic":
-        return cp.sum(cp.entr(t) + cp.entr(1 - t))
-    return cp.sum(t)
+    return loss.dual_cvxpy(lam, y)
 
 
 def refine_dual(loss: Loss, Xt: np.ndarray, y: np.ndarray, z: np.ndarray, lam: np.ndarray,
@@ -208,10 +201,10 @@ def refine_dual(loss: Loss, Xt: np.ndarray, y: np.ndarray, z: np.ndarray, lam: n
     n = y.size
     v = cp.Variable(n, name="lam")
     cons = []
-    if loss.name in ("logistic", "hinge"):
-        t = cp.multiply(y, v)
-        cons += [t >= 0, t <= 1]
-    if loss.name == "hinge":
+    lo, hi = loss.dual_box(y)
+    if np.isfinite(lo).all() and np.isfinite(hi).all():  # dom l*: lo <= lam <= hi
+        cons += [v >= lo, v <= hi]
+    if not loss.smooth:  # the hinge: lam_j = y_j stays fixed off the margin set
         theta0, M = _hinge_margin(y, z)
         if (~M).any():
             cons.append(v[np.flatnonzero(~M)] == y[~M] * theta0[~M])
@@ -272,7 +265,7 @@ def dual_point(network: Network, X: np.ndarray, y: np.ndarray, Xt: np.ndarray,
     r"""(raw, projected) dual point: :math:`\lambda = -\nabla\ell(z)` (hinge: the
     stationarity-selected subgradient, :func:`_hinge_dual_point`), then its projection onto
     :math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}` (:func:`project_dual`)."""
-    if loss.name == "hinge":
+    if not loss.smooth:  # the hinge: the stationarity-selected subgradient
         lam_raw = _hinge_dual_point(network, X, y, Xt, ~free, F, beta, z)
     else:
         lam_raw = -loss.gradient(z, y)

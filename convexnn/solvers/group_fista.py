@@ -210,7 +210,7 @@ __all__ = ["GroupOperator", "FistaResult", "fista", "dual_bound", "free_projecto
 
 def _loss_hessian_blocks(loss: Loss, Z: np.ndarray) -> np.ndarray | None:
     r"""Per-row Hessians (n, c, c) of the loss in Z (None for the squared loss: identity)."""
-    if loss.name == "squared":
+    if loss.constant_hessian:  # the squared loss: identity blocks
         return None
     from ..losses import softmax
 
