@@ -31,7 +31,7 @@ class RowOps:
         return rowvec(v, self.AT)
 
     def adjoint(self, u):
-        """:math:`A_b^\top u_b`, shape (m, d')."""
+        r""":math:`A_b^\top u_b`, shape (m, d')."""
         torch = _torch()
         if not self.width:
             return torch.zeros(self.A.shape[0], self.A.shape[2], dtype=u.dtype, device=u.device)
@@ -61,7 +61,7 @@ class RowOps:
 
 
 def rowvec(x, M):
-    """Batched :math:`x_b^\top M_b` for x (m, k), M (m, k, l): shape (m, l) (for a
+    r"""Batched :math:`x_b^\top M_b` for x (m, k), M (m, k, l): shape (m, l) (for a
     symmetric M, :math:`M_bx_b`).  On the CPU numpy's stacked matmul runs these many tiny
     products about three times faster than torch's bmm."""
     if x.device.type == "cpu":

@@ -54,9 +54,11 @@ from .kkt import KKTSolver
 from .soc import jordan_product
 from .subproblem import IPMResult, IPMState, Subproblem, complementarity
 
-#: The row-selection steps of this module live in :mod:`convexnn.solvers.ipm_step` (one
-#: step), :mod:`~convexnn.solvers.kkt` (Newton systems), :mod:`~convexnn.solvers.soc` (cone
-#: algebra), :mod:`~convexnn.solvers.cone_rows` and :mod:`~convexnn.solvers.subproblem`.
+# One iteration's pieces live in convexnn.solvers.ipm_step (residuals, scalings,
+# directions, steps), .kkt (Newton systems), .soc (cone algebra), .cone_rows and
+# .subproblem (the data); this module is the loop.
+
+#: Iterations before ``separate`` is first called (the starting point is a ridge
 #: solution, not informative about which rows bind).  Measured (iterations with 2 / 3):
 #: diabetes 21 / 20, breast cancer squared 35 / 31, logistic 28 / 28, 1-D exact 17 / 17;
 #: from 0, 1, 6 or 8 diabetes takes 23, 24, 28, 32.
@@ -218,6 +220,65 @@ class InteriorPoint:
         return (IPMState(t=st.t, v=st.v, a=st.a, xi=st.xi, s_soc=st.s_soc, z_soc=st.z_soc,
                          s_lin=s_lin, z_lin=z_lin, s_h=st.s_h, z_h=st.z_h), (b_idx, j_idx, slot))
 
+    # -- one predictor-corrector step -----------------------------------------------------
+    def _newton_step(self, prob: Subproblem, st: IPMState, A: RowOps, res: dict, sc: dict,
+                     kkt: KKTSolver, tot: float, mu: float) -> tuple[dict, float, float]:
+        r"""The search direction of one iteration and its largest step to the cones'
+        boundary: Mehrotra's predictor-corrector (centering :math:`\sigma =
+        (\mu_{aff}/\mu)^3`), Gondzio's correctors and iterative refinement, all on the one
+        factorization ``kkt``.  Returns (direction, largest step, sigma)."""
+        torch = _torch()
+        # 1) affine (predictor) direction: the residuals with the complementarity
+        #    right-hand side -lambda o lambda
+        rc_soc = -jordan_product(sc["lam_soc"], sc["lam_soc"])
+        rc_lin = -sc["lam_lin"] ** 2
+        rc_h = -sc["lam_h"] ** 2 if prob.hinge else None
+        da = direction(prob, st, A, res, sc, kkt, rc_soc, rc_lin, rc_h, self.refine_reduced)
+        alpha = min(1.0, max_step(prob, sc, da))
+        # 2) centering parameter sigma = (mu_aff / mu)^3
+        aff = step_state(st, da, alpha)
+        tot_aff, _ = complementarity(aff, prob.blocks.rmask, prob.hinge)
+        sigma = min(1.0, max(0.0, tot_aff / tot)) ** 3
+        # 3) combined direction with the second-order (Mehrotra) correction; the
+        #    direction is linear in the right-hand sides, so it is the affine one plus
+        #    the direction of the change (one solve, not two)
+        e = torch.zeros_like(st.s_soc)
+        e[:, 0] = 1.0
+        c_soc = -jordan_product(da["dst_soc"], da["dzt_soc"]) + sigma * mu * e
+        c_lin = (-da["dst_lin"] * da["dzt_lin"] + sigma * mu) * A.mask
+        c_h = (-da["dst_h"] * da["dzt_h"] + sigma * mu) if prob.hinge else None
+        dd = add_directions(da, direction(prob, st, A, None, sc, kkt, c_soc, c_lin, c_h, self.refine_reduced))
+        amax = max_step(prob, sc, dd)
+        # 4) Gondzio's multiple centrality correctors (they reuse the factorization)
+        for _ in range(self.correctors):
+            if amax >= 1.0:
+                break
+            target = min(1.0, amax + self.corrector_step)
+            v_soc, v_lin, v_h = gondzio_rhs(sc, dd, target, sigma * mu, A.mask, prob.hinge)
+            trial = add_directions(dd, direction(prob, st, A, None, sc, kkt, v_soc, v_lin, v_h, self.refine_reduced))
+            a_new = max_step(prob, sc, trial)
+            if a_new < amax + 0.1 * self.corrector_step:
+                break
+            dd, amax = trial, a_new
+        # 5) iterative refinement on the unreduced dual equation
+        #    grad^2 f dx - G^T dz = -r_d (the reduced solve loses the small residual
+        #    against the large scaling terms; its correction has a small right side)
+        last, rd_scale = math.inf, abs_max(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"])
+        for _ in range(self.refine):
+            err = dual_equation(prob, A, res, dd)
+            e = abs_max(*err.values())
+            if e <= 1e-3 * max(rd_scale, 1e-300) or not e < 0.5 * last:
+                break
+            last = e
+            fix = dict(rd_t=err["rd_t"], rd_v=err["rd_v"], rd_a=err["rd_a"], rd_xi=err["rd_xi"])
+            trial = add_directions(dd, direction(prob, st, A, fix, sc, kkt, None, None, None, self.refine_reduced))
+            e_new = abs_max(*dual_equation(prob, A, res, trial).values())
+            if not e_new < e:
+                break  # the correction made it worse: keep the direction
+            dd = trial
+            amax = max_step(prob, sc, dd)
+        return dd, amax, sigma
+
     # -- main loop --------------------------------------------------------------------
     def solve(self, prob: Subproblem, state: IPMState | None = None, *,
               time_limit: float = math.inf, separate=None) -> IPMResult:
@@ -281,55 +342,7 @@ class InteriorPoint:
                     print("  ipm: factorization failed:", str(exc)[:200])
                 status = "stalled"
                 break
-            # 1) affine (predictor) direction: the residuals with the complementarity
-            #    right-hand side -lambda o lambda
-            rc_soc = -jordan_product(sc["lam_soc"], sc["lam_soc"])
-            rc_lin = -sc["lam_lin"] ** 2
-            rc_h = -sc["lam_h"] ** 2 if prob.hinge else None
-            da = direction(prob, st, A, res, sc, kkt, rc_soc, rc_lin, rc_h, self.refine_reduced)
-            alpha = min(1.0, max_step(prob, sc, da))
-            # 2) centering parameter sigma = (mu_aff / mu)^3
-            aff = step_state(st, da, alpha)
-            tot_aff, _ = complementarity(aff, prob.blocks.rmask, prob.hinge)
-            sigma = min(1.0, max(0.0, tot_aff / tot)) ** 3
-            # 3) combined direction with the second-order (Mehrotra) correction; the
-            #    direction is linear in the right-hand sides, so it is the affine one plus
-            #    the direction of the change (one solve, not two)
-            e = torch.zeros_like(st.s_soc)
-            e[:, 0] = 1.0
-            c_soc = -jordan_product(da["dst_soc"], da["dzt_soc"]) + sigma * mu * e
-            c_lin = (-da["dst_lin"] * da["dzt_lin"] + sigma * mu) * A.mask
-            c_h = (-da["dst_h"] * da["dzt_h"] + sigma * mu) if prob.hinge else None
-            dd = add_directions(da, direction(prob, st, A, None, sc, kkt, c_soc, c_lin, c_h, self.refine_reduced))
-            amax = max_step(prob, sc, dd)
-            # 4) Gondzio's multiple centrality correctors (they reuse the factorization)
-            for _ in range(self.correctors):
-                if amax >= 1.0:
-                    break
-                target = min(1.0, amax + self.corrector_step)
-                v_soc, v_lin, v_h = gondzio_rhs(sc, dd, target, sigma * mu, A.mask, prob.hinge)
-                trial = add_directions(dd, direction(prob, st, A, None, sc, kkt, v_soc, v_lin, v_h, self.refine_reduced))
-                a_new = max_step(prob, sc, trial)
-                if a_new < amax + 0.1 * self.corrector_step:
-                    break
-                dd, amax = trial, a_new
-            # 5) iterative refinement on the unreduced dual equation
-            #    grad^2 f dx - G^T dz = -r_d (the reduced solve loses the small residual
-            #    against the large scaling terms; its correction has a small right side)
-            last, rd_scale = math.inf, abs_max(res["rd_t"], res["rd_v"], res["rd_a"], res["rd_xi"])
-            for _ in range(self.refine):
-                err = dual_equation(prob, A, res, dd)
-                e = abs_max(*err.values())
-                if e <= 1e-3 * max(rd_scale, 1e-300) or not e < 0.5 * last:
-                    break
-                last = e
-                fix = dict(rd_t=err["rd_t"], rd_v=err["rd_v"], rd_a=err["rd_a"], rd_xi=err["rd_xi"])
-                trial = add_directions(dd, direction(prob, st, A, fix, sc, kkt, None, None, None, self.refine_reduced))
-                e_new = abs_max(*dual_equation(prob, A, res, trial).values())
-                if not e_new < e:
-                    break  # the correction made it worse: keep the direction
-                dd = trial
-                amax = max_step(prob, sc, dd)
+            dd, amax, sigma = self._newton_step(prob, st, A, res, sc, kkt, tot, mu)
             alpha = min(1.0, self.step_fraction * amax)
             if self.verbose:
                 print(f"        sigma={sigma:.2e} alpha={alpha:.3f} schur columns={kkt.kept}")

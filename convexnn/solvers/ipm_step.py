@@ -21,6 +21,10 @@ from .subproblem import IPMState, Subproblem
 
 # -- residuals --------------------------------------------------------------------
 def residuals(prob: Subproblem, st: IPMState, A: RowOps) -> dict:
+    r"""Residuals of an iterate: dual :math:`r_{d,t} = \beta - z_{soc,0}`,
+    :math:`r_{d,v} = M^\top g - \pi\circ z_{soc,1:} - A^\top z_{lin}` (g the loss gradient,
+    hinge: :math:`-y\circ z_{h,1}`), :math:`r_{d,a} = F^\top g`; primal
+    :math:`r_p = Gx - s` per cone; the primal objective and the loss Hessian diagonal."""
     torch = _torch()
     blocks = prob.blocks
     pen = blocks.pen
@@ -256,6 +260,7 @@ def abs_max(*tensors) -> float:
 
 
 def step_state(st: IPMState, dd, alpha) -> IPMState:
+    r"""The iterate :math:`x + \alpha\Delta x` (every primal, slack and dual part)."""
     def upd(x, dx):
         return None if x is None else (x if dx is None else x + alpha * dx)
 

@@ -19,7 +19,6 @@ from .subproblem import Subproblem
 
 #: The hinge loss uses the variable-space Newton system up to this many block variables.
 DENSE_HINGE_LIMIT = 3000
-#: Iterations before ``separate`` is first called (the starting point is a ridge
 #: Bytes of one chunk of the Schur-complement factor G (sized to stay in cache).
 GRAM_CHUNK_BYTES = 4 * 1024**2
 
