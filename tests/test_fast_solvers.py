@@ -299,3 +299,19 @@ def test_one_feature_without_bias(loss):
     ref = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="clarabel", certify=False)
     assert fast.status == "optimal"
     assert fast.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_a_solver_object_is_reusable():
+    """Per-solve state lives in the solve, not on the solver: one WorkingSetSolver solving
+    several programs in turn gives what fresh solvers give (the free-bias ReLU case uses
+    the projections' warm-start cache)."""
+    progs = [_program("relu", "squared", "free", False, False, seed=s) for s in (0, 1)]
+    progs.append(_program("relu", "logistic", "regularized", True, False, seed=2))
+    shared = WorkingSetSolver(tol=1e-8)
+    for prog in progs + progs[:1]:
+        a, b = shared.solve(prog), WorkingSetSolver(tol=1e-8).solve(prog)
+        assert a.status == b.status == "optimal"
+        assert prog.objective(a) == pytest.approx(prog.objective(b), rel=1e-12)
+        assert a.dual_bound == pytest.approx(b.dual_bound, rel=1e-12)
+        assert a.info["rounds"] == b.info["rounds"]
+    assert not [k for k in vars(shared) if k.startswith("_")]  # nothing left on the solver

@@ -1,0 +1,40 @@
+"""convexnn.variant: the one validation of model / bias / skip / output bias, and the lifted
+data and free terms it defines (against hand-built matrices)."""
+
+import numpy as np
+import pytest
+from problems import VARIANTS
+
+from convexnn.variant import BIASES, MODELS, Variant
+
+
+def test_grid_is_every_valid_variant():
+    assert len(VARIANTS) == len(MODELS) * len(BIASES) * 4 - 4  # gated + free bias refused
+    assert all(not (m == "gated" and b == "free") for (m, b, _, _) in VARIANTS)
+
+
+@pytest.mark.parametrize("kw,match", [(dict(model="tanh"), "model"), (dict(bias="yes"), "bias"),
+                                      (dict(model="gated", bias="free"), "degenerate")])
+def test_bad_variants_raise_named_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Variant(**kw)
+
+
+@pytest.mark.parametrize("model,bias,skip,output_bias", VARIANTS)
+def test_lift_and_free_terms(model, bias, skip, output_bias, rng):
+    X = rng.standard_normal((5, 3))
+    v = Variant(model, bias, skip, output_bias)
+    Xt, free = v.lift(X)
+    expected = X if bias == "none" else np.hstack([X, np.ones((5, 1))])
+    np.testing.assert_array_equal(Xt, expected)
+    np.testing.assert_array_equal(free, [False] * 3 + ([bias == "free"] if bias != "none" else []))
+    # a free hidden bias brings the free output constant (stored as output_bias=False)
+    assert v.output_bias == (output_bias and bias != "free")
+    assert v.has_free_constant == (output_bias or bias == "free")
+    cols = ([X] if skip else []) + ([np.ones((5, 1))] if v.has_free_constant else [])
+    F = v.free_basis(X)
+    if cols:
+        np.testing.assert_array_equal(F, np.hstack(cols))
+    else:
+        assert F is None
+    assert v.has_cone_rows == (model == "relu")
