@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,6 +93,17 @@ IPM_TOL_RATIO = 0.25
 #: certified gap, so that zero blocks are zero to working precision and the recovered
 #: network's objective equals the convex one to ~1e-8.
 POLISH_TOL_RATIO = 0.01
+
+
+class Growth(NamedTuple):
+    """The working set after a round (:meth:`WorkingSetSolver._grow`)."""
+
+    ws: object  # sorted block indices
+    fresh: object  # (M,) bool: the blocks that joined in this round
+    added_rows: int
+    added_blocks: int
+    dropped: int  # idle blocks that left
+    shrink: bool  # the set shrank to its support (no block joined)
 
 
 class MemoryBudgetError(PatternBudgetError, MemoryError):
@@ -321,6 +333,53 @@ class WorkingSetSolver:
         return certify(program, universe, ws, blocks, st, sol, hinge_lam, quick=quick,
                        projection_steps=self.projection_steps, cache=cache)
 
+    def _grow(self, program, universe: BlockSet, store: RowStore | None, blocks: BlockSet, ws,
+              state, cert: Certificate, fresh, exploring: bool, tol_now: float, k0: int) -> Growth:
+        """The next working set after a round: the rows the working blocks violate join
+        the store, the blocks whose dual constraint fails join the set (largest bound
+        first, at most doubling it), and idle blocks leave."""
+        torch = _torch()
+        M, dev = universe.m, ws.device
+        # rows the working blocks violate, and blocks whose dual constraint fails
+        added_rows = added_blocks = 0
+        if store is not None:
+            found = store.violated(blocks, ws, state.v, FEAS_RTOL, self.max_add)
+            if found is not None:
+                added_rows = store.add(*found)
+        viol_blocks = torch.nonzero(cert.upper > program.beta * (1 + 0.1 * self.tol))[:, 0]
+        in_ws = torch.zeros(M, dtype=torch.bool, device=dev)
+        in_ws[ws] = True
+        new = viol_blocks[~in_ws[viol_blocks]]
+        # blocks that are (nearly) zero with a slack dual constraint leave the set, so
+        # that the Newton systems stay the size of the support (a growing set is solved
+        # to screen_tol only: "zero" is relative to that); one that is needed after all
+        # fails its dual constraint later and comes back
+        vn = torch.linalg.norm(state.v, dim=1)
+        zero_tol = max(tol_now, 1e-9) * float(vn.max().clamp(min=1e-300))
+        idle = (vn <= zero_tol) & (cert.upper[ws] <= program.beta * (1 - IDLE_SLACK)) & ~fresh[ws]
+        shrink = False
+        if exploring and not new.numel() and not added_rows and int(idle.sum()) > ws.numel() // 4:
+            # the set stopped growing with many idle blocks: the final, accurate solve
+            # is cheaper on the support alone (a cold restart, as for a new set)
+            shrink = True
+            ws = ws[~idle]
+            fresh = torch.zeros(M, dtype=torch.bool, device=dev)
+        if new.numel():
+            order = torch.argsort(cert.upper[new], descending=True)
+            new = new[order[:max(ws.numel(), 8)]]
+            added_blocks = int(new.numel())
+            if store is not None:
+                store.add(*nearest_rows(program, universe, new, k0))
+                if cert.active is not None:
+                    act = cert.active[new]
+                    ok = act >= 0
+                    store.add(new[:, None].expand_as(act)[ok], act[ok])
+            fresh = torch.zeros(M, dtype=torch.bool, device=dev)
+            fresh[new] = True
+            ws = torch.sort(torch.cat([ws[~idle], new])).values
+        dropped = int(idle.sum()) if shrink or new.numel() else 0
+        return Growth(ws, fresh, added_rows, added_blocks, dropped, shrink)
+
     # -- the solve ------------------------------------------------------------------------
     def solve(self, program) -> ConvexSolution:
         """Solve ``program`` (a :class:`~convexnn.programs.protocol.BlockProgram`, e.g. a
@@ -396,49 +455,14 @@ class WorkingSetSolver:
             rel = cert.gap / max(1.0, abs(cert.primal))
             if best is None or (cert.violation <= 1e-9 and rel < best[1]):
                 best = (sol, rel, cert)
-            # rows the working blocks violate, and blocks whose dual constraint fails
-            added_rows = added_blocks = 0
-            if store is not None:
-                found = store.violated(blocks, ws, state.v, FEAS_RTOL, self.max_add)
-                if found is not None:
-                    added_rows = store.add(*found)
-            viol_blocks = torch.nonzero(cert.upper > program.beta * (1 + 0.1 * self.tol))[:, 0]
-            in_ws = torch.zeros(M, dtype=torch.bool, device=dev)
-            in_ws[ws] = True
             ws_before = ws
-            new = viol_blocks[~in_ws[viol_blocks]]
-            # blocks that are (nearly) zero with a slack dual constraint leave the set, so
-            # that the Newton systems stay the size of the support (a growing set is solved
-            # to screen_tol only: "zero" is relative to that); one that is needed after all
-            # fails its dual constraint later and comes back
-            vn = torch.linalg.norm(state.v, dim=1)
-            zero_tol = max(tol_now, 1e-9) * float(vn.max().clamp(min=1e-300))
-            idle = (vn <= zero_tol) & (cert.upper[ws] <= program.beta * (1 - IDLE_SLACK)) & ~fresh[ws]
-            shrink = False
-            if exploring and not new.numel() and not added_rows and int(idle.sum()) > ws.numel() // 4:
-                # the set stopped growing with many idle blocks: the final, accurate solve
-                # is cheaper on the support alone (a cold restart, as for a new set)
-                shrink = True
-                ws = ws[~idle]
-                fresh = torch.zeros(M, dtype=torch.bool, device=dev)
-            if new.numel():
-                order = torch.argsort(cert.upper[new], descending=True)
-                new = new[order[:max(ws.numel(), 8)]]
-                added_blocks = int(new.numel())
-                if store is not None:
-                    store.add(*nearest_rows(program, universe, new, k0))
-                    if cert.active is not None:
-                        act = cert.active[new]
-                        ok = act >= 0
-                        store.add(new[:, None].expand_as(act)[ok], act[ok])
-                fresh = torch.zeros(M, dtype=torch.bool, device=dev)
-                fresh[new] = True
-                ws = torch.sort(torch.cat([ws[~idle], new])).values
+            ws, fresh, added_rows, added_blocks, dropped, shrink = self._grow(
+                program, universe, store, blocks, ws, state, cert, fresh, exploring, tol_now, k0)
             history.append(dict(round=rounds, ipm=res.status, iterations=res.iterations, blocks=int(blocks.m),
                                 ipm_time=res.time, certificate_time=t_cert,
                                 primal=cert.primal, lower=cert.lower, rel_gap=rel,
                                 added_rows=added_rows, added_blocks=added_blocks,
-                                ipm_added_rows=res.rows_added, dropped_blocks=int(idle.sum()) if shrink or new.numel() else 0,
+                                ipm_added_rows=res.rows_added, dropped_blocks=dropped,
                                 time=time.perf_counter() - t0))
             if self.verbose:
                 print(f"round {rounds}: ipm {res.status} ({res.iterations} it, {blocks.m} blocks), "
