@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-import torch  # noqa: E402 (a dependency, not optional)
+import torch
 from problems import (
     CASES,
     check_objective,

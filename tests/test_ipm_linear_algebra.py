@@ -9,7 +9,7 @@ incremental row table against a rebuilt one.
 
 import numpy as np
 import pytest
-import torch  # noqa: E402 (a dependency, not optional)
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ from math import comb
 
 import numpy as np
 import pytest
-import torch  # noqa: E402 (a dependency, not optional)
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -32,8 +32,8 @@ from convexnn.spline import (
     vq_distance_matrix,
 )
 
-# ---- fixtures ---------------------------------------------------------------------------
 
+# ---- fixtures ---------------------------------------------------------------------------
 def random_deep(seed: int, sizes: tuple[int, ...], activation: str = "relu") -> DeepNetwork:
     rng = np.random.default_rng(seed)
     Ws = [rng.standard_normal((b, a)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]

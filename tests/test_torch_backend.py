@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-import torch  # noqa: E402 (a dependency, not optional)
+import torch
 
 import convexnn  # noqa: E402
 from convexnn import DeepNetwork, Network  # noqa: E402

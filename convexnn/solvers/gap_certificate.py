@@ -81,6 +81,7 @@ def dual_point(program, yhat, hinge_lam=None):
     lo, hi = loss.dual_box(y)
     return project_dual(lam, program.free_basis, lo, hi)
 
+
 @contextmanager
 def scan_threads(cache: SolveCache, size: int):
     """Every torch thread the caller had for a row scan over ``size`` (row, block)

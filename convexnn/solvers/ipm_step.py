@@ -97,6 +97,7 @@ def scalings(prob: Subproblem, st: IPMState, A: RowOps, hess, regularization: fl
               rh=torch.sqrt(st.z_h / st.s_h) if prob.hinge else None)
     return (btt, bvt, Bs), H, sc
 
+
 def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKTSolver,
               rc_soc, rc_lin, rc_h, refine_reduced: int = 2) -> dict:
     r"""Newton direction for residuals ``res`` (None: all zero; entries may be None)
@@ -189,6 +190,7 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
         out.update(xi=dxi, s_h=gs_h, z_h=sc["rh"] * dzt_h, dst_h=dst_h, dzt_h=dzt_h)
     return out
 
+
 def dual_equation(prob: Subproblem, A: RowOps, res: dict, dd: dict) -> dict:
     r"""Residual of the linearized dual equation
     :math:`r_d + \nabla^2 f\,\Delta x - G^\top\Delta z` of a direction, per variable."""
@@ -206,6 +208,7 @@ def dual_equation(prob: Subproblem, A: RowOps, res: dict, dd: dict) -> dict:
     e_a = (res["rd_a"] + prob.F.T @ g) if prob.q else None
     e_xi = (res["rd_xi"] - dd["z_h"][0] - dd["z_h"][1]) if prob.hinge else None
     return dict(rd_t=e_t, rd_v=e_v, rd_a=e_a, rd_xi=e_xi)
+
 
 def max_step(prob: Subproblem, sc: dict, dd: dict) -> float:
     """Largest step keeping the scaled iterates lambda + a*ds~, lambda + a*dz~ in the
