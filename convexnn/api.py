@@ -20,7 +20,7 @@ import numpy as np
 
 from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
-from .generation import generate, network_patterns
+from .generation import generate, network_directions
 from .losses import get_loss
 from .network import Network
 from .patterns import (
@@ -170,8 +170,9 @@ def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
     return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
 
 
-def init_patterns(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
-    """The activation patterns of the seed network(s) ``init`` on lifted data (n, k)."""
+def init_directions(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
+    r"""The lifted neuron directions :math:`u_k` of the seed network(s) ``init``, shape
+    (m, k); their patterns :math:`1[\tilde Xu_k \ge 0]` enter the program."""
     if init is None:
         return None
     nets = list(init) if isinstance(init, list | tuple) else [init]
@@ -190,8 +191,8 @@ def init_patterns(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None
         if net.n_outputs != 1 or net.input_dim != X.shape[1]:
             raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
                              f"outputs; X has {X.shape[1]} features (scalar output)")
-        cols.append(network_patterns(net, X, Xt))
-    return np.concatenate(cols, axis=1)
+        cols.append(network_directions(net, X, Xt))
+    return np.vstack(cols)
 
 
 def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "squared",
@@ -284,7 +285,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     if time_limit is not None:
         time_limit = check_positive("time_limit", time_limit)
     Xt, free = lift_bias(X, bias)
-    seeds = init_patterns(init, X, Xt)
+    seeds = init_directions(init, X, Xt)
     pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
                             model=model)
 
@@ -305,7 +306,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
 
         program, sol, report = generate(
             make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
-            F=free_term_basis(X, bool(skip), constant), solve=solve, init_patterns=seeds,
+            F=free_term_basis(X, bool(skip), constant), solve=solve, init_directions=seeds,
             seed=seed, time_limit=GENERATE_TIME if time_limit is None else time_limit,
             max_rounds=GENERATE_ROUNDS, verbose=verbose)
         return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
@@ -321,12 +322,18 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
 
 
 def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str) -> PatternSet:
-    """``pset`` plus the seed networks' patterns (gates found by LP for a gated model)."""
-    D, _ = unique_patterns(np.concatenate([pset.D, seeds], axis=1))
-    gates = None
-    if model == "gated":
-        gates = gates_for_patterns(D, Xt)
-    return PatternSet(D, gates, exhaustive=False, method=pset.method + "+init", seed=pset.seed)
+    """``pset`` plus the patterns of the seed networks' directions ``seeds`` (m, k), which
+    are their gates: no search is needed for them."""
+    Ds = (Xt @ seeds.T) >= 0
+    if pset.gates is not None:
+        D, gates = unique_patterns(np.concatenate([pset.D, Ds], axis=1),
+                                   np.vstack([pset.gates, seeds]))
+    else:
+        D, _ = unique_patterns(np.concatenate([pset.D, Ds], axis=1))
+        gates = gates_for_patterns(D, Xt) if model == "gated" else None
+    keep = D.any(axis=0)
+    return PatternSet(D[:, keep], None if gates is None else gates[keep], exhaustive=False,
+                      method=pset.method + "+init", seed=pset.seed)
 
 
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,

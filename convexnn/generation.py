@@ -89,15 +89,20 @@ class GenerationReport:
                 f"stopped: {self.stopped}, {self.time:.2f}s")
 
 
-def network_patterns(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    r"""Patterns :math:`1[\tilde Xu_k \ge 0]` of a network's neurons (gates for a gated one)
-    on lifted data, shape (n, m); the lifted direction is :math:`u_k = (w_k, b_k)` when
-    :math:`\tilde X` has a bias column."""
+def network_directions(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    r"""Lifted directions :math:`u_k = (w_k, b_k)` of a network's neurons (its gates for a
+    gated one), shape (m, k); :math:`u_k = w_k` when :math:`\tilde X` has no bias column.
+    Neurons with :math:`u_k = 0` are left out."""
     G = net.W1 if net.gates is None else net.gates
     b = net.b1 if net.gates is None else net.gate_bias
     U = G if Xt.shape[1] == X.shape[1] else np.hstack([G, b[:, None]])
-    keep = np.linalg.norm(U, axis=1) > 0
-    return (Xt @ U[keep].T) >= 0
+    return U[np.linalg.norm(U, axis=1) > 0]
+
+
+def network_patterns(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    r"""Patterns :math:`1[\tilde Xu_k \ge 0]` of a network's neurons (gates for a gated one)
+    on lifted data, shape (n, m) (:func:`network_directions`)."""
+    return (Xt @ network_directions(net, X, Xt).T) >= 0
 
 
 def _lambda(program, pred: np.ndarray) -> np.ndarray:
@@ -115,7 +120,7 @@ def generate(make_program, *args, **kwargs):
 
 def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta: float,
              loss, free: np.ndarray, F: np.ndarray | None, solve,
-             init_patterns: np.ndarray | None, seed: Any, time_limit: float,
+             init_directions: np.ndarray | None, seed: Any, time_limit: float,
              max_rounds: int, verbose: bool = False):
     """Run the generation loop (module docstring).
 
@@ -129,21 +134,24 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
     pen = (~free).astype(float)
     report = GenerationReport()
     exact_pricing = not free.any() and _rank_reduce(Xt)[0].shape[1] <= BB_MAX_RANK
-    parts = [sample_patterns(Xt, SEED_SAMPLES, seed=rng).D]
-    if init_patterns is not None and init_patterns.size:
-        parts.append(init_patterns)
+    # every pattern enters with a direction u of its cell (D = 1[X~u >= 0]): the program's
+    # gates, from which the working-set solver picks each block's first cone rows
+    parts = [sample_patterns(Xt, SEED_SAMPLES, seed=rng).gates]
+    if init_directions is not None and init_directions.size:
+        parts.append(init_directions)
     # seed: a short L-BFGS run of the non-convex network
     width = int(min(n, SEED_WIDTH))
     U0, a0 = random_start(Xt, y, width, rng)
     seed_net = descend(Xt, y, beta=beta, loss=loss, pen=pen, F=F, U0=U0, alpha0=a0,
                        maxiter=SEED_ITERATIONS)
     report.seed_objective = seed_net.objective
-    parts.append(seed_net.patterns(Xt))
-    S = _dedup(np.concatenate(parts, axis=1))
+    parts.append(seed_net.directions())
+    G = _dedup(Xt, np.vstack(parts))
     best = None
     for rnd in range(1, max_rounds + 1):
         t_round = time.perf_counter()
-        program = make_program(PatternSet(S, None, exhaustive=False, method="generated"))
+        S = (Xt @ G.T) >= 0
+        program = make_program(PatternSet(S, G, exhaustive=False, method="generated"))
         sol = solve(program)
         obj = program.objective(sol)
         net = program.recover(sol)
@@ -162,8 +170,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         cone_vals, cone_U, cone_s = cone_pricing(Xt, lam, Ucand[:CONE_CANDIDATES], S, free, rng)
         vals, Ucand, signs = _merge(vals, Ucand, signs, cone_vals, cone_U, cone_s)
         viol = vals > beta * (1 + PRICE_RTOL)
-        Dp = _dedup((Xt @ Ucand[viol][: 4 * MAX_ADD].T) >= 0)[:, :MAX_ADD]
-        new_p = _new_columns(Dp, S)
+        new_p = _new_directions(Xt, _dedup(Xt, Ucand[viol][: 4 * MAX_ADD])[:MAX_ADD], S)
         # descent from the recovered network plus the violating directions
         Ud, ad = Un, alpha_n
         if viol.any():
@@ -172,7 +179,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
             Ud = np.vstack([Un, scale * Ucand[viol][:k]])
             ad = np.concatenate([alpha_n, scale * signs[viol][:k]])
         desc_obj = np.inf
-        new_d = np.zeros((n, 0), bool)
+        new_d = np.zeros((0, dp))
         if Ud.shape[0]:
             a_free = None
             if F is not None:
@@ -181,20 +188,20 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
                            a0=a_free, maxiter=DESCENT_ITERATIONS)
             desc_obj = dnet.objective
             if desc_obj < obj * (1 - 1e-9):
-                new_d = _new_columns(dnet.patterns(Xt), S)
-        keep = network_patterns(net, X, Xt)
+                new_d = _new_directions(Xt, dnet.directions(), S)
+        keep = network_directions(net, X, Xt)
         entry = dict(round=rnd, patterns=program.n_patterns, objective=obj,
                      max_violation=float(vals[0] / beta) if vals.size else 0.0,
-                     new_pricing=int(new_p.shape[1]), new_descent=int(new_d.shape[1]),
+                     new_pricing=int(new_p.shape[0]), new_descent=int(new_d.shape[0]),
                      descent_objective=float(desc_obj), time=time.perf_counter() - t0,
                      round_time=time.perf_counter() - t_round)
         report.history.append(entry)
         if verbose:
             print(f"generation round {rnd}: P={program.n_patterns} objective={obj:.10g} "
-                  f"max s/beta={entry['max_violation']:.6f} +{new_p.shape[1]} priced "
-                  f"+{new_d.shape[1]} descent ({desc_obj:.10g}) {entry['time']:.2f}s")
+                  f"max s/beta={entry['max_violation']:.6f} +{new_p.shape[0]} priced "
+                  f"+{new_d.shape[0]} descent ({desc_obj:.10g}) {entry['time']:.2f}s")
         report.rounds = rnd
-        if not new_p.shape[1] and not new_d.shape[1] and exact_pricing:
+        if not new_p.shape[0] and not new_d.shape[0] and exact_pricing:
             # exact pricing: branch and bound proves no violation, or finds one
             from .branch_bound import dual_norm_bb
 
@@ -204,14 +211,14 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
                 Xt, lam, floor=level, stop_above=level, time_limit=budget, max_nodes=BB_NODES)
             entry["branch_bound"] = "violated" if violated else "complete" if complete else "budget"
             if violated:
-                new_p = _new_columns((Xt @ u[:, None]) >= 0, S)
+                new_p = _new_directions(Xt, u[None, :], S)
                 if verbose:
                     print(f"  branch and bound: a direction at s/beta={val / beta:.8f}")
             elif complete:
                 report.stopped = "no violated constraint (proven by branch and bound)"
                 report.proof = (lam, level, sol)
                 break
-        if not new_p.shape[1] and not new_d.shape[1]:
+        if not new_p.shape[0] and not new_d.shape[0]:
             report.stopped = "no violated constraint found by the pricing search"
             break
         if not exact_pricing and _stalled(report.history):
@@ -221,7 +228,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         if time.perf_counter() - t0 > time_limit:
             report.stopped = f"time limit ({time_limit:g}s)"
             break
-        S = _dedup(np.concatenate([keep, new_p, new_d], axis=1))
+        G = _dedup(Xt, np.vstack([keep, new_p, new_d]))
     else:
         report.stopped = f"max_rounds ({max_rounds})"
     report.time = time.perf_counter() - t0
@@ -246,7 +253,7 @@ def cone_pricing(Xt: np.ndarray, lam: np.ndarray, U: np.ndarray, S: np.ndarray,
     fm = free if free.any() else None
     pen = ~free
     D = np.concatenate([(Xt @ U.T) >= 0, sample_patterns(Xt, CONE_SAMPLES, seed=rng).D], axis=1)
-    D = _new_columns(_dedup(D), S)
+    D = _new_columns(_dedup_columns(D), S)
     if not D.shape[1]:
         return np.zeros(0), np.zeros((0, Xt.shape[1])), np.zeros(0)
     ps = pattern_supports(Xt, lam, D, free=fm, prune=False)
@@ -294,19 +301,44 @@ def _neuron_part(Xt, U, alpha):
     return np.maximum(Xt @ U.T, 0.0) @ alpha
 
 
-def _dedup(D: np.ndarray) -> np.ndarray:
+def _dedup_columns(D: np.ndarray) -> np.ndarray:
+    """Distinct columns of D that are not all off, in first-seen order."""
     D = D[:, D.any(axis=0)]
     return unique_patterns(D)[0] if D.shape[1] else D
+
+
+def _dedup(Xt: np.ndarray, U: np.ndarray) -> np.ndarray:
+    r"""Directions (rows of U) with distinct patterns :math:`1[\tilde Xu \ge 0]`, the first
+    of each; directions whose pattern is all off are dropped."""
+    if not U.shape[0]:
+        return U
+    D = (Xt @ U.T) >= 0
+    keep = np.flatnonzero(D.any(axis=0))
+    if not keep.size:
+        return U[:0]
+    _, first = np.unique(np.packbits(D[:, keep], axis=0), axis=1, return_index=True)
+    return U[keep[np.sort(first)]]
 
 
 def _new_columns(D: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Columns of D not in S."""
     if not D.shape[1]:
         return D
+    mask = _not_in(D, S)
+    return _dedup_columns(D[:, mask]) if mask.any() else D[:, :0]
+
+
+def _new_directions(Xt: np.ndarray, U: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Rows of U whose patterns are not columns of S (distinct, none all off)."""
+    if not U.shape[0]:
+        return U
+    mask = _not_in((Xt @ U.T) >= 0, S)
+    return _dedup(Xt, U[mask]) if mask.any() else U[:0]
+
+
+def _not_in(D: np.ndarray, S: np.ndarray) -> np.ndarray:
     have = {c.tobytes() for c in np.packbits(S, axis=0).T}
-    packed = np.packbits(D, axis=0).T
-    mask = np.array([p.tobytes() not in have for p in packed])
-    return _dedup(D[:, mask]) if mask.any() else D[:, :0]
+    return np.array([p.tobytes() not in have for p in np.packbits(D, axis=0).T])
 
 
-__all__ = ["GenerationReport", "generate", "network_patterns"]
+__all__ = ["GenerationReport", "generate", "network_directions", "network_patterns"]
