@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import small_problem_threads
 from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
 from .generation import generate, network_directions
@@ -376,7 +377,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         messages.append(f"working_set: {sol.info['near_tol']}")
 
     t1 = time.perf_counter()
-    network = program.recover(sol, prune=prune)
+    with small_problem_threads(program.n_samples):  # SVDs of order n: one thread when small
+        network = program.recover(sol, prune=prune)
     network = replace(network, training=training_settings(program))
     recovered = program.network_objective(network)
     t_recover = time.perf_counter() - t1
@@ -400,7 +402,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         seed=seed if isinstance(seed, int | None) else None, gates=program.patterns.gates,
         messages=messages, generation=generation)
     if certify:
-        result.certificate = _certify(result)
+        with small_problem_threads(program.n_samples):
+            result.certificate = _certify(result)
         timings["certify"] = result.certificate.time if result.certificate is not None else 0.0
     timings["total"] = time.perf_counter() - t0
     return result

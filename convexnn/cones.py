@@ -244,6 +244,16 @@ def _batched_supports(Xt, C, D, order, cheap, upper, lower, U, solved, best, pru
 
     from .solvers.cone_projection import project_cones
 
+    from ._threads import limit_torch
+
+    with limit_torch(1, n_samples=Xt.shape[0]):
+        return _batched(torch, project_cones, Xt, C, D, order, cheap, upper, lower, U, solved,
+                        best, prune)
+
+
+def _batched(torch, project_cones, Xt, C, D, order, cheap, upper, lower, U, solved, best,
+             prune) -> float:
+    """The body of :func:`_batched_supports` (inside its thread limit)."""
     Xt_t = torch.as_tensor(Xt)
     D_t = torch.as_tensor(D)
     S = 2.0 * D - 1.0

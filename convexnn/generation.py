@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import limit_blas
+from ._threads import small_problem_threads
 from .descent import descend, from_blocks, random_start
 from .dual_norm import BB_MAX_RANK, BB_NODES
 from .dual_points import dual_box, project_dual
@@ -112,9 +112,10 @@ def _lambda(program, pred: np.ndarray) -> np.ndarray:
 
 
 def generate(make_program, *args, **kwargs):
-    """Run the generation loop (module docstring) with the BLAS pools at one thread for the
-    small problems (:func:`_generate`)."""
-    with limit_blas(1, n_samples=args[0].shape[0]):
+    """Run the generation loop (module docstring) with the BLAS pools and torch at one
+    thread for the small problems (:func:`_generate`)."""
+    n = args[0].shape[0]
+    with small_problem_threads(n):
         return _generate(make_program, *args, **kwargs)
 
 

@@ -28,7 +28,9 @@ def _project_out(A: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
 def _null_space(M: np.ndarray, rtol: float) -> tuple[np.ndarray, float]:
     """Basis (K, r) of the numerical null space of M (n, K), singular values <= rtol*top,
     and the top singular value."""
-    _, sv, Vt = np.linalg.svd(M, full_matrices=True)
+    # the null space lies in the trailing rows of V^T: all K of them are needed only when
+    # K > n (the thin SVD of a tall M already has K rows)
+    _, sv, Vt = np.linalg.svd(M, full_matrices=M.shape[1] > M.shape[0])
     top = float(sv[0]) if sv.size else 0.0
     rank = int(np.sum(sv > rtol * top)) if top > 0 else 0
     return Vt[rank:].T, top
