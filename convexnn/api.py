@@ -53,8 +53,8 @@ AUTO_EXACT_SECONDS = 2.0
 #: gated program over them is the gated network with those gates).
 AUTO_SAMPLES = 200
 #: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
-#: seconds and rounds at most.
-GENERATE_TIME = 20.0
+#: rounds at most (its default time budget: :data:`convexnn.generation.PROVABLE_TIME`
+#: and :data:`~convexnn.generation.SEED_RUNS_BUDGET`).
 GENERATE_ROUNDS = 50
 #: Certified relative gap of each master program (the certificate's default tolerance).
 GENERATE_TOL = 1e-5
@@ -252,9 +252,13 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Seed networks: their activation patterns join the program (any pattern set but
         "exact"), so the answer is never worse than any of them (THEORY A.10).
     time_limit : float, optional
-        Seconds for the pattern generation (default 20; the exact pricing by branch and
-        bound, where the rank allows, may take up to 60 s more); the certificate's branch
-        and bound has its own budget (:func:`convexnn.certificates.certify_fit`).
+        Seconds for the pattern generation.  Default: 20 where branch and bound can prove
+        the optimum (every coordinate penalized, rank of the lifted data <= 6; its exact
+        pricing may take up to 60 s more); elsewhere four times the seed's L-BFGS run,
+        about the time of two gradient-training runs -- pass a larger value to search
+        longer.  A round that would end past the budget is not started.  The
+        certificate's branch and bound has its own budget
+        (:func:`convexnn.certificates.certify_fit`).
 
     Returns
     -------
@@ -308,7 +312,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         program, sol, report = generate(
             make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
             F=free_term_basis(X, bool(skip), constant), solve=solve, init_directions=seeds,
-            seed=seed, time_limit=GENERATE_TIME if time_limit is None else time_limit,
+            seed=seed, time_limit=time_limit,
             max_rounds=GENERATE_ROUNDS, verbose=verbose)
         return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
                              certify=certify, seed=seed, t_start=t0, solution=sol,
