@@ -334,10 +334,12 @@ def as_module(model: Any, *, bias: str | None = None, skip: bool | None = None,
         return network_to_module(model, bias=bias, skip=skip, output_bias=output_bias, dtype=dtype)
     if isinstance(model, DeepNetwork):
         return deep_to_module(model, dtype=dtype)
+    if isinstance(model, nn.Linear):  # a linear model: the one-layer Sequential
+        model = nn.Sequential(model)
     if isinstance(model, nn.Sequential) and not isinstance(model, MLPModule):
         return deep_to_module(module_to_deep(model), dtype=dtype)
     if isinstance(model, nn.Module):
-        return copy.deepcopy(model)
+        return copy.deepcopy(model).to(dtype)  # the data are cast to dtype too
     raise TypeError(f"model must be a Network, DeepNetwork or torch module; got {type(model).__name__}")
 
 
@@ -407,8 +409,9 @@ class TrainResult:
 
     Attributes
     ----------
-    network : Network or DeepNetwork
-        The trained network (numpy, float64).
+    network : Network, DeepNetwork or None
+        The trained network (numpy, float64); None when training diverged, or for a
+        custom module (with its own ``penalty()``) that has no numpy counterpart.
     module : torch.nn.Module
         The trained torch module.
     objective : float
@@ -674,7 +677,10 @@ def _train_loop(module, Xt, yt, *, beta, loss, optimizer, epochs, lr, batch_size
     bar.close()
     grad_norm = _full_gradient_norm(module, Xt, yt, beta, loss) if np.isfinite(F) else float("nan")
     messages = [] if status != "diverged" else [f"objective became {F} at epoch {epoch}; lower lr"]
-    network = as_network(module) if status != "diverged" else None
+    network = None
+    if status != "diverged" and (isinstance(module, TwoLayerModule | MLPModule)
+                                 or isinstance(module, nn.Sequential)):
+        network = as_network(module)  # a custom module (own penalty()) stays a module only
     return TrainResult(network=network, module=module, objective=F,
                        gap=None if optimum is None else F - optimum, history=history,
                        optimizer=optimizer, lr=lr, batch_size=batch_size,
