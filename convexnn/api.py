@@ -20,7 +20,12 @@ import numpy as np
 
 from ._threads import small_problem_threads
 from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
-from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
+from .exceptions import (
+    ConvergenceWarning,
+    InaccurateSolutionWarning,
+    SolverError,
+    UnrealizablePatternsError,
+)
 from .generation import generate, network_directions
 from .losses import get_loss
 from .network import Network
@@ -168,7 +173,16 @@ def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
         patterns = auto_choice(Xt, model)
     if isinstance(patterns, str) and patterns == "generate":
         return "generate"
-    return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
+    pset = make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns,
+                         one_d_bias=one_d_bias)
+    if model == "gated" and pset.gates is None:
+        # refuse before the solve: the gated program needs a gate per pattern to be a
+        # network at all (it failed in recovery, after the whole solve)
+        raise UnrealizablePatternsError(
+            "model='gated' needs a gate for every pattern, and some given columns are not "
+            "activation patterns of X (the warning above counts them); keep only realizable "
+            "columns, or use model='relu'")
+    return pset
 
 
 def init_directions(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
