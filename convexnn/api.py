@@ -112,6 +112,13 @@ class FitResult:
     messages: list[str] = field(default_factory=list)
     generation: Any = None
 
+    def __getstate__(self) -> dict:
+        """Pickle everything but the compiled cvxpy problem (Clarabel's native solver in
+        its cache cannot be pickled); ``problem`` is None after unpickling."""
+        state = self.__dict__.copy()
+        state["problem"] = None
+        return state
+
     @property
     def n_active(self) -> int:
         """Number of active neurons of the recovered network."""

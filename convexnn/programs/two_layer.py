@@ -108,6 +108,14 @@ class TwoLayerProgram:
         self.penalized = np.flatnonzero(~free)
         self._problem = None
 
+    def __getstate__(self) -> dict:
+        """Pickle the data, not the compiled cvxpy problem (its solver cache holds
+        Clarabel's native solver, which cannot be pickled; it is rebuilt on demand)."""
+        state = self.__dict__.copy()
+        state["_problem"] = None
+        state.pop("variables", None)
+        return state
+
     def with_beta(self, beta: float) -> TwoLayerProgram:
         """The same program at another beta, sharing data, patterns and the compiled cvxpy
         problem (whose beta Parameter is set from ``self.beta`` at every cvxpy solve)."""
