@@ -119,6 +119,13 @@ class FitResult:
         state["problem"] = None
         return state
 
+    def __copy__(self):
+        """A shallow copy that keeps the compiled problem (``__getstate__`` drops it for
+        pickling only)."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
+
     @property
     def n_active(self) -> int:
         """Number of active neurons of the recovered network."""

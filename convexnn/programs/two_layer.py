@@ -116,6 +116,13 @@ class TwoLayerProgram:
         state.pop("variables", None)
         return state
 
+    def __copy__(self):
+        """A shallow copy that keeps the compiled problem (``__getstate__`` drops it for
+        pickling only)."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
+
     def with_beta(self, beta: float) -> TwoLayerProgram:
         """The same program at another beta, sharing data, patterns and the compiled cvxpy
         problem (whose beta Parameter is set from ``self.beta`` at every cvxpy solve)."""
