@@ -160,3 +160,19 @@ def test_auto_solver_choice_by_program():
     assert choose_solver("auto", free.program) == "working_set"
     assert choose_solver("auto", reg.program) == "working_set"
     assert free.solution.solver == "working_set" and "fallback" not in free.solution.info
+
+
+def test_clarabel_fit_result_pickles():
+    """A FitResult solved by Clarabel pickles (the compiled problem, whose cache holds the
+    native solver, is dropped) and its program solves again after unpickling."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 2))
+    y = X[:, 0] - np.abs(X[:, 1])
+    r = cn.fit(X, y, beta=0.1, solver="clarabel")
+    r2 = pickle.loads(pickle.dumps(r))
+    assert r2.problem is None and r2.objective == r.objective
+    assert np.allclose(r2.network.predict(X), r.network.predict(X))
+    again = cn.fit(X, y, beta=0.1, solver="clarabel", patterns=r2.patterns, certify=False)
+    assert again.objective == pytest.approx(r.objective, rel=1e-6)

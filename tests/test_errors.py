@@ -98,6 +98,10 @@ def test_unrealizable_patterns_raise_or_warn(rng):
     realizable = D[1:].all(axis=0) | ~D[1:].any(axis=0)  # all on, or x_0 only
     with pytest.raises(UnrealizablePatternsError, match="patterns"):
         cn.fit(x, y, beta=0.1, patterns=D[:, ~realizable], certify=False)
+    # a gated fit cannot use the mixed set at all: refused before the solve
+    with pytest.warns(UnrealizablePatternsWarning), \
+            pytest.raises(UnrealizablePatternsError, match="model='gated' needs a gate"):
+        cn.fit(x, y, beta=0.1, patterns=D, model="gated", certify=False)
 
 
 def test_compare_n_jobs_zero(Xy):

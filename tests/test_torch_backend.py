@@ -410,3 +410,45 @@ def test_callback_values_join_the_history(rng):
     assert res.history["seen"] == res.history["epoch"] == [0, 5, 10]
     assert res.history["pred0"][-1] == pytest.approx(res.network.predict(X[:1])[0], rel=1e-12)
     assert res.history["time"] == sorted(res.history["time"]) and res.time == res.history["time"][-1]
+
+
+def test_train_plain_linear_layer_reaches_ridge_closed_form():
+    """A bare ``torch.nn.Linear`` (float32 parameters) trains as the one-layer linear model:
+    float64, bias unpenalized, so L-BFGS reaches ridge regression's closed form
+    w = (Xc^T Xc + beta I)^{-1} Xc^T yc (centered data) and its objective."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.5 + 0.1 * rng.standard_normal(40)
+    beta = 0.7
+    torch.manual_seed(0)
+    res = convexnn.train(torch.nn.Linear(2, 1), X, y, beta=beta, optimizer="lbfgs", epochs=100,
+                   quiet=True)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    w = np.linalg.solve(Xc.T @ Xc + beta * np.eye(2), Xc.T @ yc)
+    b = y.mean() - X.mean(0) @ w
+    F = 0.5 * np.sum((X @ w + b - y) ** 2) + 0.5 * beta * w @ w
+    assert res.status != "diverged"
+    assert res.objective == pytest.approx(F, rel=1e-9)
+    assert np.allclose(res.network.weights[0].ravel(), w, atol=1e-6)
+
+
+def test_train_custom_module_without_numpy_counterpart():
+    """A custom module with its own penalty() trains (cast to float64) and returns no
+    numpy network instead of failing after training."""
+    class Ridge(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.lin(x)[:, 0]
+
+        def penalty(self):
+            return (self.lin.weight ** 2).sum()
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((30, 2))
+    y = X[:, 0]
+    res = convexnn.train(Ridge(), X, y, beta=0.1, optimizer="lbfgs", epochs=50, quiet=True)
+    assert res.network is None and np.isfinite(res.objective)
+    assert next(res.module.parameters()).dtype == torch.float64

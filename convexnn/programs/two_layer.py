@@ -94,6 +94,21 @@ class TwoLayerProgram:
         self.penalized = np.flatnonzero(~free)
         self._problem = None
 
+    def __getstate__(self) -> dict:
+        """Pickle the data, not the compiled cvxpy problem (its solver cache holds
+        Clarabel's native solver, which cannot be pickled; it is rebuilt on demand)."""
+        state = self.__dict__.copy()
+        state["_problem"] = None
+        state.pop("variables", None)
+        return state
+
+    def __copy__(self):
+        """A shallow copy that keeps the compiled problem (``__getstate__`` drops it for
+        pickling only)."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
+
     def with_beta(self, beta: float) -> TwoLayerProgram:
         """The same program at another beta, sharing data, patterns and the compiled cvxpy
         problem (whose beta Parameter is set from ``self.beta`` at every cvxpy solve)."""

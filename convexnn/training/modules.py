@@ -296,10 +296,12 @@ def as_module(model: Any, *, bias: str | None = None, skip: bool | None = None,
         return network_to_module(model, bias=bias, skip=skip, output_bias=output_bias, dtype=dtype)
     if isinstance(model, DeepNetwork):
         return deep_to_module(model, dtype=dtype)
+    if isinstance(model, nn.Linear):  # a linear model: the one-layer Sequential
+        model = nn.Sequential(model)
     if isinstance(model, nn.Sequential) and not isinstance(model, MLPModule):
         return deep_to_module(module_to_deep(model), dtype=dtype)
     if isinstance(model, nn.Module):
-        return copy.deepcopy(model)
+        return copy.deepcopy(model).to(dtype)  # the data are cast to dtype too
     raise TypeError(f"model must be a Network, DeepNetwork or torch module; got {type(model).__name__}")
 
 

@@ -38,7 +38,7 @@ from torch import nn
 from .._threads import SMALL_SAMPLES
 from .._validation import check_array, check_choice, check_int, check_positive, check_X_y
 from ..losses import Loss, encode_labels, get_loss
-from .modules import TwoLayerModule, as_module, as_network, objective, torch_seed
+from .modules import MLPModule, TwoLayerModule, as_module, as_network, objective, torch_seed
 
 OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs")
 #: Optimizers refused, with the reason shown to the user.
@@ -60,8 +60,9 @@ class TrainResult:
 
     Attributes
     ----------
-    network : Network or DeepNetwork
-        The trained network (numpy, float64).
+    network : Network, DeepNetwork or None
+        The trained network (numpy, float64); None when training diverged, or for a
+        custom module (with its own ``penalty()``) that has no numpy counterpart.
     module : torch.nn.Module
         The trained torch module.
     objective : float
@@ -324,7 +325,10 @@ def _train_loop(module, Xt, yt, *, beta, loss, optimizer, epochs, lr, batch_size
     bar.close()
     grad_norm = _full_gradient_norm(module, Xt, yt, beta, loss) if np.isfinite(F) else float("nan")
     messages = [] if status != "diverged" else [f"objective became {F} at epoch {epoch}; lower lr"]
-    network = as_network(module) if status != "diverged" else None
+    network = None
+    if status != "diverged" and (isinstance(module, TwoLayerModule | MLPModule)
+                                 or isinstance(module, nn.Sequential)):
+        network = as_network(module)  # a custom module (own penalty()) stays a module only
     return TrainResult(network=network, module=module, objective=F,
                        gap=None if optimum is None else F - optimum, history=history,
                        optimizer=optimizer, lr=lr, batch_size=batch_size,
