@@ -60,3 +60,23 @@ def test_spline_regions_names_the_shared_knot(monkeypatch, capsys):
     assert sum(counts.values()) == net.width
     for k, c in counts.items():
         assert (f"shared knot {k:.4g} ({c} neurons)" in out) == (c > 1)
+
+
+def test_theory_deep_relu_whitened_runs_below_nothing(tmp_path, monkeypatch, capsys):
+    """The whitened deep ReLU example: every printed (L, beta) row has its best L-BFGS run
+    >= the closed form (1e-7) and within 1e-4 of it, and the figure is written."""
+    pytest.importorskip("matplotlib")
+    run_example("theory_deep_relu_whitened.py", ["--out", str(tmp_path), "--restarts", "8"],
+                monkeypatch)
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith(" ") and len(line.split()) == 6]
+    rows = [r for r in rows if r[0] in ("2", "3", "4")]
+    assert len(rows) == 12
+    for L, beta, cf, best, rel, joint in rows:
+        cf, best, joint = float(cf), float(best), float(joint)
+        assert best >= cf * (1 - 1e-7)
+        assert best <= cf * (1 + 1e-4)
+        assert joint <= cf * (1 + 1e-12)
+    assert "holds" in out and "FAILS" not in out
+    png = tmp_path / "theory_deep_relu_whitened.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
