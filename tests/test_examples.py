@@ -72,7 +72,7 @@ def test_theory_deep_relu_whitened_runs_below_nothing(tmp_path, monkeypatch, cap
     rows = [line.split() for line in out.splitlines() if line.startswith(" ") and len(line.split()) == 6]
     rows = [r for r in rows if r[0] in ("2", "3", "4")]
     assert len(rows) == 12
-    for L, beta, cf, best, rel, joint in rows:
+    for _L, _beta, cf, best, _rel, joint in rows:
         cf, best, joint = float(cf), float(best), float(joint)
         assert best >= cf * (1 - 1e-7)
         assert best <= cf * (1 + 1e-4)
