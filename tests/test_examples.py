@@ -80,3 +80,18 @@ def test_theory_deep_relu_whitened_runs_below_nothing(tmp_path, monkeypatch, cap
     assert "holds" in out and "FAILS" not in out
     png = tmp_path / "theory_deep_relu_whitened.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_three_layer_generation_example(tmp_path, monkeypatch, capsys):
+    """Small settings: for both path norms the generated answer is at or below the L-BFGS
+    run, the certificate is a (relaxed, uncertified) valid bound, and the figure is written."""
+    pytest.importorskip("matplotlib")
+    run_example("three_layer_generation.py",
+                ["--out", str(tmp_path), "--n", "11", "--runs", "1", "--time-limit", "0.5",
+                 "--lbfgs-iter", "100", "--seed-runs", "1"], monkeypatch)
+    out = capsys.readouterr().out
+    for path in ("l1", "l2"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"{path}: generated"))
+        assert "is at or below the best" in line
+    assert "optimal over the generated groups only" in out
+    assert (tmp_path / "three_layer_generation.png").stat().st_size > 10_000
