@@ -494,9 +494,14 @@ def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_
         seed_obj = min(seed_obj, run.objective)
         S.add_network(run.network, X)
     report.seed_objective = float(seed_obj)
-    P1, sg, D2 = sample_subnetworks(X, SEED_SAMPLES, m1, seed=rng)
-    for a in range(SEED_SAMPLES):
-        S.add(P1[a], sg[a], D2[a])
+    for _ in range(10):  # random sub-networks (again while S is empty: h <= 0 is possible)
+        P1, sg, D2 = sample_subnetworks(X, SEED_SAMPLES, m1, seed=rng)
+        for a in range(SEED_SAMPLES):
+            S.add(P1[a], sg[a], D2[a])
+        if len(S):
+            break
+    if not len(S):
+        raise ValueError("no sub-network with a nonzero output was found for this X")
     exact = _exact_pricing_groups(X, path, m1, exact_pricing)
     best = best_desc = None
     for rnd in range(1, max_rounds + 1):
