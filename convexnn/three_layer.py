@@ -63,8 +63,8 @@ class ParallelCertificate:
         verdict = "certified" if self.certified else ("not certified" if self.exhaustive
                                                      else "bound over sampled groups only")
         return (f"{verdict} ({self.method}): LB {self.lower_bound:.10g} <= p* <= {self.upper_bound:.10g} "
-                f"(gap {self.gap:.2e}, rel {self.relative_gap:.2e}; s/beta = {self.s / self.beta:.6f}, "
-                f"{self.n_groups_checked} groups)")
+                f"(gap {self.gap:.2e}, rel {self.relative_gap:.2e}; s/beta = {self.s / self.beta:.6f}"
+                + (f", {self.n_groups_checked} groups)" if self.n_groups_checked else ")"))
 
 
 @dataclass
@@ -95,7 +95,8 @@ class ThreeLayerResult:
         lines = [
             f"model            : parallel three-layer ReLU, path={p.path}, m1 blocks={p.blocks}",
             f"data             : n={p.X.shape[0]}, d={p.X.shape[1]}, beta={p.beta:g}",
-            f"groups           : {p.n_groups} ({'exact' if self.exhaustive else self.groups.method + ': upper bound'})",
+            f"groups           : {self.groups.n_groups} x 2 output signs "
+            f"({'exact' if self.exhaustive else self.groups.method + ': upper bound'})",
             f"status           : {self.status}",
             f"convex objective : {self.objective:.10g}",
             f"network objective: {self.recovered_objective:.10g}"

@@ -309,7 +309,7 @@ def best_scaled_dual(loss: Loss, y: np.ndarray, lam: np.ndarray, t_max: float,
 
 def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, *,
                         beta: float, m1: int, loss: Loss, tol: float = 1e-6,
-                        time_limit: float = 20.0, n_groups: int = 0):
+                        time_limit: float = 20.0):
     r"""A valid global weak-duality bound for any parallel network (module docstring):
     :math:`\lambda = -\nabla\ell(\hat y)`, :math:`s \ge` its dual norm by the relaxation,
     :math:`\mathrm{LB} = \max_{t\le\beta/s} -\ell^*(-t\lambda) \le p^\star \le P(\theta)`."""
@@ -324,7 +324,7 @@ def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, 
     lb, _ = best_scaled_dual(loss, y, lam, t_max)
     gap = P - lb
     rel = gap / max(1.0, abs(P))
-    return ParallelCertificate(lb, P, gap, rel, s, beta, True, bool(rel <= tol), n_groups,
+    return ParallelCertificate(lb, P, gap, rel, s, beta, True, bool(rel <= tol), 0,
                                time.perf_counter() - t0,
                                method="relaxed dual norm (valid global bound)"
                                + ("" if complete else ", branch and bound budget hit"))
@@ -601,7 +601,7 @@ def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_
                                                   loss=loss)
         else:
             result.certificate = relaxed_certificate(result.network, X, y, beta=beta, m1=m1,
-                                                     loss=loss, n_groups=result.program.n_groups)
+                                                     loss=loss)
         result.timings["certify"] = result.certificate.time
     proven = result.certificate is not None and result.certificate.certified
     result.messages.append("globally optimal (certificate)" if proven
