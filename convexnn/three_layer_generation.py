@@ -479,7 +479,7 @@ def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_
               exact_pricing, certify, verbose):
     from .parallel_training import random_parallel, train_parallel
     from .programs.three_layer_patterns import sample_subnetworks
-    from .three_layer import certify_parallel, fit_three_layer
+    from .three_layer import certify_parallel
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -509,10 +509,7 @@ def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_
         groups = S.groups()
         keys = S.keys()
         # 2) master over S
-        with warnings.catch_warnings():  # an inaccurate master is recorded in its status
-            warnings.simplefilter("ignore", InaccurateSolutionWarning)
-            res = fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss, groups=groups,
-                                  certify=False, polish=False, **_MASTER_TOL)
+        res = _master(X, y, beta=beta, path=path, m1=m1, loss=loss, groups=groups)
         obj = res.objective
         if best is None or obj <= best.objective + 1e-12 * max(1.0, abs(obj)):
             best = res
@@ -609,6 +606,25 @@ def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_
     result.timings["generation"] = report.time
     result.timings["total"] = time.perf_counter() - t0
     return result
+
+
+def _master(X, y, *, beta, path, m1, loss, groups):
+    """The program over ``groups`` (:func:`convexnn.three_layer.fit_three_layer`); when
+    Clarabel breaks down (seen with the exponential cones of the logistic loss) it is
+    retried at tighter tolerances, then with SCS (the numpy re-checks decide the status)."""
+    from .exceptions import SolverError
+    from .three_layer import fit_three_layer
+
+    attempts = (_MASTER_TOL, {}, {"solver": "SCS", "eps": 1e-9, "max_iters": 100_000})
+    with warnings.catch_warnings():  # an inaccurate master is recorded in its status
+        warnings.simplefilter("ignore", InaccurateSolutionWarning)
+        for k, opts in enumerate(attempts):
+            try:
+                return fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss,
+                                       groups=groups, certify=False, polish=False, **opts)
+            except SolverError:
+                if k == len(attempts) - 1:
+                    raise
 
 
 def _stalled(history: list[dict]) -> bool:

@@ -177,3 +177,17 @@ def test_moderate_data_below_lbfgs_runs(path):
     assert g.objective <= best
     assert g.certificate.lower_bound <= g.objective
     assert abs(g.network.objective(X, y, beta=0.1) - g.objective) <= 1e-6 * g.objective
+
+
+def test_logistic_loss_generation_below_lbfgs():
+    """Logistic loss (exponential cones in the master): the generated answer is <= an
+    independent L-BFGS run of the same architecture and above the relaxed global bound."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 2))
+    y = np.sign(X[:, 0] * X[:, 1] + 0.1)
+    r = cn.fit(X, y, beta=0.05, depth=3, path="l2", loss="logistic", seed=0, time_limit=15)
+    run = train_parallel(X, y, beta=0.05, path="l2", K=8, m1=2, seed=0, loss="logistic",
+                         max_iter=500)
+    assert r.objective <= run.objective * (1 + 1e-9)
+    assert r.certificate.lower_bound <= r.objective
+    assert abs(r.network.objective(X, y, beta=0.05, loss="logistic") - r.objective) <= 1e-6 * r.objective
