@@ -37,20 +37,15 @@ second-level pattern), by column generation:
 
 The result is optimal **over the generated groups only**.  The certificate gives a
 *valid global* lower bound by a relaxation of the dual constraint (:func:`relaxed_dual_norm`):
-for :math:`\sigma = +1`, :math:`\lambda^\top(h)_+ \le \sum_i\lambda_i^+(h_i)_+ \le
-\sum_j (c_j)_+\,\lambda^{+\top}(Xw_j)_+`, so
-
-.. math::
-    \max_{R(\theta) \le 1}|\lambda^\top(h_\theta)_+| \le \kappa\max(\nu(\lambda^+), \nu(\lambda^-)),
-    \qquad \nu(\mu) = \max_{\|u\| \le 1}\mu^\top(Xu)_+,
-
-with :math:`\kappa = 1` (l1 path, any width) or :math:`\sqrt{m_1}` (l2 path, width
-:math:`\le m_1`: :math:`\|\cdot\|_1 \le \sqrt{m_1}\|\cdot\|_2`), :math:`\nu` bounded from
-above by branch and bound (:func:`convexnn.branch_bound.maximize_relu`).  Any
-:math:`t\lambda` with :math:`t\,s \le \beta` is then dual feasible and
-:math:`-\ell^*(-t\lambda) \le p^\star` (weak duality, THEORY E.1).  The relaxation is
-usually loose, so the bound rarely closes the gap; it is reported as is.  On tiny data
-the exact groups can price exactly (``exact_pricing``), which proves optimality.
+for :math:`\sigma = +1` and :math:`h = P - N` (positive and negative second-layer weights),
+:math:`\lambda^\top(h)_+ \le \min(p\,\nu(\lambda^+),\ p\,\nu(\lambda) + q\,\nu(\lambda^-))`
+with :math:`\nu(\mu) = \max_{\|u\| \le 1}\mu^\top(Xu)_+` bounded from above by branch and
+bound (:func:`convexnn.branch_bound.maximize_relu`) and :math:`p + q \le 1` (l1 path, any
+width) or :math:`\sqrt{m_1}` (l2 path, width :math:`\le m_1`).  Any :math:`t\lambda` with
+:math:`t\,s \le \beta` is then dual feasible and :math:`-\ell^*(-t\lambda) \le p^\star`
+(weak duality, THEORY E.1).  The relaxation is usually loose, so the bound rarely closes the
+gap; it is reported as is.  On tiny data the exact groups can price exactly
+(``exact_pricing``), which proves optimality.
 """
 
 from __future__ import annotations
@@ -266,20 +261,43 @@ def group_support(X: np.ndarray, lam: np.ndarray, groups: Groups, g: int, sigma:
     return up, lo
 
 
+def _combine(a: float, b: float, c: float) -> float:
+    r""":math:`\max_{p+q\le1}\min(pa,\ pb + qc)`: b if c <= b, else :math:`ac/(a - b + c)`
+    (nondecreasing in a, b, c, so upper bounds in give an upper bound out)."""
+    return b if c <= b else a * c / (a - b + c)
+
+
 def relaxed_dual_norm(X: np.ndarray, lam: np.ndarray, *, path: str, m1: int,
                       time_limit: float = 20.0) -> tuple[float, bool]:
     r"""An upper bound on :math:`\max_{R(\theta)\le1}|\lambda^\top(h_\theta)_+|` over all
-    sub-networks (module docstring): :math:`\kappa\max(\nu(\lambda^+),\nu(\lambda^-))`;
-    returns (bound, whether both branch-and-bound searches completed)."""
+    sub-networks; returns (bound, whether every branch-and-bound search completed).
+
+    With :math:`h = P - N`, :math:`P = \sum_{c_j>0}c_j(Xw_j)_+`,
+    :math:`N = \sum_{c_j<0}|c_j|(Xw_j)_+`, :math:`p = \sum_{c_j>0}c_j`,
+    :math:`q = \sum_{c_j<0}|c_j|` and unit :math:`w_j`:
+
+    .. math::
+        \lambda^\top(h)_+ \le \lambda^{+\top}P \le p\,\nu(\lambda^+),\qquad
+        \lambda^\top(h)_+ \le \lambda^{+\top}P - \lambda^{-\top}(P - N) \le p\,\nu(\lambda) + q\,\nu(\lambda^-)
+
+    (:math:`0 \le (h)_+ \le P` and :math:`(h)_+ \ge h`), with :math:`p + q \le \kappa`
+    (:math:`\kappa = 1` for the l1 path, :math:`\sqrt{m_1}` for l2), so
+    :math:`s \le \kappa\max(F(\nu(\lambda^+), \nu(\lambda), \nu(\lambda^-)),
+    F(\nu(\lambda^-), \nu(-\lambda), \nu(\lambda^+)))` with F of :func:`_combine`
+    (the second for :math:`\sigma = -1`); it is never above :math:`\kappa\max(\nu(\lambda^+),
+    \nu(\lambda^-))`.  Each :math:`\nu(\mu) = \max_{\|u\|\le1}\mu^\top(Xu)_+` is bounded
+    from above by branch and bound.
+    """
     from .branch_bound import maximize_relu
 
     kappa = 1.0 if path == "l1" else float(np.sqrt(m1))
     ups, complete = [], True
-    for mu in (np.maximum(lam, 0.0), np.maximum(-lam, 0.0)):
-        r = maximize_relu(X, mu, floor=0.0, rtol=BB_RTOL, time_limit=time_limit / 2)
-        ups.append(r.upper)
+    for mu in (np.maximum(lam, 0.0), lam, np.maximum(-lam, 0.0), -lam):
+        r = maximize_relu(X, mu, floor=0.0, rtol=BB_RTOL, time_limit=time_limit / 4)
+        ups.append(max(r.upper, 0.0))
         complete &= r.complete
-    return kappa * max(ups), complete
+    a, b, c, b_neg = ups
+    return kappa * max(_combine(a, b, c), _combine(c, b_neg, a)), complete
 
 
 def best_scaled_dual(loss: Loss, y: np.ndarray, lam: np.ndarray, t_max: float,
