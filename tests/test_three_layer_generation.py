@@ -191,3 +191,20 @@ def test_logistic_loss_generation_below_lbfgs():
     assert r.objective <= run.objective * (1 + 1e-9)
     assert r.certificate.lower_bound <= r.objective
     assert abs(r.network.objective(X, y, beta=0.05, loss="logistic") - r.objective) <= 1e-6 * r.objective
+
+
+@pytest.mark.parametrize("path,width", [("l1", 5), ("l2", 2)])
+def test_relaxed_dual_norm_bounds_ascended_subnetworks(path, width):
+    """Adversarial check of the relaxation: sub-networks pushed up by the two-level ascent
+    (l1: width 5, covered since the l1 bound is width-free) never exceed it, for several
+    random lambda on n = 15, d = 3."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((15, 3))
+    for _ in range(3):
+        lam = rng.standard_normal(15)
+        bound, complete = relaxed_dual_norm(X, lam, path=path, m1=width)
+        assert complete
+        W0, c0 = rng.standard_normal((200, width, 3)), rng.standard_normal((200, width))
+        for sgn in (1.0, -1.0):
+            v, _, _ = ascend_subnetworks(X, sgn * lam, W0, c0, path=path)
+            assert v.max() <= bound * (1 + 1e-9)
