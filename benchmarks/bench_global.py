@@ -9,16 +9,17 @@ Usage::
 Per problem (data standardized, ``bias="regularized"``), in one run:
 
 * ``fit`` (default): pattern generation, then the certificate (branch and bound where
-  the rank allows); the first call of the process is timed as it comes (imports
-  included, measured apart as ``first call``);
+  the rank allows); the first call of the process (imports of torch, scipy.optimize and
+  cvxpy) is measured apart, before any timed row;
 * ``fit(patterns=200)``: the program over 200 sampled gates (the old default);
 * torch L-BFGS and Adam (:func:`convexnn.train`) at several widths and seeds, on the same
   objective (sum loss + (beta/2)||theta||^2);
 * for the synthetic rank-4 problem, the exact optimum over every cell (enumeration).
 
 Columns: objective, the certified lower bound and relative gap where there is one, time,
-and ratios taken in the same run: the objective over the best gradient run, and the time
-over the gradient runs' total.  Prints a markdown table; ``--out FILE`` saves it.
+and ratios taken in the same run: the objective over the best gradient run and over the
+better of the two widest L-BFGS runs, and the time over those two runs together (issue
+11's yardstick).  Prints a markdown table; ``--out FILE`` saves it.
 """
 
 from __future__ import annotations
@@ -76,8 +77,23 @@ def gradient_runs(X, y, loss, beta, widths, seeds, epochs, optimizers):
                                log_every=max(1, epochs // 10))
                 t = time.perf_counter() - t0
                 rows.append(dict(method=f"{opt} width {w} seed {s}", objective=res.objective,
-                                 time=t, lower=None, gap=None, kind="gradient"))
+                                 time=t, lower=None, gap=None, kind="gradient", width=w))
     return rows
+
+
+def first_call() -> float:
+    """Seconds of the first call: imports plus a tiny fit and a tiny torch training."""
+    t0 = time.perf_counter()
+    import convexnn as cn
+    from convexnn.torch_backend import random_module
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = X[:, 0] - np.abs(X[:, 1])
+    cn.fit(X, y, beta=0.1, bias="regularized", seed=0)
+    cn.train(random_module(3, 8, bias="regularized", seed=0), X, y, beta=0.1,
+             optimizer="lbfgs", epochs=5, quiet=True)
+    return time.perf_counter() - t0
 
 
 def run(name, args):
@@ -119,18 +135,22 @@ def table(name, note, loss, beta, rows):
     grads = [r for r in rows if r["kind"] == "gradient"]
     best = min((r["objective"] for r in grads), default=np.nan)
     lbfgs = [r for r in grads if r["method"].startswith("lbfgs")]
-    best_lbfgs = min((r["objective"] for r in lbfgs), default=np.nan)
-    t_lbfgs2 = sum(sorted(r["time"] for r in lbfgs)[:2]) if len(lbfgs) >= 2 else np.nan
+    # the issue's yardstick: the two widest L-BFGS runs (width 300, seeds 0 and 1)
+    wmax = max((r["width"] for r in lbfgs), default=0)
+    ref = [r for r in lbfgs if r["width"] == wmax][:2]
+    best_ref = min((r["objective"] for r in ref), default=np.nan)
+    t_ref = sum(r["time"] for r in ref) if len(ref) == 2 else np.nan
     out = [f"### {name} ({note}; {loss} loss, beta = {beta:g})", "",
-           "| method | objective | certified lower bound | rel. gap | time [s] | obj / best gradient | time / two L-BFGS runs | notes |",
-           "|---|---|---|---|---|---|---|---|"]
+           f"| method | objective | certified lower bound | rel. gap | time [s] | obj / best gradient | obj / best of two L-BFGS width {wmax} | time / those two runs | notes |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lb = "" if r["lower"] is None else f"{r['lower']:.6g}"
         gap = "" if r["gap"] is None else f"{r['gap']:.2e}"
         out.append(f"| {r['method']} | {r['objective']:.8g} | {lb} | {gap} | {r['time']:.2f} | "
-                   f"{r['objective'] / best:.4f} | {r['time'] / t_lbfgs2:.2f} | {r.get('extra', '')} |")
-    out += ["", f"best gradient run {best:.8g}; best L-BFGS {best_lbfgs:.8g}; "
-            f"two L-BFGS runs together {t_lbfgs2:.2f} s", ""]
+                   f"{r['objective'] / best:.4f} | {r['objective'] / best_ref:.4f} | "
+                   f"{r['time'] / t_ref:.2f} | {r.get('extra', '')} |")
+    out += ["", f"best gradient run {best:.8g}; best of the two L-BFGS width-{wmax} runs "
+            f"{best_ref:.8g}, {t_ref:.2f} s together", ""]
     return "\n".join(out)
 
 
@@ -148,10 +168,13 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="also write the tables to this file")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    import convexnn  # noqa: F401  (import time is part of the first call)
-
+    first = first_call()
     header = [f"# bench_global ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-              f"python {platform.python_version()})", ""]
+              f"python {platform.python_version()})", "",
+              f"First call in the process (import convexnn, torch, scipy.optimize and cvxpy; "
+              f"one fit and one torch L-BFGS run on 30 x 3 data): {first:.2f} s, paid once by "
+              f"either method and measured apart; every time below is warm.", ""]
+    print("\n".join(header), flush=True)
     chunks = []
     for name in args.problems:
         note, loss, beta, rows = run(name, args)

@@ -79,3 +79,30 @@ def worker_threads(threads: int = 1) -> None:
 
 
 __all__ = ["SMALL_SAMPLES", "blas_threads", "limit_blas", "worker_threads"]
+
+
+@contextmanager
+def limit_torch(threads: int | None = 1, *, n_samples: int | None = None) -> Iterator[None]:
+    """Cap torch's intra-op threads at ``threads`` inside the block (restored on exit), with
+    the same rule as :func:`limit_blas`: small problems only.  Measured on 2 shared cores
+    at load average 3 (batched cone projections of 400 patterns, n = 442): 0.36-0.47 s on
+    one thread, 2.1-6.7 s on two."""
+    if not threads or (n_samples is not None and n_samples >= SMALL_SAMPLES):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def small_problem_threads(n_samples: int) -> Iterator[None]:
+    """One BLAS thread and one torch thread for a problem with fewer than
+    :data:`SMALL_SAMPLES` samples (:func:`limit_blas`, :func:`limit_torch`)."""
+    with limit_blas(1, n_samples=n_samples), limit_torch(1, n_samples=n_samples):
+        yield

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import small_problem_threads
 from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
-from .generation import generate, network_patterns
+from .generation import generate, network_directions
 from .losses import get_loss
 from .network import Network
 from .patterns import (
@@ -52,8 +53,8 @@ AUTO_EXACT_SECONDS = 2.0
 #: gated program over them is the gated network with those gates).
 AUTO_SAMPLES = 200
 #: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
-#: seconds and rounds at most.
-GENERATE_TIME = 20.0
+#: rounds at most (its default time budget: :data:`convexnn.generation.PROVABLE_TIME`
+#: and :data:`~convexnn.generation.SEED_RUNS_BUDGET`).
 GENERATE_ROUNDS = 50
 #: Certified relative gap of each master program (the certificate's default tolerance).
 GENERATE_TOL = 1e-5
@@ -170,8 +171,9 @@ def resolve_patterns(Xt: np.ndarray, patterns: Any, *, bias: str, seed: Any,
     return make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns, one_d_bias=one_d_bias)
 
 
-def init_patterns(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
-    """The activation patterns of the seed network(s) ``init`` on lifted data (n, k)."""
+def init_directions(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None:
+    r"""The lifted neuron directions :math:`u_k` of the seed network(s) ``init``, shape
+    (m, k); their patterns :math:`1[\tilde Xu_k \ge 0]` enter the program."""
     if init is None:
         return None
     nets = list(init) if isinstance(init, list | tuple) else [init]
@@ -190,8 +192,8 @@ def init_patterns(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | None
         if net.n_outputs != 1 or net.input_dim != X.shape[1]:
             raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
                              f"outputs; X has {X.shape[1]} features (scalar output)")
-        cols.append(network_patterns(net, X, Xt))
-    return np.concatenate(cols, axis=1)
+        cols.append(network_directions(net, X, Xt))
+    return np.vstack(cols)
 
 
 def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "squared",
@@ -250,9 +252,13 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Seed networks: their activation patterns join the program (any pattern set but
         "exact"), so the answer is never worse than any of them (THEORY A.10).
     time_limit : float, optional
-        Seconds for the pattern generation (default 20; the exact pricing by branch and
-        bound, where the rank allows, may take up to 60 s more); the certificate's branch
-        and bound has its own budget (:func:`convexnn.certificates.certify_fit`).
+        Seconds for the pattern generation.  Default: 20 where branch and bound can prove
+        the optimum (every coordinate penalized, rank of the lifted data <= 6; its exact
+        pricing may take up to 60 s more); elsewhere four times the seed's L-BFGS run,
+        about the time of two gradient-training runs -- pass a larger value to search
+        longer.  A round that would end past the budget is not started.  The
+        certificate's branch and bound has its own budget
+        (:func:`convexnn.certificates.certify_fit`).
 
     Returns
     -------
@@ -285,7 +291,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     if time_limit is not None:
         time_limit = check_positive("time_limit", time_limit)
     Xt, free = lift_bias(X, bias)
-    seeds = init_patterns(init, X, Xt)
+    seeds = init_directions(init, X, Xt)
     pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
                             model=model)
 
@@ -306,8 +312,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
 
         program, sol, report = generate(
             make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
-            F=free_term_basis(X, bool(skip), constant), solve=solve, init_patterns=seeds,
-            seed=seed, time_limit=GENERATE_TIME if time_limit is None else time_limit,
+            F=free_term_basis(X, bool(skip), constant), solve=solve, init_directions=seeds,
+            seed=seed, time_limit=time_limit,
             max_rounds=GENERATE_ROUNDS, verbose=verbose)
         return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
                              certify=certify, seed=seed, t_start=t0, solution=sol,
@@ -322,12 +328,18 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
 
 
 def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str) -> PatternSet:
-    """``pset`` plus the seed networks' patterns (gates found by LP for a gated model)."""
-    D, _ = unique_patterns(np.concatenate([pset.D, seeds], axis=1))
-    gates = None
-    if model == "gated":
-        gates = gates_for_patterns(D, Xt)
-    return PatternSet(D, gates, exhaustive=False, method=pset.method + "+init", seed=pset.seed)
+    """``pset`` plus the patterns of the seed networks' directions ``seeds`` (m, k), which
+    are their gates: no search is needed for them."""
+    Ds = (Xt @ seeds.T) >= 0
+    if pset.gates is not None:
+        D, gates = unique_patterns(np.concatenate([pset.D, Ds], axis=1),
+                                   np.vstack([pset.gates, seeds]))
+    else:
+        D, _ = unique_patterns(np.concatenate([pset.D, Ds], axis=1))
+        gates = gates_for_patterns(D, Xt) if model == "gated" else None
+    keep = D.any(axis=0)
+    return PatternSet(D[:, keep], None if gates is None else gates[keep], exhaustive=False,
+                      method=pset.method + "+init", seed=pset.seed)
 
 
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
@@ -370,7 +382,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         messages.append(f"working_set: {sol.info['near_tol']}")
 
     t1 = time.perf_counter()
-    network = program.recover(sol, prune=prune)
+    with small_problem_threads(program.n_samples):  # SVDs of order n: one thread when small
+        network = program.recover(sol, prune=prune)
     network = replace(network, training=training_settings(program))
     recovered = program.network_objective(network)
     t_recover = time.perf_counter() - t1
@@ -394,7 +407,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
         seed=seed if isinstance(seed, int | None) else None, gates=program.patterns.gates,
         messages=messages, generation=generation)
     if certify:
-        result.certificate = _certify(result)
+        with small_problem_threads(program.n_samples):
+            result.certificate = _certify(result)
         timings["certify"] = result.certificate.time if result.certificate is not None else 0.0
     timings["total"] = time.perf_counter() - t0
     return result

@@ -51,6 +51,7 @@ from .dual_norm import (
     branch_bound_s,
     dual_norm,
     gate_patterns,
+    global_bound,
 )
 from .dual_points import dual_box, dual_point, project_dual, refine_dual
 from .losses import Loss, get_loss
@@ -345,11 +346,21 @@ class _DualEval:
 
 def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y, Xt, free,
                    D, *, beta: float, loss: Loss, exhaustive: bool, gated: bool,
-                   bb_time: float = BB_TIME) -> _DualEval:
-    """Steps 3-4 of the module docstring for a dual point ``lam`` (already projected)."""
+                   bb_time: float = BB_TIME, search: bool = True) -> _DualEval:
+    """Steps 3-4 of the module docstring for a dual point ``lam`` (already projected).
+
+    Without ``search`` a point whose dual norm can only be bounded in closed form (no
+    enumeration, no branch and bound) gets that bound alone: the pattern search would
+    only find a lower value of s, which moves neither the scale nor the bound."""
     moved = float(np.linalg.norm(lam - lam_raw)) / max(float(np.linalg.norm(lam_raw)), 1e-300)
     # 3. dual norm (the search adds the network's own patterns to the candidates)
     method = "gated" if gated else "exhaustive" if exhaustive else "search"
+    bb = method == "search" and not free.any() and bb_time > 0 and bb_eligible(Xt)
+    if method == "search" and not bb and not search:
+        s = global_bound(Xt, lam, ~free)
+        scale = 1.0 if s <= beta else beta / s
+        return _DualEval(lam, float(s), float("nan"), None, 0, method, float(scale),
+                         float(-loss.conjugate(-scale * lam, y)), moved, False)
     if method == "search":
         D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
     proven = method != "search"
@@ -408,7 +419,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
                 proof is not None and not unfinished(proved.lower)):
             break
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
-                            X, y, Xt, free, D, **kw)
+                            X, y, Xt, free, D, search=False, **kw)
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)
     near_optimal = (upper - best.lower) / max(1.0, abs(upper)) <= REFINE_RTOL
     if (refine and unfinished(best.lower) and (exhaustive or gated)

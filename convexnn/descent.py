@@ -40,6 +40,11 @@ class LocalNetwork:
     objective: float
     iterations: int
 
+    def directions(self, rtol: float = 1e-3) -> np.ndarray:
+        r"""The neurons :math:`u_k` that carry weight (see :meth:`patterns`), shape (m', k)."""
+        w = np.abs(self.alpha) * np.linalg.norm(self.U, axis=1)
+        return self.U[w > rtol * float(w.max(initial=0.0))]
+
     def patterns(self, Xt: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
         r""":math:`1[\tilde X u_k \ge 0]` of the neurons that carry weight,
         :math:`|\alpha_k|\|u_k\| > \mathrm{rtol}\max_l|\alpha_l|\|u_l\|` (weight decay drives

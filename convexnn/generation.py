@@ -4,8 +4,9 @@ Where the arrangement cannot be enumerated, the convex program over a pattern su
 gives :math:`p_S \ge p^\star`, and a fixed random S is far from the optimum on real data
 (diabetes, 200 gates: 83 against 42 for L-BFGS).  Column generation closes the gap:
 
-1. **Seed.**  S starts with sampled gates, the patterns of any ``init`` networks, and the
-   patterns of a short L-BFGS run of the non-convex network (:mod:`convexnn.descent`).
+1. **Seed.**  S starts with the patterns of any ``init`` networks and of a short L-BFGS
+   run of the non-convex network (:mod:`convexnn.descent`); sampled gates only if these
+   give none.
    Every network :math:`\theta` whose patterns are in S is a feasible point of the
    program over S with :math:`p_S \le F(\theta)` (THEORY A.10), so the answer is never
    worse than any of these networks.
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import limit_blas
+from ._threads import small_problem_threads
 from .descent import descend, from_blocks, random_start
 from .dual_norm import BB_MAX_RANK, BB_NODES
 from .dual_points import dual_box, project_dual
@@ -43,7 +44,9 @@ from .network import Network
 from .patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
 from .pricing import price
 
-#: Sampled gates in the starting set.
+#: Sampled gates in the starting set when the seed networks give no pattern (with a seed
+#: network they only enlarge the first master: diabetes and breast cancer reached the
+#: same master objective with and without 20 of them, 10% faster without).
 SEED_SAMPLES = 20
 #: Width and iterations of the seeding L-BFGS run (width min(n, SEED_WIDTH)).
 SEED_WIDTH = 300
@@ -66,6 +69,19 @@ BB_MIN_TIME = 60.0
 #: STALL_RTOL over STALL_ROUNDS rounds (pricing finds violations that barely help).
 STALL_RTOL = 1e-4
 STALL_ROUNDS = 3
+#: Default budget (``time_limit=None``) where branch and bound can prove the optimum
+#: (every coordinate penalized, rank <= BB_MAX_RANK): seconds.
+PROVABLE_TIME = 20.0
+#: Default budget where it cannot (high rank, free bias): this many times the seed's
+#: L-BFGS run, i.e. about as long as two gradient-training runs of width 300 take (one
+#: round at least: the master over the seed network's patterns, never worse than it).
+#: More rounds need an explicit ``time_limit``.
+SEED_RUNS_BUDGET = 4.0
+#: A descent's network adds its patterns when it is below the master by this relative
+#: margin: the masters are solved to a relative gap of 1e-5, and their values scatter by
+#: ~1e-7 from round to round (diabetes bmi,s5: 115.2801157-115.2801232), so smaller
+#: "improvements" are solver noise and would keep the loop going for ever.
+DESCENT_RTOL = 1e-6
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-6
 
@@ -78,6 +94,8 @@ class GenerationReport:
     stopped: str = ""
     time: float = 0.0
     seed_objective: float = float("nan")
+    #: the budget the loop ran under (seconds)
+    time_limit: float = float("nan")
     history: list[dict] = field(default_factory=list)
     #: (lambda, s_bound, solution) when branch and bound proved that the final round's
     #: dual point satisfies max_u |lambda^T (X~u)_+| <= s_bound (the certificate reuses it)
@@ -89,15 +107,20 @@ class GenerationReport:
                 f"stopped: {self.stopped}, {self.time:.2f}s")
 
 
-def network_patterns(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    r"""Patterns :math:`1[\tilde Xu_k \ge 0]` of a network's neurons (gates for a gated one)
-    on lifted data, shape (n, m); the lifted direction is :math:`u_k = (w_k, b_k)` when
-    :math:`\tilde X` has a bias column."""
+def network_directions(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    r"""Lifted directions :math:`u_k = (w_k, b_k)` of a network's neurons (its gates for a
+    gated one), shape (m, k); :math:`u_k = w_k` when :math:`\tilde X` has no bias column.
+    Neurons with :math:`u_k = 0` are left out."""
     G = net.W1 if net.gates is None else net.gates
     b = net.b1 if net.gates is None else net.gate_bias
     U = G if Xt.shape[1] == X.shape[1] else np.hstack([G, b[:, None]])
-    keep = np.linalg.norm(U, axis=1) > 0
-    return (Xt @ U[keep].T) >= 0
+    return U[np.linalg.norm(U, axis=1) > 0]
+
+
+def network_patterns(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
+    r"""Patterns :math:`1[\tilde Xu_k \ge 0]` of a network's neurons (gates for a gated one)
+    on lifted data, shape (n, m) (:func:`network_directions`)."""
+    return (Xt @ network_directions(net, X, Xt).T) >= 0
 
 
 def _lambda(program, pred: np.ndarray) -> np.ndarray:
@@ -107,21 +130,28 @@ def _lambda(program, pred: np.ndarray) -> np.ndarray:
 
 
 def generate(make_program, *args, **kwargs):
-    """Run the generation loop (module docstring) with the BLAS pools at one thread for the
-    small problems (:func:`_generate`)."""
-    with limit_blas(1, n_samples=args[0].shape[0]):
+    """Run the generation loop (module docstring) with the BLAS pools and torch at one
+    thread for the small problems (:func:`_generate`)."""
+    n = args[0].shape[0]
+    with small_problem_threads(n):
         return _generate(make_program, *args, **kwargs)
 
 
 def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, beta: float,
              loss, free: np.ndarray, F: np.ndarray | None, solve,
-             init_patterns: np.ndarray | None, seed: Any, time_limit: float,
+             init_directions: np.ndarray | None, seed: Any, time_limit: float | None,
              max_rounds: int, verbose: bool = False):
     """Run the generation loop (module docstring).
 
     ``make_program(PatternSet) -> program`` builds the program over a pattern set and
     ``solve(program) -> ConvexSolution`` solves it.  Returns (program, solution,
     network, report) of the best round (the last one: the objective never increases).
+
+    ``time_limit`` (seconds; None: :data:`PROVABLE_TIME` where branch and bound can prove
+    the optimum, else :data:`SEED_RUNS_BUDGET` times the seed run) is checked *before*
+    each round's pricing: a round whose pricing, descent and next master would end past
+    it (estimated from the last round, or from the seed and master times in the first)
+    is not started, and the last master's answer is returned.
     """
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -129,26 +159,55 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
     pen = (~free).astype(float)
     report = GenerationReport()
     exact_pricing = not free.any() and _rank_reduce(Xt)[0].shape[1] <= BB_MAX_RANK
-    parts = [sample_patterns(Xt, SEED_SAMPLES, seed=rng).D]
-    if init_patterns is not None and init_patterns.size:
-        parts.append(init_patterns)
+    # every pattern enters with a direction u of its cell (D = 1[X~u >= 0]): the program's
+    # gates, from which the working-set solver picks each block's first cone rows
+    parts = []
+    if init_directions is not None and init_directions.size:
+        parts.append(init_directions)
     # seed: a short L-BFGS run of the non-convex network
     width = int(min(n, SEED_WIDTH))
     U0, a0 = random_start(Xt, y, width, rng)
     seed_net = descend(Xt, y, beta=beta, loss=loss, pen=pen, F=F, U0=U0, alpha0=a0,
                        maxiter=SEED_ITERATIONS)
     report.seed_objective = seed_net.objective
-    parts.append(seed_net.patterns(Xt))
-    S = _dedup(np.concatenate(parts, axis=1))
+    t_seed = time.perf_counter() - t0
+    if time_limit is None:
+        time_limit = PROVABLE_TIME if exact_pricing else SEED_RUNS_BUDGET * t_seed
+        budget_note = ("default" if exact_pricing else
+                       f"default: {SEED_RUNS_BUDGET:g} x the seed run's {t_seed:.2f}s")
+    else:
+        budget_note = "time_limit"
+    report.time_limit = time_limit
+    parts.append(seed_net.directions())
+    G = _dedup(Xt, np.vstack(parts))
+    if not G.shape[0]:  # a dead seed (e.g. y = 0): start from sampled gates
+        G = _dedup(Xt, sample_patterns(Xt, SEED_SAMPLES, seed=rng).gates)
     best = None
     for rnd in range(1, max_rounds + 1):
         t_round = time.perf_counter()
-        program = make_program(PatternSet(S, None, exhaustive=False, method="generated"))
+        S = (Xt @ G.T) >= 0
+        program = make_program(PatternSet(S, G, exhaustive=False, method="generated"))
         sol = solve(program)
         obj = program.objective(sol)
         net = program.recover(sol)
         if best is None or obj <= best[3] + 1e-12 * max(1.0, abs(obj)):
             best = (program, sol, net, obj)
+        # is there time for pricing, descent and another master?
+        spent = time.perf_counter() - t0
+        t_master = time.perf_counter() - t_round
+        ahead = (report.history[-1]["round_time"] if report.history
+                 else t_master + 2.0 * t_seed)
+        if rnd > 1 or not exact_pricing:
+            if spent + ahead > time_limit:
+                report.rounds = rnd
+                report.stopped = (f"time budget ({time_limit:.3g}s, {budget_note}; another "
+                                  f"round would end near {spent + ahead:.3g}s)")
+                report.history.append(dict(round=rnd, patterns=program.n_patterns,
+                                           objective=obj, time=spent, round_time=t_master))
+                if verbose:
+                    print(f"generation round {rnd}: P={program.n_patterns} objective="
+                          f"{obj:.10g} {spent:.2f}s; stopped: {report.stopped}")
+                break
         pred = program.predict(sol)
         lam = _lambda(program, pred)
         # pricing from random starts and from the current neurons (perturbed)
@@ -162,8 +221,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         cone_vals, cone_U, cone_s = cone_pricing(Xt, lam, Ucand[:CONE_CANDIDATES], S, free, rng)
         vals, Ucand, signs = _merge(vals, Ucand, signs, cone_vals, cone_U, cone_s)
         viol = vals > beta * (1 + PRICE_RTOL)
-        Dp = _dedup((Xt @ Ucand[viol][: 4 * MAX_ADD].T) >= 0)[:, :MAX_ADD]
-        new_p = _new_columns(Dp, S)
+        new_p = _new_directions(Xt, _dedup(Xt, Ucand[viol][: 4 * MAX_ADD])[:MAX_ADD], S)
         # descent from the recovered network plus the violating directions
         Ud, ad = Un, alpha_n
         if viol.any():
@@ -172,7 +230,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
             Ud = np.vstack([Un, scale * Ucand[viol][:k]])
             ad = np.concatenate([alpha_n, scale * signs[viol][:k]])
         desc_obj = np.inf
-        new_d = np.zeros((n, 0), bool)
+        new_d = np.zeros((0, dp))
         if Ud.shape[0]:
             a_free = None
             if F is not None:
@@ -180,21 +238,21 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
             dnet = descend(Xt, y, beta=beta, loss=loss, pen=pen, F=F, U0=Ud, alpha0=ad,
                            a0=a_free, maxiter=DESCENT_ITERATIONS)
             desc_obj = dnet.objective
-            if desc_obj < obj * (1 - 1e-9):
-                new_d = _new_columns(dnet.patterns(Xt), S)
-        keep = network_patterns(net, X, Xt)
+            if desc_obj < obj - DESCENT_RTOL * max(1.0, abs(obj)):
+                new_d = _new_directions(Xt, dnet.directions(), S)
+        keep = network_directions(net, X, Xt)
         entry = dict(round=rnd, patterns=program.n_patterns, objective=obj,
                      max_violation=float(vals[0] / beta) if vals.size else 0.0,
-                     new_pricing=int(new_p.shape[1]), new_descent=int(new_d.shape[1]),
+                     new_pricing=int(new_p.shape[0]), new_descent=int(new_d.shape[0]),
                      descent_objective=float(desc_obj), time=time.perf_counter() - t0,
                      round_time=time.perf_counter() - t_round)
         report.history.append(entry)
         if verbose:
             print(f"generation round {rnd}: P={program.n_patterns} objective={obj:.10g} "
-                  f"max s/beta={entry['max_violation']:.6f} +{new_p.shape[1]} priced "
-                  f"+{new_d.shape[1]} descent ({desc_obj:.10g}) {entry['time']:.2f}s")
+                  f"max s/beta={entry['max_violation']:.6f} +{new_p.shape[0]} priced "
+                  f"+{new_d.shape[0]} descent ({desc_obj:.10g}) {entry['time']:.2f}s")
         report.rounds = rnd
-        if not new_p.shape[1] and not new_d.shape[1] and exact_pricing:
+        if not new_p.shape[0] and not new_d.shape[0] and exact_pricing:
             # exact pricing: branch and bound proves no violation, or finds one
             from .branch_bound import dual_norm_bb
 
@@ -204,14 +262,14 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
                 Xt, lam, floor=level, stop_above=level, time_limit=budget, max_nodes=BB_NODES)
             entry["branch_bound"] = "violated" if violated else "complete" if complete else "budget"
             if violated:
-                new_p = _new_columns((Xt @ u[:, None]) >= 0, S)
+                new_p = _new_directions(Xt, u[None, :], S)
                 if verbose:
                     print(f"  branch and bound: a direction at s/beta={val / beta:.8f}")
             elif complete:
                 report.stopped = "no violated constraint (proven by branch and bound)"
                 report.proof = (lam, level, sol)
                 break
-        if not new_p.shape[1] and not new_d.shape[1]:
+        if not new_p.shape[0] and not new_d.shape[0]:
             report.stopped = "no violated constraint found by the pricing search"
             break
         if not exact_pricing and _stalled(report.history):
@@ -219,9 +277,9 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
                               f"{STALL_ROUNDS} rounds")
             break
         if time.perf_counter() - t0 > time_limit:
-            report.stopped = f"time limit ({time_limit:g}s)"
+            report.stopped = f"time budget ({time_limit:.3g}s, {budget_note})"
             break
-        S = _dedup(np.concatenate([keep, new_p, new_d], axis=1))
+        G = _dedup(Xt, np.vstack([keep, new_p, new_d]))
     else:
         report.stopped = f"max_rounds ({max_rounds})"
     report.time = time.perf_counter() - t0
@@ -246,7 +304,7 @@ def cone_pricing(Xt: np.ndarray, lam: np.ndarray, U: np.ndarray, S: np.ndarray,
     fm = free if free.any() else None
     pen = ~free
     D = np.concatenate([(Xt @ U.T) >= 0, sample_patterns(Xt, CONE_SAMPLES, seed=rng).D], axis=1)
-    D = _new_columns(_dedup(D), S)
+    D = _new_columns(_dedup_columns(D), S)
     if not D.shape[1]:
         return np.zeros(0), np.zeros((0, Xt.shape[1])), np.zeros(0)
     ps = pattern_supports(Xt, lam, D, free=fm, prune=False)
@@ -294,19 +352,44 @@ def _neuron_part(Xt, U, alpha):
     return np.maximum(Xt @ U.T, 0.0) @ alpha
 
 
-def _dedup(D: np.ndarray) -> np.ndarray:
+def _dedup_columns(D: np.ndarray) -> np.ndarray:
+    """Distinct columns of D that are not all off, in first-seen order."""
     D = D[:, D.any(axis=0)]
     return unique_patterns(D)[0] if D.shape[1] else D
+
+
+def _dedup(Xt: np.ndarray, U: np.ndarray) -> np.ndarray:
+    r"""Directions (rows of U) with distinct patterns :math:`1[\tilde Xu \ge 0]`, the first
+    of each; directions whose pattern is all off are dropped."""
+    if not U.shape[0]:
+        return U
+    D = (Xt @ U.T) >= 0
+    keep = np.flatnonzero(D.any(axis=0))
+    if not keep.size:
+        return U[:0]
+    _, first = np.unique(np.packbits(D[:, keep], axis=0), axis=1, return_index=True)
+    return U[keep[np.sort(first)]]
 
 
 def _new_columns(D: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Columns of D not in S."""
     if not D.shape[1]:
         return D
+    mask = _not_in(D, S)
+    return _dedup_columns(D[:, mask]) if mask.any() else D[:, :0]
+
+
+def _new_directions(Xt: np.ndarray, U: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Rows of U whose patterns are not columns of S (distinct, none all off)."""
+    if not U.shape[0]:
+        return U
+    mask = _not_in((Xt @ U.T) >= 0, S)
+    return _dedup(Xt, U[mask]) if mask.any() else U[:0]
+
+
+def _not_in(D: np.ndarray, S: np.ndarray) -> np.ndarray:
     have = {c.tobytes() for c in np.packbits(S, axis=0).T}
-    packed = np.packbits(D, axis=0).T
-    mask = np.array([p.tobytes() not in have for p in packed])
-    return _dedup(D[:, mask]) if mask.any() else D[:, :0]
+    return np.array([p.tobytes() not in have for p in np.packbits(D, axis=0).T])
 
 
-__all__ = ["GenerationReport", "generate", "network_patterns"]
+__all__ = ["GenerationReport", "generate", "network_directions", "network_patterns"]

@@ -25,12 +25,15 @@ def _project_out(A: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
     return A if Q is None else A - Q @ (Q.T @ A)
 
 
-def _null_space(M: np.ndarray, rtol: float) -> np.ndarray:
-    """Basis (K, r) of the numerical null space of M (n, K), singular values <= rtol*top."""
-    _, sv, Vt = np.linalg.svd(M, full_matrices=True)
-    top = sv[0] if sv.size else 0.0
+def _null_space(M: np.ndarray, rtol: float) -> tuple[np.ndarray, float]:
+    """Basis (K, r) of the numerical null space of M (n, K), singular values <= rtol*top,
+    and the top singular value."""
+    # the null space lies in the trailing rows of V^T: all K of them are needed only when
+    # K > n (the thin SVD of a tall M already has K rows)
+    _, sv, Vt = np.linalg.svd(M, full_matrices=M.shape[1] > M.shape[0])
+    top = float(sv[0]) if sv.size else 0.0
     rank = int(np.sum(sv > rtol * top)) if top > 0 else 0
-    return Vt[rank:].T
+    return Vt[rank:].T, top
 
 
 def prune_blocks(fits: np.ndarray, rho: np.ndarray, F: np.ndarray | None, *,
@@ -58,11 +61,16 @@ def prune_blocks(fits: np.ndarray, rho: np.ndarray, F: np.ndarray | None, *,
     for _ in range(K + 1):  # outer passes: recompute the null space until none is left
         if alive.size == 0:
             break
-        N = _null_space(Pn[:, alive], rtol)
+        N, top = _null_space(Pn[:, alive], rtol)
+        fresh = True
         while N.shape[1] and alive.size:
             e = N[:, 0]
-            if np.linalg.norm(Pn[:, alive] @ e) > 10 * rtol * np.linalg.norm(e):
-                break  # the updated basis drifted: recompute it by an SVD
+            # a null vector of the SVD has residual up to rtol * top; recompute the basis
+            # only when an update drifted beyond that (never right after an SVD: that
+            # would recompute the same basis again and again)
+            if not fresh and np.linalg.norm(Pn[:, alive] @ e) > 10 * rtol * max(top, 1.0) * np.linalg.norm(e):
+                break
+            fresh = False
             c = e / (w[alive] * scale[alive])  # sum_k c_k (scaled fit_k) lies in span(F)
             if c @ (rho[alive] * scale[alive]) < 0:  # never increase the penalty
                 c = -c
