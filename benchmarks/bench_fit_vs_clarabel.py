@@ -24,8 +24,6 @@ import os
 import statistics
 import time
 
-import numpy as np
-
 
 def problem():
     from sklearn.datasets import load_diabetes

@@ -242,9 +242,8 @@ def _batched_supports(Xt, C, D, order, cheap, upper, lower, U, solved, best, pru
     returns the best lower bound."""
     import torch
 
-    from .solvers.cone_projection import project_cones
-
     from ._threads import limit_torch
+    from .solvers.cone_projection import project_cones
 
     with limit_torch(1, n_samples=Xt.shape[0]):
         return _batched(torch, project_cones, Xt, C, D, order, cheap, upper, lower, U, solved,
