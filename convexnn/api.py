@@ -288,7 +288,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         from .three_layer import fit_depth
 
         return fit_depth(X, y, beta=beta, loss=loss, patterns=patterns, seed=seed,
-                         certify=certify, verbose=verbose, **solver_options)
+                         certify=certify, verbose=verbose, time_limit=time_limit,
+                         **solver_options)
     solver_options.pop("depth", None)
     t0 = time.perf_counter()
     check_options("fit", solver_options, accepted_options(choose_solver(solver, None)))

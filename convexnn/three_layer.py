@@ -56,13 +56,15 @@ class ParallelCertificate:
     certified: bool
     n_groups_checked: int
     time: float
+    #: how s was bounded: the groups' supports, or a relaxation over all sub-networks
+    method: str = "exact groups"
 
     def summary_line(self) -> str:
         verdict = "certified" if self.certified else ("not certified" if self.exhaustive
                                                      else "bound over sampled groups only")
-        return (f"{verdict}: LB {self.lower_bound:.10g} <= p* <= {self.upper_bound:.10g} "
-                f"(gap {self.gap:.2e}, rel {self.relative_gap:.2e}; s/beta = {self.s / self.beta:.6f}, "
-                f"{self.n_groups_checked} groups)")
+        return (f"{verdict} ({self.method}): LB {self.lower_bound:.10g} <= p* <= {self.upper_bound:.10g} "
+                f"(gap {self.gap:.2e}, rel {self.relative_gap:.2e}; s/beta = {self.s / self.beta:.6f}"
+                + (f", {self.n_groups_checked} groups)" if self.n_groups_checked else ")"))
 
 
 @dataclass
@@ -81,6 +83,8 @@ class ThreeLayerResult:
     certificate: ParallelCertificate | None = None
     messages: list[str] = field(default_factory=list)
     polished_objective: float | None = None
+    #: the group generation's report (``patterns="generate"``), else None
+    generation: Any = None
 
     @property
     def beta(self) -> float:
@@ -91,14 +95,18 @@ class ThreeLayerResult:
         lines = [
             f"model            : parallel three-layer ReLU, path={p.path}, m1 blocks={p.blocks}",
             f"data             : n={p.X.shape[0]}, d={p.X.shape[1]}, beta={p.beta:g}",
-            f"groups           : {p.n_groups} ({'exact' if self.exhaustive else self.groups.method + ': upper bound'})",
+            f"groups           : {self.groups.n_groups} x 2 output signs "
+            f"({'exact' if self.exhaustive else self.groups.method + ': upper bound'})",
             f"status           : {self.status}",
             f"convex objective : {self.objective:.10g}",
-            f"network objective: {self.recovered_objective:.10g}",
+            f"network objective: {self.recovered_objective:.10g}"
+            + ("" if self.polished_objective is None else f" (polished {self.polished_objective:.10g})"),
             f"sub-networks     : {self.network.n_subnetworks}",
         ]
         if self.certificate is not None:
             lines.append(f"certificate      : {self.certificate.summary_line()}")
+        if self.generation is not None:
+            lines.append(f"generation       : {self.generation.summary_line()}")
         lines.append("time [s]         : " + ", ".join(f"{k} {v:.3f}" for k, v in self.timings.items()))
         lines += [f"note             : {m}" for m in self.messages]
         return "\n".join(lines)
@@ -112,7 +120,10 @@ def make_groups(X: np.ndarray, *, path: str, m1: int, patterns: Any = "exact",
                 seed: Any = None) -> Groups:
     """Exact groups (``patterns="exact"``) or groups of ``patterns`` sampled sub-networks."""
     if isinstance(patterns, str):
-        check_choice("patterns", patterns, ("exact", "auto"))
+        check_choice("patterns", patterns, ("exact", "auto", "generate"))
+        if patterns == "generate":
+            raise ValueError("patterns='generate' is fit_depth's (group generation); "
+                             "make_groups builds 'exact' or sampled groups")
         return exact_groups(X, path=path, m1=m1, seed=seed)
     n_samples = check_int("patterns", patterns)
     return sampled_groups(X, path=path, m1=m1, n_samples=n_samples, seed=seed)
@@ -290,16 +301,35 @@ def certify_parallel(network: ParallelNetwork, X: Any, y: Any, *, beta: float,
                                time.perf_counter() - t0)
 
 
+#: ``patterns="auto"`` enumerates exactly up to this many samples, else generates groups.
+AUTO_EXACT_N = 6
+
+
 def fit_depth(X: Any, y: Any, *, beta: float, depth: Any, path: str = "l2", m1: int = 2,
-              patterns: Any = "exact", **kwargs) -> ThreeLayerResult:
-    """``convexnn.fit(..., depth=3, path=...)``: the three-layer program (depth 3 only)."""
+              patterns: Any = "auto", time_limit: float | None = None,
+              **kwargs) -> ThreeLayerResult:
+    """``convexnn.fit(..., depth=3, path=...)``: the three-layer program (depth 3 only).
+
+    ``patterns``: "exact" (both levels enumerated; tiny n), "generate" (group generation,
+    :func:`convexnn.three_layer_generation.generate_three_layer`; ``time_limit`` seconds,
+    default 60), an int (that many sampled sub-networks), or "auto" (exact for
+    n <= AUTO_EXACT_N, else generate).
+    """
     if isinstance(depth, bool) or not isinstance(depth, int | np.integer):
         raise TypeError(f"depth must be an integer; got {type(depth).__name__}")
     if depth != 3:
         raise ValueError(f"depth must be 2 or 3 for convexnn.fit; got {depth} (deep 1-D data: "
                          "convexnn.programs.deep_1d)")
     if isinstance(patterns, str) and patterns == "auto":
-        patterns = "exact"
+        patterns = "exact" if np.shape(X)[0] <= AUTO_EXACT_N else "generate"
+    if isinstance(patterns, str) and patterns == "generate":
+        from .three_layer_generation import generate_three_layer
+
+        gen = {k: kwargs.pop(k) for k in ("loss", "seed", "certify", "verbose") if k in kwargs}
+        if kwargs:
+            raise TypeError(f"fit(depth=3, patterns='generate') got unexpected options {sorted(kwargs)}")
+        return generate_three_layer(X, y, beta=beta, path=path, m1=m1,
+                                    time_limit=60.0 if time_limit is None else time_limit, **gen)
     return fit_three_layer(X, y, beta=beta, path=path, m1=m1, patterns=patterns, **kwargs)
 
 

@@ -60,3 +60,38 @@ def test_spline_regions_names_the_shared_knot(monkeypatch, capsys):
     assert sum(counts.values()) == net.width
     for k, c in counts.items():
         assert (f"shared knot {k:.4g} ({c} neurons)" in out) == (c > 1)
+
+
+def test_theory_deep_relu_whitened_runs_below_nothing(tmp_path, monkeypatch, capsys):
+    """The whitened deep ReLU example: every printed (L, beta) row has its best L-BFGS run
+    >= the closed form (1e-7) and within 1e-4 of it, and the figure is written."""
+    pytest.importorskip("matplotlib")
+    run_example("theory_deep_relu_whitened.py", ["--out", str(tmp_path), "--restarts", "8"],
+                monkeypatch)
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith(" ") and len(line.split()) == 6]
+    rows = [r for r in rows if r[0] in ("2", "3", "4")]
+    assert len(rows) == 12
+    for _L, _beta, cf, best, _rel, joint in rows:
+        cf, best, joint = float(cf), float(best), float(joint)
+        assert best >= cf * (1 - 1e-7)
+        assert best <= cf * (1 + 1e-4)
+        assert joint <= cf * (1 + 1e-12)
+    assert "holds" in out and "FAILS" not in out
+    png = tmp_path / "theory_deep_relu_whitened.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_three_layer_generation_example(tmp_path, monkeypatch, capsys):
+    """Small settings: for both path norms the generated answer is at or below the L-BFGS
+    run, the certificate is a (relaxed, uncertified) valid bound, and the figure is written."""
+    pytest.importorskip("matplotlib")
+    run_example("three_layer_generation.py",
+                ["--out", str(tmp_path), "--n", "11", "--runs", "1", "--time-limit", "0.5",
+                 "--lbfgs-iter", "100", "--seed-runs", "1"], monkeypatch)
+    out = capsys.readouterr().out
+    for path in ("l1", "l2"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"{path}: generated"))
+        assert "is at or below the best" in line
+    assert "optimal over the generated groups only" in out
+    assert (tmp_path / "three_layer_generation.png").stat().st_size > 10_000
