@@ -37,9 +37,10 @@ DEFERRED = {
     # the parallel (three-layer) network's torch module and trainer's driver
     ("convexnn.parallel_network", "convexnn.parallel_training"),
     ("convexnn.parallel_training", "convexnn.three_layer"),
-    # three-layer generation calls back into fit_three_layer / certify_parallel, which
-    # dispatch to it (to cut: move those two into a module below both)
-    ("convexnn.three_layer_generation", "convexnn.three_layer"),
+    # fit_three_layer dispatches to the three-layer generation, whose driver and pricing
+    # call back into fit_three_layer / certify_parallel / ParallelCertificate (to cut: move
+    # those into a module below both)
+    ("convexnn.three_layer", "convexnn.three_layer_generation"),
 }
 
 
