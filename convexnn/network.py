@@ -28,6 +28,7 @@ import numpy as np
 from ._validation import check_array
 from .losses import Loss, get_loss
 from .netfile import FORMAT_VERSION, file_error, header_field, read_network_file
+from .variant import Variant
 
 _FORMAT = "convexnn.Network/1"
 _DEEP_FORMAT = "convexnn.DeepNetwork/1"
@@ -143,6 +144,22 @@ class Network:
     def activation(self) -> str:
         """"relu" or "gated"."""
         return "relu" if self.gates is None else "gated"
+
+    @property
+    def variant(self) -> Variant | None:
+        """The :class:`~convexnn.variant.Variant` it was trained as: from ``training``
+        (set by :func:`convexnn.fit`, saved and loaded with the network), else from
+        ``meta`` (set by :meth:`from_torch`); None when neither records the hidden bias
+        (then only ``regularize_bias`` is known, which cannot tell "none" from "free")."""
+        for source in (self.training, self.meta):
+            if "bias" in source:
+                try:
+                    return Variant(model=source.get("model", self.activation),
+                                   bias=source["bias"], skip=bool(source.get("skip", False)),
+                                   output_bias=bool(source.get("output_bias", False)))
+                except ValueError:  # e.g. a gated module with a free bias: no program
+                    return None
+        return None
 
     # ---- forward -----------------------------------------------------------------------
     def _check_X(self, X: Any) -> np.ndarray:

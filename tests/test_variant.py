@@ -1,6 +1,8 @@
 """convexnn.variant: the one validation of model / bias / skip / output bias, and the lifted
 data and free terms it defines (against hand-built matrices)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from problems import VARIANTS
@@ -38,3 +40,34 @@ def test_lift_and_free_terms(model, bias, skip, output_bias, rng):
     else:
         assert F is None
     assert v.has_cone_rows == (model == "relu")
+
+
+def test_network_records_its_variant_and_torch_keeps_a_zero_free_bias():
+    """A fitted network records its Variant (saved and loaded with it); the torch module
+    built from it keeps a free hidden bias trainable even where every b1 is zero, which
+    inference from the weights alone ("free" only if some b1 != 0) would lose."""
+    import convexnn as cn
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2))
+    y = X[:, 0] - np.abs(X[:, 1])
+    res = cn.fit(X, y, beta=0.5, bias="free", skip=True, patterns="exact", certify=False)
+    v = res.network.variant
+    assert (v.model, v.bias, v.skip) == ("relu", "free", True)
+    net = replace(res.network, b1=np.zeros_like(res.network.b1))
+    module = net.to_torch()
+    assert module.bias == "free" and module.skip is not None
+    plain = replace(net, training={}, meta={})
+    assert plain.variant is None and plain.to_torch().bias == "none"
+
+
+def test_network_variant_survives_save_and_load(tmp_path):
+    import convexnn as cn
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 2))
+    res = cn.fit(X, X[:, 0], beta=0.3, bias="regularized", output_bias=True,
+                 patterns="exact", certify=False)
+    path = tmp_path / "net.npz"
+    res.network.save(path)
+    assert cn.Network.load(path).variant == res.network.variant

@@ -178,8 +178,10 @@ def module_penalty(module: nn.Module) -> torch.Tensor:
 
 # ---- conversions ----------------------------------------------------------------------------
 def _infer_bias(net: Network, bias: str | None) -> str:
-    if bias is None:
-        bias = net.meta.get("bias")
+    """The hidden-bias setting of ``net``: as given, else its recorded
+    :attr:`Network.variant`, else inferred (lossy: a free bias that is zero reads "none")."""
+    if bias is None and net.variant is not None:
+        bias = net.variant.bias
     if bias is None:
         return "regularized" if net.regularize_bias else ("free" if np.any(net.b1 != 0) else "none")
     bias = check_choice("bias", bias, BIASES)
@@ -197,14 +199,17 @@ def network_to_module(net: Network, *, bias: str | None = None, skip: bool | Non
     """A :class:`TwoLayerModule` with the same predictions and objective as ``net``.
 
     ``bias``, ``skip``, ``output_bias`` choose the trainable free parts; by default they
-    are read from ``net.meta`` (set by :func:`module_to_network`), else inferred:
+    are read from ``net.variant`` (recorded by :func:`convexnn.fit` in ``net.training``,
+    or by :func:`module_to_network` in ``net.meta``), else inferred:
     "regularized" when ``net.regularize_bias``, "free" when some ``b1 != 0``, else "none";
     a skip term / output bias when nonzero.  A free hidden bias brings a free output bias.
     """
     bias = _infer_bias(net, bias)
     nonzero_skip, nonzero_c0 = bool(np.any(net.skip != 0)), bool(np.any(np.asarray(net.c0) != 0))
-    skip = net.meta.get("skip", nonzero_skip) if skip is None else bool(skip)
-    output_bias = net.meta.get("output_bias", nonzero_c0) if output_bias is None else bool(output_bias)
+    v = net.variant
+    skip = (v.skip if v is not None else nonzero_skip) if skip is None else bool(skip)
+    output_bias = ((v.output_bias if v is not None else nonzero_c0) if output_bias is None
+                   else bool(output_bias))
     if nonzero_skip and not skip:
         raise ValueError("skip=False but the network has a nonzero skip term")
     if nonzero_c0 and not (output_bias or bias == "free"):
