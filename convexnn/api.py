@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._threads import small_problem_threads
+from ._transient import Transient
 from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
 from .exceptions import (
     ConvergenceWarning,
@@ -63,7 +64,7 @@ CHECK_RTOL = 1e-5
 
 
 @dataclass
-class FitResult:
+class FitResult(Transient):
     """What :func:`fit` returns.
 
     Attributes
@@ -107,19 +108,8 @@ class FitResult:
     messages: list[str] = field(default_factory=list)
     generation: Any = None
 
-    def __getstate__(self) -> dict:
-        """Pickle everything but the compiled cvxpy problem (Clarabel's native solver in
-        its cache cannot be pickled); ``problem`` is None after unpickling."""
-        state = self.__dict__.copy()
-        state["problem"] = None
-        return state
-
-    def __copy__(self):
-        """A shallow copy that keeps the compiled problem (``__getstate__`` drops it for
-        pickling only)."""
-        other = object.__new__(type(self))
-        other.__dict__.update(self.__dict__)
-        return other
+    #: pickled as None (:class:`convexnn._transient.Transient`)
+    _transient = ("problem",)
 
     @property
     def n_active(self) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._blas import matmul
+from .._transient import Transient
 from .._validation import check_positive
 from ..exceptions import RecoveryError
 from ..losses import Loss, get_loss
@@ -54,7 +55,7 @@ def free_term_basis(X: np.ndarray, skip: bool, constant: bool) -> np.ndarray | N
     return Variant(skip=skip, output_bias=constant).free_basis(X)
 
 
-class TwoLayerProgram:
+class TwoLayerProgram(Transient):
     """The convex program of a two-layer (gated) ReLU network, as data.
 
     Parameters
@@ -94,20 +95,8 @@ class TwoLayerProgram:
         self.penalized = np.flatnonzero(~free)
         self._problem = None
 
-    def __getstate__(self) -> dict:
-        """Pickle the data, not the compiled cvxpy problem (its solver cache holds
-        Clarabel's native solver, which cannot be pickled; it is rebuilt on demand)."""
-        state = self.__dict__.copy()
-        state["_problem"] = None
-        state.pop("variables", None)
-        return state
-
-    def __copy__(self):
-        """A shallow copy that keeps the compiled problem (``__getstate__`` drops it for
-        pickling only)."""
-        other = object.__new__(type(self))
-        other.__dict__.update(self.__dict__)
-        return other
+    #: pickled as None (:class:`convexnn._transient.Transient`)
+    _transient = ("_problem", "variables")
 
     def with_beta(self, beta: float) -> TwoLayerProgram:
         """The same program at another beta, sharing data, patterns and the compiled cvxpy

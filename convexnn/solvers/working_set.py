@@ -27,24 +27,11 @@ A changed working set restarts the interior-point method (interior points warm-s
 badly); a growing one is solved to ``screen_tol`` only, the final one continues from
 there to ``ipm_tol``.
 
-Certificate (THEORY A.7 over *all* the program's blocks; stopping rule): with
-:math:`\lambda = -\nabla\ell(\hat y)` (hinge: the method's own multipliers) projected onto
-:math:`\{F^\top\lambda = 0\}\cap\mathrm{dom}`, every block gets an upper bound
-
-.. math::
-    s_b = \max_{u\in K_b,\ \|u_\pi\|\le 1} \sigma_b\lambda^\top D_b\tilde X u
-        = \min_{\gamma\ge0} \|(c_b + A_b^\top\gamma)_\pi\|
-        \le \|(c_b + A_b^\top\gamma_b)_\pi\|,\qquad c_b = \sigma_b\tilde X^\top D_b\lambda,
-
-from any :math:`\gamma_b \ge 0` (a free coordinate's equality
-:math:`(c_b + A_b^\top\gamma_b)_{\bar\pi} = 0` made exact first): the free bound
-:math:`\|c_b\|` (:math:`\gamma = 0`) where it suffices, else a batched projection onto
-:math:`K_b` over all n rows (:mod:`convexnn.solvers.cone_projection`), warm-started from
-the rows the interior-point solution is tight on.  With :math:`s = \max_b s_b`,
-:math:`\lambda_s = \lambda\min(1, \beta/s)` is dual feasible,
-:math:`\mathrm{LB} = -\ell^*(-\lambda_s)` is a lower bound on the optimum, and the
-solver stops when the primal point is feasible for *every* row and
-:math:`P - \mathrm{LB} \le \mathrm{tol}\cdot\max(1, |P|)`.
+Certificate (THEORY A.7 over *all* the program's blocks; the stopping rule): the dual
+point :math:`\lambda = -\nabla\ell(\hat y)`, scaled into the dual feasible set by the
+largest block bound :math:`s = \max_b s_b`, gives the lower bound; the solver stops when
+the primal point is feasible for every row and the relative gap is at most ``tol``
+(:mod:`convexnn.solvers.gap_certificate` has the bounds and how they are computed).
 """
 
 from __future__ import annotations
