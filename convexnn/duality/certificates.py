@@ -350,7 +350,8 @@ class _DualEval:
 
 def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y, Xt, free,
                    D, *, beta: float, loss: Loss, exhaustive: bool, gated: bool,
-                   bb_time: float = BB_TIME, search: bool = True) -> _DualEval:
+                   bb_time: float = BB_TIME, search: bool = True,
+                   neuron_starts: bool = False) -> _DualEval:
     """Steps 3-4 of the module docstring for a dual point ``lam`` (already projected).
 
     Without ``search`` a point whose dual norm can only be bounded in closed form (no
@@ -365,13 +366,22 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
         scale = 1.0 if s <= beta else beta / s
         return _DualEval(lam, float(s), float("nan"), None, 0, method, float(scale),
                          float(-loss.conjugate(-scale * lam, y)), moved, False)
-    if method == "search":
-        D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
     proven = method != "search"
-    if method == "search" and not free.any() and bb_time > 0 and bb_eligible(Xt):
+    if bb:
+        # the network's own patterns seed the incumbent of the branch and bound
+        D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
         method = "branch_bound"
         s, found, viol, n_checked, proven = branch_bound_s(Xt, lam, D, beta=beta,
                                                            time_limit=bb_time)
+    elif method == "search" and neuron_starts:
+        # a fit's recovered network: its neurons are their cells' maximizers (optimality
+        # over the fit's patterns), so the search ascends from them with no cone solve
+        # for their cells, and from the cells of D
+        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method,
+                                              starts=_neuron_directions(network, Xt))
+    elif method == "search":
+        D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
+        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
     else:
         s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
     # 4. scale into the dual feasible set and evaluate the dual objective
@@ -381,11 +391,18 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
                      float(lower), moved, bool(proven))
 
 
+def _neuron_directions(network: Network, Xt: np.ndarray) -> np.ndarray:
+    r"""The neurons' lifted directions :math:`u_k = (w_k, b_k)` (:math:`w_k` without a bias
+    column), the nonzero ones."""
+    U = network.W1 if Xt.shape[1] == network.W1.shape[1] else np.hstack([network.W1, network.b1[:, None]])
+    return U[np.linalg.norm(U, axis=1) > 0]
+
+
 def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
              skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
              tol: float, t0: float, extra_predictions: tuple = (),
              refine: bool = True, bb_time: float = BB_TIME,
-             proof: tuple | None = None) -> Certificate:
+             proof: tuple | None = None, neuron_starts: bool = False) -> Certificate:
     """The certificate proper, on validated inputs.
 
     The dual point is taken at the network's predictions, and at ``extra_predictions``
@@ -401,7 +418,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     net = replace(network, regularize_bias=bias == "regularized")
     upper = float(net.objective(X, y, beta=beta, loss=loss))
     lo, hi = dual_box(loss, y)
-    kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated, bb_time=bb_time)
+    kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated, bb_time=bb_time,
+              neuron_starts=neuron_starts)
 
     def unfinished(lower):
         return (upper - lower) / max(1.0, abs(upper)) > tol
@@ -484,7 +502,7 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
                     bias=program.bias, skip=program.skip, constant=constant, D=D,
                     exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
                     extra_predictions=(program.predict(result.solution),), bb_time=time_limit,
-                    proof=_generation_proof(result))
+                    proof=_generation_proof(result), neuron_starts=True)
 
 
 def _generation_proof(result) -> tuple | None:

@@ -175,21 +175,38 @@ def _ascend(Xt, lam, d_pat, sign, u, free, pen, max_steps: int = 25):
     return best, u
 
 
-def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10):
+def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None):
     """Pattern search: cone maxima over the candidate patterns, then local ascent from
-    the best few.  Returns (found value, Violation, number of patterns)."""
-    ps = pattern_supports(Xt, lam, D, free=free)
-    order = np.argsort(-ps.lower, axis=None)[:n_ascent]
+    the best few.  ``starts`` (m, k) are further points, each in its own cell (a network's
+    neurons: at an optimum an active neuron is its cell's maximizer already, so its cell
+    needs no cone solve); they compete for the ascents by their own values.  Returns
+    (found value, Violation, number of patterns and starts)."""
+    cands = []  # (value, pattern, sign, point)
+    if D.shape[1]:
+        ps = pattern_supports(Xt, lam, D, free=free)
+        for flat in np.argsort(-ps.lower, axis=None)[:n_ascent]:
+            i, col = np.unravel_index(int(flat), ps.lower.shape)
+            cands.append((float(ps.lower[i, col]), D[:, i], 1 if col == 0 else -1, ps.U[i, col]))
+    n_starts = 0 if starts is None else starts.shape[0]
+    if n_starts:
+        Z = Xt @ starts.T
+        signed = lam @ np.maximum(Z, 0.0)
+        norms = np.linalg.norm(starts[:, pen], axis=1)
+        vals = np.abs(signed) / np.where(norms > 0, norms, np.inf)
+        for k in np.argsort(-vals)[:n_ascent]:
+            cands.append((float(vals[k]), Z[:, k] >= 0, 1 if signed[k] >= 0 else -1,
+                          starts[k] / norms[k] if norms[k] > 0 else starts[k]))
+    cands.sort(key=lambda c: -c[0])
     best_val, best = -1.0, None
-    for flat in order:
-        i, col = np.unravel_index(int(flat), ps.lower.shape)
-        sign = 1 if col == 0 else -1
-        val, u = _ascend(Xt, lam, D[:, i].copy(), sign, ps.U[i, col], free, pen)
+    for _, d_pat, sign, u0 in cands[:n_ascent]:
+        val, u = _ascend(Xt, lam, np.array(d_pat, dtype=bool), sign, u0, free, pen)
         if val > best_val:
             best_val, best = val, (u, sign)
+    if best is None:
+        return 0.0, None, D.shape[1] + n_starts
     u, sign = best
     viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
-    return best_val, viol, D.shape[1]
+    return best_val, viol, D.shape[1] + n_starts
 
 
 def _gated_s(Xt, lam, D, pen):
@@ -240,7 +257,7 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
 
 
 def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
-              method: str) -> tuple[float, float, Violation, int]:
+              method: str, starts: np.ndarray | None = None) -> tuple[float, float, Violation, int]:
     r"""(s, found, most violated, patterns checked) for the dual point ``lam``.
 
     ``s`` is a proven upper bound of
@@ -256,7 +273,7 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
         return s, s, viol, n_checked
     if method == "exhaustive":
         return _exhaustive_s(Xt, lam, D, free_mask, pen)
-    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen)
+    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen, starts=starts)
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
