@@ -27,7 +27,7 @@ from .exceptions import (
     SolverError,
     UnrealizablePatternsError,
 )
-from .generation import generate, network_directions
+from .generation import generate
 from .losses import get_loss
 from .network import Network
 from .patterns import (
@@ -195,7 +195,7 @@ def init_directions(init: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray | No
         if net.n_outputs != 1 or net.input_dim != X.shape[1]:
             raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
                              f"outputs; X has {X.shape[1]} features (scalar output)")
-        cols.append(network_directions(net, X, Xt))
+        cols.append(net.lifted_directions(Xt.shape[1] > X.shape[1]))
     return np.vstack(cols)
 
 

@@ -111,20 +111,10 @@ class GenerationReport:
                 f"stopped: {self.stopped}, {self.time:.2f}s")
 
 
-def network_directions(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
-    r"""Lifted directions :math:`u_k = (w_k, b_k)` of a network's neurons (its gates for a
-    gated one), shape (m, k); :math:`u_k = w_k` when :math:`\tilde X` has no bias column.
-    Neurons with :math:`u_k = 0` are left out."""
-    G = net.W1 if net.gates is None else net.gates
-    b = net.b1 if net.gates is None else net.gate_bias
-    U = G if Xt.shape[1] == X.shape[1] else np.hstack([G, b[:, None]])
-    return U[np.linalg.norm(U, axis=1) > 0]
-
-
 def network_patterns(net: Network, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
     r"""Patterns :math:`1[\tilde Xu_k \ge 0]` of a network's neurons (gates for a gated one)
-    on lifted data, shape (n, m) (:func:`network_directions`)."""
-    return (Xt @ network_directions(net, X, Xt).T) >= 0
+    on lifted data, shape (n, m) (:meth:`convexnn.Network.lifted_directions`)."""
+    return (Xt @ net.lifted_directions(Xt.shape[1] > X.shape[1]).T) >= 0
 
 
 def _lambda(program, pred: np.ndarray) -> np.ndarray:
@@ -201,17 +191,16 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
         t_master = time.perf_counter() - t_round
         ahead = (report.history[-1]["round_time"] if report.history
                  else t_master + 2.0 * t_seed)
-        if rnd > 1 or not exact_pricing:
-            if spent + ahead > time_limit:
-                report.rounds = rnd
-                report.stopped = (f"time budget ({time_limit:.3g}s, {budget_note}; another "
-                                  f"round would end near {spent + ahead:.3g}s)")
-                report.history.append(dict(round=rnd, patterns=program.n_patterns,
-                                           objective=obj, time=spent, round_time=t_master))
-                if verbose:
-                    print(f"generation round {rnd}: P={program.n_patterns} objective="
-                          f"{obj:.10g} {spent:.2f}s; stopped: {report.stopped}")
-                break
+        if (rnd > 1 or not exact_pricing) and spent + ahead > time_limit:
+            report.rounds = rnd
+            report.stopped = (f"time budget ({time_limit:.3g}s, {budget_note}; another "
+                              f"round would end near {spent + ahead:.3g}s)")
+            report.history.append(dict(round=rnd, patterns=program.n_patterns,
+                                       objective=obj, time=spent, round_time=t_master))
+            if verbose:
+                print(f"generation round {rnd}: P={program.n_patterns} objective="
+                      f"{obj:.10g} {spent:.2f}s; stopped: {report.stopped}")
+            break
         pred = program.predict(sol)
         lam = _lambda(program, pred)
         # pricing from random starts and from the current neurons (perturbed)
@@ -244,7 +233,7 @@ def _generate(make_program, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, *, bet
             desc_obj = dnet.objective
             if desc_obj < obj - DESCENT_RTOL * max(1.0, abs(obj)):
                 new_d = _new_directions(Xt, dnet.directions(), S)
-        keep = network_directions(net, X, Xt)
+        keep = net.lifted_directions(dp > X.shape[1])
         entry = dict(round=rnd, patterns=program.n_patterns, objective=obj,
                      max_violation=float(vals[0] / beta) if vals.size else 0.0,
                      new_pricing=int(new_p.shape[0]), new_descent=int(new_d.shape[0]),
@@ -365,14 +354,9 @@ def _dedup_columns(D: np.ndarray) -> np.ndarray:
 def _dedup(Xt: np.ndarray, U: np.ndarray) -> np.ndarray:
     r"""Directions (rows of U) with distinct patterns :math:`1[\tilde Xu \ge 0]`, the first
     of each; directions whose pattern is all off are dropped."""
-    if not U.shape[0]:
-        return U
     D = (Xt @ U.T) >= 0
-    keep = np.flatnonzero(D.any(axis=0))
-    if not keep.size:
-        return U[:0]
-    _, first = np.unique(np.packbits(D[:, keep], axis=0), axis=1, return_index=True)
-    return U[keep[np.sort(first)]]
+    keep = D.any(axis=0)
+    return unique_patterns(D[:, keep], U[keep])[1] if keep.any() else U[:0]
 
 
 def _new_columns(D: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -396,4 +380,4 @@ def _not_in(D: np.ndarray, S: np.ndarray) -> np.ndarray:
     return np.array([p.tobytes() not in have for p in np.packbits(D, axis=0).T])
 
 
-__all__ = ["GenerationReport", "generate", "network_directions", "network_patterns"]
+__all__ = ["GenerationReport", "generate", "network_patterns"]

@@ -180,6 +180,15 @@ class Network:
             return X @ self.W1.T + self.b1 >= 0
         return X @ self.gates.T + self.gate_bias >= 0
 
+    def lifted_directions(self, bias_column: bool) -> np.ndarray:
+        r"""The neurons' directions on lifted data :math:`\tilde X = [X, 1]`:
+        :math:`u_k = (w_k, b_k)` (the gates :math:`(g_k, g_{0k})` if gated), or :math:`w_k`
+        alone without a bias column; neurons with :math:`u_k = 0` are left out.  Shape
+        (m', d + 1) or (m', d); :math:`1[\tilde Xu_k \ge 0]` is neuron k's pattern."""
+        G, b = (self.W1, self.b1) if self.gates is None else (self.gates, self.gate_bias)
+        U = np.hstack([G, b[:, None]]) if bias_column else G
+        return U[np.linalg.norm(U, axis=1) > 0]
+
     def hidden(self, X: Any) -> np.ndarray:
         r"""Hidden features :math:`\sigma(XW_1^\top + b_1)`, shape (n, m)."""
         X = self._check_X(X)
