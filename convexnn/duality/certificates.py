@@ -71,11 +71,10 @@ REFINE_RTOL = 1e-2
 #: safety net only, the node budget (:data:`convexnn.duality.dual_norm.BB_NODES`) binds first on an
 #: unloaded machine, so the same input takes the same path.
 BB_TIME = 120.0
-#: Fresh gates of the refutation search of a fit that did not list every pattern.  Its
-#: own patterns (all of a fixed sample's; none after pattern generation, which priced
-#: them) and the ascent into their adjacent cells do most of the refuting; with 500 fresh
-#: gates the search took 0.74 s against a 0.35 s solve (diabetes, 200 gates), with 64 it
-#: refuted the same fits.
+#: Fresh gates of the refutation search of a fit that did not list every pattern.  The
+#: ascent from the fit's neurons into adjacent cells does most of the refuting; with 500
+#: fresh gates the search took 0.74 s against a 0.35 s solve (diabetes, 200 gates), with
+#: 64 it refuted the same fits.
 GENERATED_SEARCH_SAMPLES = 64
 #: Losses whose dual point -grad loss is unique (refutation is then a proof).
 _SMOOTH = ("squared", "logistic")
@@ -348,40 +347,44 @@ class _DualEval:
     proven: bool
 
 
+def _bb_applies(Xt: np.ndarray, free: np.ndarray, bb_time: float) -> bool:
+    """Whether branch and bound bounds the dual norm where the patterns are not all listed:
+    every coordinate penalized, a time budget, and rank(X~) <= BB_MAX_RANK."""
+    return not free.any() and bb_time > 0 and bb_eligible(Xt)
+
+
 def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y, Xt, free,
                    D, *, beta: float, loss: Loss, exhaustive: bool, gated: bool,
                    bb_time: float = BB_TIME, search: bool = True,
                    neuron_starts: bool = False) -> _DualEval:
     """Steps 3-4 of the module docstring for a dual point ``lam`` (already projected).
 
-    Without ``search`` a point whose dual norm can only be bounded in closed form (no
-    enumeration, no branch and bound) gets that bound alone: the pattern search would
-    only find a lower value of s, which moves neither the scale nor the bound."""
+    Where neither enumeration nor branch and bound proves s, the pattern search can only
+    find lower values of s, which move neither the scale nor the bound: without
+    ``search`` the closed-form bound is used alone.  With ``neuron_starts`` (a fit's
+    recovered network, whose neurons are their cells' maximizers at the program's
+    optimum) the search ascends from the neurons instead of solving their cells' cones;
+    otherwise the network's own patterns join D."""
     moved = float(np.linalg.norm(lam - lam_raw)) / max(float(np.linalg.norm(lam_raw)), 1e-300)
-    # 3. dual norm (the search adds the network's own patterns to the candidates)
+    # 3. dual norm
     method = "gated" if gated else "exhaustive" if exhaustive else "search"
-    bb = method == "search" and not free.any() and bb_time > 0 and bb_eligible(Xt)
-    if method == "search" and not bb and not search:
-        s = global_bound(Xt, lam, ~free)
-        scale = 1.0 if s <= beta else beta / s
-        return _DualEval(lam, float(s), float("nan"), None, 0, method, float(scale),
-                         float(-loss.conjugate(-scale * lam, y)), moved, False)
     proven = method != "search"
-    if bb:
+
+    def own_patterns() -> np.ndarray:  # D plus the network's own patterns
+        return unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))[0]
+
+    if method == "search" and _bb_applies(Xt, free, bb_time):
         # the network's own patterns seed the incumbent of the branch and bound
-        D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
         method = "branch_bound"
-        s, found, viol, n_checked, proven = branch_bound_s(Xt, lam, D, beta=beta,
+        s, found, viol, n_checked, proven = branch_bound_s(Xt, lam, own_patterns(), beta=beta,
                                                            time_limit=bb_time)
+    elif method == "search" and not search:
+        s, found, viol, n_checked = global_bound(Xt, lam, ~free), float("nan"), None, 0
     elif method == "search" and neuron_starts:
-        # a fit's recovered network: its neurons are their cells' maximizers (optimality
-        # over the fit's patterns), so the search ascends from them with no cone solve
-        # for their cells, and from the cells of D
-        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method,
-                                              starts=_neuron_directions(network, Xt))
+        starts = network.lifted_directions(Xt.shape[1] > X.shape[1])
+        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method, starts=starts)
     elif method == "search":
-        D, _ = unique_patterns(np.concatenate([D, network.activation_patterns(X)], axis=1))
-        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
+        s, found, viol, n_checked = dual_norm(Xt, lam, own_patterns(), free, method)
     else:
         s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
     # 4. scale into the dual feasible set and evaluate the dual objective
@@ -389,13 +392,6 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
     lower = -loss.conjugate(-scale * lam, y)
     return _DualEval(lam, float(s), float(found), viol, int(n_checked), method, float(scale),
                      float(lower), moved, bool(proven))
-
-
-def _neuron_directions(network: Network, Xt: np.ndarray) -> np.ndarray:
-    r"""The neurons' lifted directions :math:`u_k = (w_k, b_k)` (:math:`w_k` without a bias
-    column), the nonzero ones."""
-    U = network.W1 if Xt.shape[1] == network.W1.shape[1] else np.hstack([network.W1, network.b1[:, None]])
-    return U[np.linalg.norm(U, axis=1) > 0]
 
 
 def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
@@ -475,8 +471,8 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     exhaustive; otherwise a search ascends from the network's neurons into adjacent cells
     and checks 64 fresh Gaussian gates' cells (it can refute but never certify; the fit's
     own cells cannot refute, their maxima are at most beta at the program's optimum), or,
-    where the rank allows, branch and bound seeded with the fit's patterns proves s.  A gated fit is
-    checked over its gates (optimality among gated networks with those gates).  Besides
+    where the rank allows, branch and bound seeded with the fit's patterns proves s.  A
+    gated fit is checked over its gates (optimality among gated networks with those gates).  Besides
     the network's own dual point, the convex solution's predictions are tried, and with
     ``refine`` the cutting-plane dual solve (see :func:`certify`).
     """
@@ -492,12 +488,11 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     D = program.D
     if not exhaustive:  # search: the fit's patterns plus fresh samples
         rng = np.random.default_rng((0 if result.seed is None else result.seed, 7))
-        bb = not free.any() and time_limit > 0 and bb_eligible(Xt)
-        if getattr(result, "generation", None) is not None or not bb:
+        if getattr(result, "generation", None) is not None or not _bb_applies(Xt, free, time_limit):
             # the program's own cells cannot refute: at its optimum their cone maxima are
             # at most beta (to the solve's tolerance); the search ascends from the neurons
             # into the adjacent cells, and looks at fresh cells (200-gate diabetes: the
-            # certificate 0.22 s -> below 0.1 s).  Branch and bound keeps them as seeds.
+            # certificate 0.22 s -> 0.18 s).  Branch and bound keeps them as seeds.
             D = sample_patterns(Xt, GENERATED_SEARCH_SAMPLES, seed=rng).D
         else:
             D = np.concatenate([D, sample_patterns(Xt, GENERATED_SEARCH_SAMPLES, seed=rng).D],
