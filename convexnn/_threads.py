@@ -83,7 +83,7 @@ __all__ = ["SMALL_SAMPLES", "blas_threads", "limit_blas", "worker_threads"]
 
 @contextmanager
 def limit_torch(threads: int | None = 1, *, n_samples: int | None = None) -> Iterator[None]:
-    """Cap torch's intra-op threads at ``threads`` inside the block (restored on exit), with
+    """Set torch's intra-op threads to ``threads`` inside the block (restored on exit), with
     the same rule as :func:`limit_blas`: small problems only.  Measured on 2 shared cores
     at load average 3 (batched cone projections of 400 patterns, n = 442): 0.36-0.47 s on
     one thread, 2.1-6.7 s on two."""

@@ -246,42 +246,35 @@ def _batched_supports(Xt, C, D, order, cheap, upper, lower, U, solved, best, pru
     from ..solvers.cone_projection import project_cones
 
     with limit_torch(1, n_samples=Xt.shape[0]):
-        return _batched(torch, project_cones, Xt, C, D, order, cheap, upper, lower, U, solved,
-                        best, prune)
-
-
-def _batched(torch, project_cones, Xt, C, D, order, cheap, upper, lower, U, solved, best,
-             prune) -> float:
-    """The body of :func:`_batched_supports` (inside its thread limit)."""
-    Xt_t = torch.as_tensor(Xt)
-    D_t = torch.as_tensor(D)
-    S = 2.0 * D - 1.0
-    pairs = [(int(i), col) for i in order for col in (0, 1) if not solved[i, col]]
-    for lo in range(0, len(pairs), BATCH_SIZE):
-        chunk = pairs[lo:lo + BATCH_SIZE]
-        if prune and cheap[chunk[0][0]] <= best:
-            break
-        idx = np.array([i for i, _ in chunk])
-        sgn = np.array([1.0 if col == 0 else -1.0 for _, col in chunk])
-        Cb = sgn[:, None] * C[idx]
-        res = project_cones(Xt_t, D_t, torch.as_tensor(idx), torch.as_tensor(Cb))
-        u = res.u.numpy()
-        exact = res.exact.numpy()
-        norms = np.linalg.norm(u, axis=1)
-        ok = exact & (norms > FEAS_TOL * np.maximum(cheap[idx], 1e-300))
-        unit = u / np.where(ok, norms, 1.0)[:, None]
-        # re-check A u >= 0 in numpy (the _lower_from test, for the whole batch)
-        Z = S[:, idx] * (Xt @ unit.T)
-        feas = np.all(Z >= -FEAS_TOL * np.linalg.norm(Xt, axis=1)[:, None], axis=0)
-        val = np.einsum("bk,bk->b", Cb, unit)
-        for b, (i, col) in enumerate(chunk):
-            if not exact[b]:
-                continue  # the NNLS loop finishes it
-            upper[i, col] = min(float(norms[b]), float(cheap[i]))
-            solved[i, col] = True
-            if ok[b] and feas[b] and val[b] > 0:  # else s = 0 (c in the polar cone) or no point
-                lower[i, col], U[i, col] = min(float(val[b]), upper[i, col]), unit[b]
-                best = max(best, lower[i, col])
+        Xt_t = torch.as_tensor(Xt)
+        D_t = torch.as_tensor(D)
+        S = 2.0 * D - 1.0
+        pairs = [(int(i), col) for i in order for col in (0, 1) if not solved[i, col]]
+        for lo in range(0, len(pairs), BATCH_SIZE):
+            chunk = pairs[lo:lo + BATCH_SIZE]
+            if prune and cheap[chunk[0][0]] <= best:
+                break
+            idx = np.array([i for i, _ in chunk])
+            sgn = np.array([1.0 if col == 0 else -1.0 for _, col in chunk])
+            Cb = sgn[:, None] * C[idx]
+            res = project_cones(Xt_t, D_t, torch.as_tensor(idx), torch.as_tensor(Cb))
+            u = res.u.numpy()
+            exact = res.exact.numpy()
+            norms = np.linalg.norm(u, axis=1)
+            ok = exact & (norms > FEAS_TOL * np.maximum(cheap[idx], 1e-300))
+            unit = u / np.where(ok, norms, 1.0)[:, None]
+            # re-check A u >= 0 in numpy (the _lower_from test, for the whole batch)
+            Z = S[:, idx] * (Xt @ unit.T)
+            feas = np.all(Z >= -FEAS_TOL * np.linalg.norm(Xt, axis=1)[:, None], axis=0)
+            val = np.einsum("bk,bk->b", Cb, unit)
+            for b, (i, col) in enumerate(chunk):
+                if not exact[b]:
+                    continue  # the NNLS loop finishes it
+                upper[i, col] = min(float(norms[b]), float(cheap[i]))
+                solved[i, col] = True
+                if ok[b] and feas[b] and val[b] > 0:  # else s = 0 (c in the polar cone) or no point
+                    lower[i, col], U[i, col] = min(float(val[b]), upper[i, col]), unit[b]
+                    best = max(best, lower[i, col])
     return best
 
 

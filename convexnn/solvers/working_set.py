@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._lazy import torch_module as _torch
-from .._threads import limit_blas
+from .._threads import limit_blas, limit_torch
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, orthonormal_free_basis
@@ -373,16 +373,13 @@ class WorkingSetSolver:
         :class:`~convexnn.programs.two_layer.TwoLayerProgram`)."""
         torch = _torch()
         self._check_memory(program)
-        threads = torch.get_num_threads()
-        # per-solve state lives here, not on the solver (which can be reused)
-        cache = SolveCache(outer_threads=threads)  # the certificate's large scans use them all
-        if self.num_threads:
-            torch.set_num_threads(self.num_threads)
-        try:  # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
-            with limit_blas(self.num_threads, n_samples=program.n_samples):
-                return self._solve(program, cache)
-        finally:
-            torch.set_num_threads(threads)
+        # per-solve state lives here, not on the solver (which can be reused); the
+        # certificate's large scans use every thread the caller had
+        cache = SolveCache(outer_threads=torch.get_num_threads())
+        # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
+        with limit_torch(self.num_threads), \
+                limit_blas(self.num_threads, n_samples=program.n_samples):
+            return self._solve(program, cache)
 
     def _solve(self, program, cache: SolveCache) -> ConvexSolution:
         torch = _torch()

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._threads import SMALL_SAMPLES
+from .._threads import limit_torch
 from .._validation import check_array, check_choice, check_int, check_positive, check_X_y
 from ..losses import Loss, encode_labels, get_loss
 from .modules import MLPModule, TwoLayerModule, as_module, as_network, objective, torch_seed
@@ -249,18 +249,16 @@ def train(model: Any, X: Any, y: Any, *, beta: float, loss: str | Loss = "square
         out = module(Xt)
     if tuple(out.shape) != tuple(yt.shape):
         raise ValueError(f"the model predicts shape {tuple(out.shape)}; y has shape {tuple(yt.shape)}")
-    threads = torch.get_num_threads()
-    if num_threads is None and Xt.shape[0] < SMALL_SAMPLES:
-        num_threads = 1
-    if num_threads is not None:
-        torch.set_num_threads(check_int("num_threads", num_threads))
-    try:
+    # one torch thread below SMALL_SAMPLES unless told otherwise (convexnn._threads)
+    if num_threads is None:
+        cap = limit_torch(1, n_samples=Xt.shape[0])
+    else:
+        cap = limit_torch(check_int("num_threads", num_threads))
+    with cap:
         return _train_loop(module, Xt, yt, beta=beta, loss=loss_obj, optimizer=optimizer,
                            epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
                            seed=seed, optimum=optimum, log_every=log_every, tol=tol, quiet=quiet,
                            callback=callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_loop(module, Xt, yt, *, beta, loss, optimizer, epochs, lr, batch_size, momentum,
