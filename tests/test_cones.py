@@ -185,3 +185,39 @@ def test_batched_supports_equal_nnls(seed, n, k):
         for col in range(2):
             u = bat.U[i, col]
             assert np.all(S[:, i] * (Xt @ u) >= -1e-9 * np.linalg.norm(Xt, axis=1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), bias=st.booleans(), frac=st.floats(0.1, 1.5))
+def test_search_with_enough_refutes_exactly_when_full_search_does(seed, bias, frac):
+    """The pattern search's shortcuts for a refutation (a direct evaluation at each
+    pattern's unconstrained maximizer; pattern_supports stopping at ``enough``):
+
+    * the value returned is attained: |lam^T (Xt u)_+| / ||u_pen|| at the returned u;
+    * it never exceeds the exact maximum over all cells (enumeration, the truth);
+    * it exceeds ``enough`` whenever the full search's value does, and then the search
+      refutes; pattern_supports' unsolved pairs keep valid (cheap) upper bounds."""
+    from convexnn.duality.dual_norm import _search_s
+
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(6, 14)), int(rng.integers(1, 4))
+    X = rng.standard_normal((n, d))
+    Xt = add_bias_column(X) if bias else X
+    lam = rng.standard_normal(n)
+    pen = np.ones(Xt.shape[1], bool)
+    D = enumerate_patterns(Xt).D
+    exact = pattern_supports(Xt, lam, D, prune=False).max_upper
+    enough = frac * exact
+    full, _, _ = _search_s(Xt, lam, D, None, pen)
+    fast, viol, _ = _search_s(Xt, lam, D, None, pen, enough=enough)
+    u = viol.u
+    attained = abs(float(lam @ np.maximum(Xt @ u, 0.0))) / np.linalg.norm(u[pen])
+    assert fast == pytest.approx(attained, rel=1e-9, abs=1e-12)
+    assert fast <= exact * (1 + 1e-9) + 1e-12
+    assert (fast > enough) == (full > enough)
+    part = pattern_supports(Xt, lam, D, enough=enough)
+    ref = pattern_supports(Xt, lam, D, prune=False)
+    assert np.all(part.upper >= ref.upper * (1 - 1e-9) - 1e-12)
+    done = part.solved
+    assert np.allclose(part.lower[done], ref.lower[done], atol=1e-9 * (1 + exact))
+    assert (part.max_lower > enough) == (ref.max_lower > enough)

@@ -366,6 +366,8 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
     optimum) the search ascends from the neurons instead of solving their cells' cones;
     otherwise the network's own patterns join D."""
     moved = float(np.linalg.norm(lam - lam_raw)) / max(float(np.linalg.norm(lam_raw)), 1e-300)
+    # a search value above this refutes already: further ascents could only raise it
+    enough = beta * (1 + REFUTE_RTOL)
     # 3. dual norm
     method = "gated" if gated else "exhaustive" if exhaustive else "search"
     proven = method != "search"
@@ -382,9 +384,11 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
         s, found, viol, n_checked = global_bound(Xt, lam, ~free), float("nan"), None, 0
     elif method == "search" and neuron_starts:
         starts = network.lifted_directions(Xt.shape[1] > X.shape[1])
-        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method, starts=starts)
+        s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method, starts=starts,
+                                              enough=enough)
     elif method == "search":
-        s, found, viol, n_checked = dual_norm(Xt, lam, own_patterns(), free, method)
+        s, found, viol, n_checked = dual_norm(Xt, lam, own_patterns(), free, method,
+                                              enough=enough)
     else:
         s, found, viol, n_checked = dual_norm(Xt, lam, D, free, method)
     # 4. scale into the dual feasible set and evaluate the dual objective
@@ -469,7 +473,8 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     Uses the fit's own data, beta, loss and variant.  When the fit enumerated every
     pattern (``result.exhaustive``) the same pattern set is reused, so the check is
     exhaustive; otherwise a search ascends from the network's neurons into adjacent cells
-    and checks 64 fresh Gaussian gates' cells (it can refute but never certify; the fit's
+    and checks 64 fresh Gaussian gates' cells, stopping at the first refutation (it can
+    refute but never certify; the fit's
     own cells cannot refute, their maxima are at most beta at the program's optimum), or,
     where the rank allows, branch and bound seeded with the fit's patterns proves s.  A
     gated fit is checked over its gates (optimality among gated networks with those gates).  Besides

@@ -328,7 +328,8 @@ def _cheap_upper(Xt: np.ndarray, C: np.ndarray, D: np.ndarray, free: np.ndarray 
     return bound
 
 
-def pattern_supports(Xt, lam, D, *, free=None, prune: bool = True) -> PatternSupports:
+def pattern_supports(Xt, lam, D, *, free=None, prune: bool = True,
+                     enough: float | None = None) -> PatternSupports:
     r"""Cone supports :math:`s_{i,\pm} = \max\{\pm\lambda^\top D_i\tilde X u :
     (2D_i - I)\tilde Xu \ge 0, \|u_\pi\| \le 1\}` for every pattern (THEORY A.7 step 2).
 
@@ -354,6 +355,9 @@ def pattern_supports(Xt, lam, D, *, free=None, prune: bool = True) -> PatternSup
         Free (unpenalized) coordinates of u.
     prune : bool, default=True
         Skip patterns whose cheap bound cannot beat the best lower bound.
+    enough : float, optional
+        Stop solving once a lower bound above this is known (a refutation); the
+        unsolved patterns keep their cheap upper bounds (valid) and ``solved`` False.
 
     Returns
     -------
@@ -389,11 +393,12 @@ def pattern_supports(Xt, lam, D, *, free=None, prune: bool = True) -> PatternSup
             solved[idx, col] = True
         solved[cheap == 0] = True
     best = float(np.max(lower, initial=0.0))
+    done = lambda: enough is not None and best > enough  # noqa: E731
     order = np.argsort(-cheap, kind="stable")
-    if free is None and int((~solved).sum()) >= BATCH_MIN:
+    if free is None and int((~solved).sum()) >= BATCH_MIN and not done():
         best = _batched_supports(Xt, C, D, order, cheap, upper, lower, U, solved, best, prune)
     for i in order:
-        if prune and cheap[i] <= best:
+        if (prune and cheap[i] <= best) or done():
             break
         A = S[:, i, None] * Xt
         for col, sign in ((0, 1.0), (1, -1.0)):

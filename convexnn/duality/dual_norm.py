@@ -175,19 +175,53 @@ def _ascend(Xt, lam, d_pat, sign, u, free, pen, max_steps: int = 25):
     return best, u
 
 
-def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None):
+def _direct_witness(Xt, lam, D, free, pen, starts, enough):
+    r"""A refutation without cone solves, or None: the value
+    :math:`|\lambda^\top(\tilde Xu)_+|/\|u_\pi\|` (a lower bound of s at any u) at the
+    starts and at :math:`\pm c_i`, :math:`c_i = \tilde X^\top D_i\lambda` (each
+    pattern's unconstrained maximizer).  When the best exceeds ``enough``, its own cell's
+    maximum (one cone solve, at least as large) is ascended (:func:`_ascend`).  Returns
+    (value, u, sign) or None."""
+    C = (D * lam[:, None]).T @ Xt
+    P = np.concatenate([C, -C] + ([] if starts is None else [starts]))
+    norms = np.linalg.norm(P[:, pen], axis=1)
+    signed = lam @ np.maximum(Xt @ P.T, 0.0)
+    vals = np.abs(signed) / np.where(norms > 0, norms, np.inf)
+    k = int(np.argmax(vals)) if vals.size else -1
+    if k < 0 or not vals[k] > enough:
+        return None
+    u, sign = P[k] / norms[k], 1 if signed[k] >= 0 else -1
+    d_pat = Xt @ u >= 0
+    A = (2.0 * d_pat - 1.0)[:, None] * Xt
+    _, lower, u_cell = cone_support(A, sign * (Xt.T @ (d_pat * lam)), free=free)
+    if lower > vals[k] and float(np.linalg.norm(u_cell[pen])) > 0:
+        u = u_cell
+    val, u = _ascend(Xt, lam, d_pat, sign, u, free, pen)
+    return max(val, float(vals[k])), u, sign
+
+
+def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=None):
     """Pattern search: cone maxima over the candidate patterns, then local ascent from
     the best few.  ``starts`` (m, k) are further points, each in its own cell (a network's
     neurons: at an optimum an active neuron is its cell's maximizer already, so its cell
-    needs no cone solve); they compete for the ascents by their own values.  Returns
-    (found value, Violation, number of patterns and starts)."""
+    needs no cone solve); they compete for the ascents by their own values.  When the
+    best candidate already exceeds ``enough`` (a refutation), only it ascends (the
+    others could only raise a value that is not a bound).  Returns (found value,
+    Violation, number of patterns and starts).  With ``enough``, a direct evaluation
+    first (:func:`_direct_witness`): a refutation found there needs no cone solves."""
+    n_starts = 0 if starts is None else starts.shape[0]
+    if enough is not None:
+        witness = _direct_witness(Xt, lam, D, free, pen, starts, enough)
+        if witness is not None:
+            val, u, sign = witness
+            viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+            return val, viol, D.shape[1] + n_starts
     cands = []  # (value, pattern, sign, point)
     if D.shape[1]:
-        ps = pattern_supports(Xt, lam, D, free=free)
+        ps = pattern_supports(Xt, lam, D, free=free, enough=enough)
         for flat in np.argsort(-ps.lower, axis=None)[:n_ascent]:
             i, col = np.unravel_index(int(flat), ps.lower.shape)
             cands.append((float(ps.lower[i, col]), D[:, i], 1 if col == 0 else -1, ps.U[i, col]))
-    n_starts = 0 if starts is None else starts.shape[0]
     if n_starts:
         Z = Xt @ starts.T
         signed = lam @ np.maximum(Z, 0.0)
@@ -197,6 +231,8 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None):
             cands.append((float(vals[k]), Z[:, k] >= 0, 1 if signed[k] >= 0 else -1,
                           starts[k] / norms[k] if norms[k] > 0 else starts[k]))
     cands.sort(key=lambda c: -c[0])
+    if enough is not None and cands and cands[0][0] > enough:
+        n_ascent = 1
     best_val, best = -1.0, None
     for _, d_pat, sign, u0 in cands[:n_ascent]:
         val, u = _ascend(Xt, lam, np.array(d_pat, dtype=bool), sign, u0, free, pen)
@@ -257,14 +293,16 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
 
 
 def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
-              method: str, starts: np.ndarray | None = None) -> tuple[float, float, Violation, int]:
+              method: str, starts: np.ndarray | None = None,
+              enough: float | None = None) -> tuple[float, float, Violation, int]:
     r"""(s, found, most violated, patterns checked) for the dual point ``lam``.
 
     ``s`` is a proven upper bound of
     :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|` and ``found`` the largest
     value attained by a direction, a lower bound of it (the two are equal for "gated").
     ``free`` is the mask of the unpenalized coordinates of :math:`\tilde X`; ``method``
-    is "exhaustive", "search" or "gated" (see the module docstring).
+    is "exhaustive", "search" or "gated" (see the module docstring); ``enough``: a
+    search value above it needs no further ascent (:func:`_search_s`).
     """
     pen = ~free
     free_mask = None if not free.any() else free
@@ -273,7 +311,7 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
         return s, s, viol, n_checked
     if method == "exhaustive":
         return _exhaustive_s(Xt, lam, D, free_mask, pen)
-    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen, starts=starts)
+    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen, starts=starts, enough=enough)
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
