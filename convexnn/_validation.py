@@ -82,6 +82,16 @@ def check_options(where: str, options: dict, accepted: Iterable[str]) -> None:
             f"the solver options it accepts are {', '.join(accepted)}")
 
 
+def check_num_threads(value: Any) -> int | str | None:
+    """The working-set solver's ``num_threads``: a positive int, None or "auto"."""
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return value
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ConvexNNValueError(
+            f"num_threads must be a positive integer, None (no cap) or 'auto'; got {value!r}")
+    return int(value)
+
+
 def check_n_jobs(value: Any) -> int | None:
     """``n_jobs`` in joblib's convention: None, a positive count, or -1, -2, ... (all CPUs,
     all but one, ...); 0 is refused."""

@@ -20,7 +20,14 @@ import numpy as np
 
 from ._threads import small_problem_threads
 from ._transient import Transient
-from ._validation import check_choice, check_options, check_positive, check_tol, check_X_y
+from ._validation import (
+    check_choice,
+    check_num_threads,
+    check_options,
+    check_positive,
+    check_tol,
+    check_X_y,
+)
 from .exceptions import (
     ConvergenceWarning,
     InaccurateSolutionWarning,
@@ -283,6 +290,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     solver_options.pop("depth", None)
     t0 = time.perf_counter()
     check_options("fit", solver_options, accepted_options(choose_solver(solver, None)))
+    if "num_threads" in solver_options:
+        solver_options["num_threads"] = check_num_threads(solver_options["num_threads"])
     tol = check_tol("tol", tol)
     X, y = check_X_y(X, y)
     check_positive("beta", beta)

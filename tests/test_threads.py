@@ -93,3 +93,52 @@ def test_compare_jobs_call_worker_threads_only_in_workers(monkeypatch, rng):
     assert calls == []
     comparison._train_run(X, y, {**job, "parent": -1}, settings)
     assert calls == [1]
+
+
+def test_wide_products_lift_the_cap_only_when_allowed_idle_and_large(two_threads, monkeypatch):
+    """num_threads="auto": a product of at least WIDE_FLOPS gets the process's own BLAS
+    threads back inside the capped solve, when the machine is idle; a small product, a
+    loaded machine, or an explicit cap keep one thread."""
+    _threads._controller()
+    monkeypatch.setattr(_threads, "_OWN_THREADS", 2)
+    big, small = _threads.WIDE_FLOPS, _threads.WIDE_FLOPS / 10
+    for idle, allow, flops, expect in [(True, True, big, 2), (True, True, small, 1),
+                                       (False, True, big, 1), (True, False, big, 1)]:
+        monkeypatch.setattr(_threads, "machine_idle", lambda idle=idle: idle)
+        with _threads.limit_blas(1, n_samples=10), _threads.allow_wide_products(allow):
+            with _threads.wide_products(flops):
+                assert set(_blas_counts()) == {expect}, (idle, allow, flops)
+            assert set(_blas_counts()) == {1}  # the cap is back after the product
+
+
+def test_auto_threads_widen_the_schur_factorization(two_threads, monkeypatch, rng):
+    """In a solve with the default num_threads="auto" the n x n Schur complement of a
+    large enough program is factored with the process's threads; num_threads=1 keeps
+    one; both give the same answer."""
+    monkeypatch.setattr(_threads, "machine_idle", lambda: True)
+    monkeypatch.setattr(_threads, "_OWN_THREADS", 2)
+    monkeypatch.setattr(_threads, "WIDE_FLOPS", 1e5)
+    X, y = rng.standard_normal((60, 3)), rng.standard_normal(60)
+    seen = []
+    real = kkt.DenseCholesky.__init__
+
+    def spy(self, K):
+        seen.append(max(_blas_counts()))
+        real(self, K)
+
+    monkeypatch.setattr(kkt.DenseCholesky, "__init__", spy)
+    auto = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False)
+    assert seen and max(seen) == 2
+    seen.clear()
+    one = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False, num_threads=1)
+    assert seen and set(seen) == {1}
+    assert auto.objective == pytest.approx(one.objective, rel=1e-7)
+
+
+def test_num_threads_is_validated():
+    import numpy as np
+
+    X, y = np.ones((4, 1)) * np.arange(4)[:, None], np.arange(4.0)
+    for bad in ("many", 0, -1, 1.5, True):
+        with pytest.raises(cn.ConvexNNError, match="num_threads"):
+            cn.fit(X, y, beta=0.1, num_threads=bad)

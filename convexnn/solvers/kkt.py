@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._lazy import torch_module as _torch
+from .._threads import wide_products
 from .blocks import BlockSet
 from .cone_rows import rowvec
 from .subproblem import Subproblem
@@ -60,11 +61,12 @@ class KKTSolver:
             Rinv = torch.linalg.solve_triangular(Rchol, eye, upper=False)
             # B_s^{-1} r = R^{-T}(R^{-1} r): two batched row-vector products
             self.Rinv, self.RinvT = Rinv, Rinv.transpose(1, 2).contiguous()
-            S = _gram_sum(blocks, _group_factors(blocks, Rinv), self.hs)
             self.kept = blocks.n_groups * d
-            idx = range(n)
-            S[idx, idx] += 1.0  # numpy (lower triangle) or torch
-            self.Schol = DenseCholesky(S)
+            with wide_products(n * n * self.kept + n ** 3 / 3):
+                S = _gram_sum(blocks, _group_factors(blocks, Rinv), self.hs)
+                idx = range(n)
+                S[idx, idx] += 1.0  # numpy (lower triangle) or torch
+                self.Schol = DenseCholesky(S)
             if q:
                 self.Phi = self.hs[:, None] * prob.F
                 SiPhi = self.Schol.solve(self.Phi)
@@ -72,7 +74,8 @@ class KKTSolver:
                 self.Kachol = torch.linalg.cholesky(Ka)
         else:
             N = m * d
-            gram = _weighted_gram(prob, H)
+            with wide_products(n * (N + q) ** 2):
+                gram = _weighted_gram(prob, H)
             if dev.type == "cpu":
                 # a reused Fortran-ordered buffer (a fresh one costs page faults), factored
                 # in place; only its lower triangle is read
@@ -92,7 +95,8 @@ class KKTSolver:
                 K[idx[:, :, None], idx[:, None, :]] += Bs
                 if q:
                     K[N:, N:] += delta * torch.eye(q, dtype=dt_, device=dev)
-            self.Kchol = DenseCholesky(K)
+            with wide_products((N + q) ** 3 / 3):
+                self.Kchol = DenseCholesky(K)
 
     def _block_solve(self, rt, rv):
         """B^{-1}(rt, rv) blockwise, through the Schur complement of t."""

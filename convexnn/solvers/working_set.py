@@ -43,7 +43,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._lazy import torch_module as _torch
-from .._threads import limit_blas, limit_torch
+from .._threads import allow_wide_products, limit_blas, limit_torch
+from .._validation import check_num_threads
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, orthonormal_free_basis
@@ -152,10 +153,13 @@ class WorkingSetSolver:
         with the largest dual norms at the zero network.
     device : str or None
         torch device ("cpu", "cuda"; default: cuda when available).
-    num_threads : int or None, default=1
-        torch intra-op threads during the solve (restored afterwards).  One thread keeps
-        the many small batched operations from contending for cores on a shared machine;
-        the large products run through BLAS.
+    num_threads : int, None or "auto", default="auto"
+        torch intra-op threads during the solve, and BLAS threads for fewer than
+        :data:`convexnn._threads.SMALL_SAMPLES` samples (restored afterwards).  One thread
+        keeps the many small batched operations from contending for cores on a shared
+        machine.  "auto": one thread, except that the dense Schur-complement products of
+        at least :data:`convexnn._threads.WIDE_FLOPS` use the process's BLAS threads while
+        the machine is idle (:func:`convexnn._threads.wide_products`); None: no cap.
     memory_limit : int or None
         Bytes; refuse (:class:`MemoryBudgetError`) problems estimated above it
         (default: half of the physical memory).
@@ -183,7 +187,7 @@ class WorkingSetSolver:
 
     def __init__(self, tol: float = DEFAULT_TOL, max_iter: int = 300, ipm_tol: float | None = None,
                  initial_rows: int | None = None, max_add: int = 4, initial_blocks="auto",
-                 device=None, num_threads: int | None = 1, memory_limit: int | None = None,
+                 device=None, num_threads: int | str | None = "auto", memory_limit: int | None = None,
                  time_limit: float = math.inf, projection_steps: int | None = None,
                  screen_tol: float = 1e-3, quick_certificates: bool = False,
                  screen_steps: int = 5, separate_add: int = 2, polish: bool = True,
@@ -201,7 +205,7 @@ class WorkingSetSolver:
         self.max_add = max_add
         self.initial_blocks = initial_blocks
         self.device = device
-        self.num_threads = num_threads
+        self.num_threads = check_num_threads(num_threads)
         self.memory_limit = memory_limit
         self.time_limit = time_limit
         self.projection_steps = projection_steps
@@ -377,8 +381,10 @@ class WorkingSetSolver:
         # certificate's large scans use every thread the caller had
         cache = SolveCache(outer_threads=torch.get_num_threads())
         # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
-        with limit_torch(self.num_threads), \
-                limit_blas(self.num_threads, n_samples=program.n_samples):
+        auto = self.num_threads == "auto"
+        threads = 1 if auto else self.num_threads
+        with limit_torch(threads), limit_blas(threads, n_samples=program.n_samples), \
+                allow_wide_products(auto):
             return self._solve(program, cache)
 
     def _solve(self, program, cache: SolveCache) -> ConvexSolution:
