@@ -71,7 +71,13 @@ MAX_FIRST_BLOCKS = 8192
 #: have more facets near any direction.  Measured: diabetes (n = 40 d') 21 iterations
 #: with 4 d', 24 with 8 d'; breast cancer (n = 18 d') 8.2 s with 4 d', 9.6 s with 8 d';
 #: synthetic (n = 196 d') 45 s with 8 d', 64 s with 4 d', 128 s with 16 d'.
+#: At most INITIAL_ROWS_CAP rows (but at least 2 d'): a row's share of every iteration
+#: grows like d'^2 (the block matrices A^T Theta A and the many batched row products).
+#: Breast cancer (d' = 31, 344 blocks), interior-point time of the master, 3 runs each:
+#: squared 1.96-2.18 s with 4 d' = 124 rows, 1.48-1.60 s with 62, 1.51-1.58 s with 93;
+#: logistic 1.91-2.33 s with 124, 1.53-1.79 s with 62, 1.64-1.73 s with 31.
 INITIAL_ROWS = 4
+INITIAL_ROWS_CAP = 48
 MANY_ROWS_RATIO = 100
 #: Interior-point tolerance relative to the certified gap ``tol``, without polish: the
 #: certificate's gap tracks the method's complementarity gap closely (diabetes: 4.3e-6 /
@@ -141,7 +147,8 @@ class WorkingSetSolver:
         equals the convex optimum to ~1e-8).  ``False`` is the fastest way to a certified
         ``tol`` (the benchmark's time-to-gap).
     initial_rows : int, optional
-        Rows per block to start with (default ``min(n, 4 d')``, ``8 d'`` when n > 100 d').
+        Rows per block to start with (default ``4 d'``, ``8 d'`` when n > 100 d', capped
+        at 48 but at least ``2 d'``; at most n).
     max_add : int, default=4
         Violated rows added per block and round.
     separate_add : int, default=2
@@ -236,15 +243,16 @@ class WorkingSetSolver:
         return max(min(M, m), min(M, 8))
 
     def _rows0(self, program) -> int:
-        """Initial cone rows per block: ``initial_rows``, default min(n, 4 d'), 8 d' when
-        n > 100 d' (:data:`INITIAL_ROWS`)."""
+        """Initial cone rows per block: ``initial_rows``, default 4 d' (8 d' when
+        n > 100 d'), capped at :data:`INITIAL_ROWS_CAP` but at least 2 d', and at most n
+        (:data:`INITIAL_ROWS`)."""
         if not program.has_cone_rows:
             return 0
         n, dp = program.Xt.shape
         if self.initial_rows is not None:
             return min(n, self.initial_rows)
         factor = INITIAL_ROWS * (2 if n > MANY_ROWS_RATIO * dp else 1)
-        return min(n, factor * dp)
+        return min(n, max(min(factor * dp, INITIAL_ROWS_CAP), 2 * dp))
 
     def estimate_memory(self, program) -> int:
         """Bytes the solve needs at most: the data and patterns, the row store (O(nP)
