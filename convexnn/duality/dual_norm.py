@@ -200,7 +200,8 @@ def _direct_witness(Xt, lam, D, free, pen, starts, enough):
     return max(val, float(vals[k])), u, sign
 
 
-def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=None):
+def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=None,
+              climb=None):
     """Pattern search: cone maxima over the candidate patterns, then local ascent from
     the best few.  ``starts`` (m, k) are further points, each in its own cell (a network's
     neurons: at an optimum an active neuron is its cell's maximizer already, so its cell
@@ -208,8 +209,20 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=Non
     best candidate already exceeds ``enough`` (a refutation), only it ascends (the
     others could only raise a value that is not a bound).  Returns (found value,
     Violation, number of patterns and starts).  With ``enough``, a direct evaluation
-    first (:func:`_direct_witness`): a refutation found there needs no cone solves."""
+    first (:func:`_direct_witness`): a refutation found there needs no cone solves.
+
+    ``climb`` (k, d') are random directions climbed first by the fixed-point ascent of
+    :func:`convexnn.duality.pricing.price` (vectorized, no cone solve); the best
+    ``n_ascent`` points join the starts and their cells join D."""
     n_starts = 0 if starts is None else starts.shape[0]
+    if climb is not None and climb.shape[0]:
+        from .pricing import price
+
+        _, Uc, _ = price(Xt, lam, climb, free=free)
+        top = Uc[:n_ascent]
+        D = np.concatenate([D, Xt @ top.T >= 0], axis=1)
+        starts = top if starts is None else np.vstack([starts, top])
+        n_starts += climb.shape[0] - top.shape[0]  # every climbed start counts once
     if enough is not None:
         witness = _direct_witness(Xt, lam, D, free, pen, starts, enough)
         if witness is not None:
@@ -222,7 +235,7 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=Non
         for flat in np.argsort(-ps.lower, axis=None)[:n_ascent]:
             i, col = np.unravel_index(int(flat), ps.lower.shape)
             cands.append((float(ps.lower[i, col]), D[:, i], 1 if col == 0 else -1, ps.U[i, col]))
-    if n_starts:
+    if starts is not None and starts.shape[0]:
         Z = Xt @ starts.T
         signed = lam @ np.maximum(Z, 0.0)
         norms = np.linalg.norm(starts[:, pen], axis=1)
@@ -294,7 +307,8 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
 
 def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
               method: str, starts: np.ndarray | None = None,
-              enough: float | None = None) -> tuple[float, float, Violation, int]:
+              enough: float | None = None,
+              climb: np.ndarray | None = None) -> tuple[float, float, Violation, int]:
     r"""(s, found, most violated, patterns checked) for the dual point ``lam``.
 
     ``s`` is a proven upper bound of
@@ -302,7 +316,8 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
     value attained by a direction, a lower bound of it (the two are equal for "gated").
     ``free`` is the mask of the unpenalized coordinates of :math:`\tilde X`; ``method``
     is "exhaustive", "search" or "gated" (see the module docstring); ``enough``: a
-    search value above it needs no further ascent (:func:`_search_s`).
+    search value above it needs no further ascent; ``climb``: random directions the
+    search climbs first (:func:`_search_s`).
     """
     pen = ~free
     free_mask = None if not free.any() else free
@@ -311,7 +326,8 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
         return s, s, viol, n_checked
     if method == "exhaustive":
         return _exhaustive_s(Xt, lam, D, free_mask, pen)
-    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen, starts=starts, enough=enough)
+    found, viol, n_checked = _search_s(Xt, lam, D, free_mask, pen, starts=starts, enough=enough,
+                                       climb=climb)
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
