@@ -175,6 +175,22 @@ def _ascend(Xt, lam, d_pat, sign, u, free, pen, max_steps: int = 25):
     return best, u
 
 
+def _point_values(Xt, lam, P, pen):
+    r"""For each row p of P: :math:`Z = \tilde XP^\top`, the signed value
+    :math:`\lambda^\top(\tilde Xp)_+`, :math:`\|p_\pi\|` and the constraint value
+    :math:`|\lambda^\top(\tilde Xp)_+|/\|p_\pi\|` (0 where :math:`p_\pi = 0`):
+    :func:`_relu_value` for many points at once."""
+    Z = Xt @ P.T
+    signed = lam @ np.maximum(Z, 0.0)
+    norms = np.linalg.norm(P[:, pen], axis=1)
+    return Z, signed, norms, np.abs(signed) / np.where(norms > 0, norms, np.inf)
+
+
+def _violation(Xt, lam, u, sign) -> Violation:
+    """The Violation of direction u with sign ``sign`` (its pattern and signed value)."""
+    return Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+
+
 def _direct_witness(Xt, lam, D, free, pen, starts, enough):
     r"""A refutation without cone solves, or None: the value
     :math:`|\lambda^\top(\tilde Xu)_+|/\|u_\pi\|` (a lower bound of s at any u) at the
@@ -184,9 +200,7 @@ def _direct_witness(Xt, lam, D, free, pen, starts, enough):
     (value, u, sign) or None."""
     C = (D * lam[:, None]).T @ Xt
     P = np.concatenate([C, -C] + ([] if starts is None else [starts]))
-    norms = np.linalg.norm(P[:, pen], axis=1)
-    signed = lam @ np.maximum(Xt @ P.T, 0.0)
-    vals = np.abs(signed) / np.where(norms > 0, norms, np.inf)
+    _, signed, norms, vals = _point_values(Xt, lam, P, pen)
     k = int(np.argmax(vals)) if vals.size else -1
     if k < 0 or not vals[k] > enough:
         return None
@@ -227,8 +241,7 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=Non
         witness = _direct_witness(Xt, lam, D, free, pen, starts, enough)
         if witness is not None:
             val, u, sign = witness
-            viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
-            return val, viol, D.shape[1] + n_starts
+            return val, _violation(Xt, lam, u, sign), D.shape[1] + n_starts
     cands = []  # (value, pattern, sign, point)
     if D.shape[1]:
         ps = pattern_supports(Xt, lam, D, free=free, enough=enough)
@@ -236,10 +249,7 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=Non
             i, col = np.unravel_index(int(flat), ps.lower.shape)
             cands.append((float(ps.lower[i, col]), D[:, i], 1 if col == 0 else -1, ps.U[i, col]))
     if starts is not None and starts.shape[0]:
-        Z = Xt @ starts.T
-        signed = lam @ np.maximum(Z, 0.0)
-        norms = np.linalg.norm(starts[:, pen], axis=1)
-        vals = np.abs(signed) / np.where(norms > 0, norms, np.inf)
+        Z, signed, norms, vals = _point_values(Xt, lam, starts, pen)
         for k in np.argsort(-vals)[:n_ascent]:
             cands.append((float(vals[k]), Z[:, k] >= 0, 1 if signed[k] >= 0 else -1,
                           starts[k] / norms[k] if norms[k] > 0 else starts[k]))
@@ -254,8 +264,7 @@ def _search_s(Xt, lam, D, free, pen, n_ascent: int = 10, starts=None, enough=Non
     if best is None:
         return 0.0, None, D.shape[1] + n_starts
     u, sign = best
-    viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
-    return best_val, viol, D.shape[1] + n_starts
+    return best_val, _violation(Xt, lam, u, sign), D.shape[1] + n_starts
 
 
 def _gated_s(Xt, lam, D, pen):
@@ -300,7 +309,7 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
         max_nodes=BB_NODES)
     if lower > found:
         found = lower
-        viol = Violation(Xt @ u >= 0, u, sign, sign * float(lam @ np.maximum(Xt @ u, 0)))
+        viol = _violation(Xt, lam, u, sign)
     s = upper if complete else min(upper, global_bound(Xt, lam, pen))
     return max(s, found), found, viol, D.shape[1], bool(complete)
 
