@@ -4,6 +4,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 from _lbfgs import train_two_layer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from problems import LOSSES, MODEL_BIASES
 
 import convexnn as cn
@@ -208,3 +210,28 @@ def test_pruning_near_null_space_takes_one_svd(rng, monkeypatch):
     assert np.count_nonzero(scale) <= 20
     assert np.allclose(fits @ scale, fits.sum(axis=1), atol=1e-6)
     assert rho @ scale <= rho.sum() + 1e-12
+
+
+@given(n=st.integers(3, 40), K=st.integers(1, 40), rank_drop=st.integers(0, 3),
+       eps=st.sampled_from([0.0, 1e-12, 1e-7, 1e-4, 1e-1]), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=60, deadline=None)
+def test_independence_shortcut_agrees_with_the_svd(n, K, rank_drop, eps, seed):
+    """``_independent`` (the Cholesky shortcut that skips pruning's SVD) only says True
+    where the SVD finds no singular value below sqrt(margin / K) * top, so it never hides
+    a null space prune_blocks would act on (rtol <= 1e-6)."""
+    from convexnn.programs.pruning import INDEPENDENCE_MARGIN, _independent, _null_space
+
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((n, K))
+    if rank_drop and K > 1:  # near-dependent columns: a combination of others plus eps
+        for j in range(min(rank_drop, K - 1)):
+            M[:, j] = M[:, j + 1 :].sum(axis=1) + eps * rng.standard_normal(n)
+    Mn = M / np.linalg.norm(M, axis=0)
+    sv = np.linalg.svd(Mn, compute_uv=False)
+    if _independent(Mn.copy()):
+        assert K <= n
+        assert sv[-1] ** 2 > 0.5 * INDEPENDENCE_MARGIN
+        for rtol in (1e-9, 1e-6):
+            assert _null_space(Mn, rtol)[0].shape[1] == 0
+    elif K <= n and sv[-1] ** 2 > 2 * INDEPENDENCE_MARGIN:
+        pytest.fail("independent columns with margin were not recognized")
