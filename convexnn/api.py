@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import small_problem_threads
+from ._threads import limit_blas, small_problem_threads
 from ._transient import Transient
 from ._validation import (
     check_choice,
@@ -302,41 +302,46 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     name = choose_solver(solver, None)
     if time_limit is not None:
         time_limit = check_positive("time_limit", time_limit)
-    Xt, free = lift_bias(X, bias)
-    seeds = init_directions(init, X, Xt)
-    pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
-                            model=model)
+    # one BLAS thread throughout for small data: a multithreaded numpy product leaves its
+    # pool's workers spinning for ~0.1 s, against the solver's widened products
+    # (convexnn._threads.wide_products; measured: the first four Schur complements of a
+    # diabetes solve took 10-24 ms instead of 6)
+    with limit_blas(_blas_cap(solver_options), n_samples=X.shape[0]):
+        Xt, free = lift_bias(X, bias)
+        seeds = init_directions(init, X, Xt)
+        pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
+                                model=model)
 
-    def make(ps: PatternSet) -> TwoLayerProgram:
-        return TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias,
-                               skip=skip, output_bias=output_bias, patterns=ps)
+        def make(ps: PatternSet) -> TwoLayerProgram:
+            return TwoLayerProgram(X, y, beta=beta, loss=loss_obj, model=model, bias=bias,
+                                   skip=skip, output_bias=output_bias, patterns=ps)
 
-    if isinstance(pset, str):  # "generate"
-        if model != "relu":
-            raise ValueError("patterns='generate' grows ReLU pattern sets; for model='gated' "
-                             "pass an int (sampled gates) or 'exact'")
-        constant = bool(output_bias) or bias == "free"
+        if isinstance(pset, str):  # "generate"
+            if model != "relu":
+                raise ValueError("patterns='generate' grows ReLU pattern sets; for model='gated' "
+                                 "pass an int (sampled gates) or 'exact'")
+            constant = bool(output_bias) or bias == "free"
 
-        def solve(prog):
-            # the masters to the certificate's tolerance (1e-5) unless told otherwise
-            return SOLVERS[name](prog, verbose=False, tol=GENERATE_TOL if tol is None else tol,
-                                 **solver_options)
+            def solve(prog):
+                # the masters to the certificate's tolerance (1e-5) unless told otherwise
+                return SOLVERS[name](prog, verbose=False, tol=GENERATE_TOL if tol is None else tol,
+                                     **solver_options)
 
-        program, sol, report = generate(
-            make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
-            F=free_term_basis(X, bool(skip), constant), solve=solve, init_directions=seeds,
-            seed=seed, time_limit=time_limit,
-            max_rounds=GENERATE_ROUNDS, verbose=verbose)
-        return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
-                             certify=certify, seed=seed, t_start=t0, solution=sol,
-                             t_patterns=report.time, generation=report, **solver_options)
-    if seeds is not None and not pset.exhaustive:
-        pset = _with_seeds(pset, seeds, Xt, model)
-    program = make(pset)
-    t_patterns = time.perf_counter() - t0
+            program, sol, report = generate(
+                make, X, y, Xt, beta=beta, loss=loss_obj, free=free,
+                F=free_term_basis(X, bool(skip), constant), solve=solve, init_directions=seeds,
+                seed=seed, time_limit=time_limit,
+                max_rounds=GENERATE_ROUNDS, verbose=verbose)
+            return solve_program(program, name, verbose=verbose, tol=tol, prune=prune,
+                                 certify=certify, seed=seed, t_start=t0, solution=sol,
+                                 t_patterns=report.time, generation=report, **solver_options)
+        if seeds is not None and not pset.exhaustive:
+            pset = _with_seeds(pset, seeds, Xt, model)
+        program = make(pset)
+        t_patterns = time.perf_counter() - t0
 
-    return solve_program(program, name, verbose=verbose, tol=tol, prune=prune, certify=certify,
-                         seed=seed, t_start=t0, t_patterns=t_patterns, **solver_options)
+        return solve_program(program, name, verbose=verbose, tol=tol, prune=prune, certify=certify,
+                             seed=seed, t_start=t0, t_patterns=t_patterns, **solver_options)
 
 
 def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str) -> PatternSet:
@@ -354,6 +359,13 @@ def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str)
                       method=pset.method + "+init", seed=pset.seed)
 
 
+def _blas_cap(solver_options: dict) -> int | None:
+    """BLAS threads around a fit: the solver's ``num_threads`` (None: the caller's pools
+    untouched), one for "auto"."""
+    threads = solver_options.get("num_threads", "auto")
+    return 1 if threads == "auto" else threads
+
+
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
                   tol: float | None = None, prune: bool = True, certify: bool = True,
                   seed: Any = None, t_start: float | None = None, t_patterns: float = 0.0,
@@ -365,6 +377,18 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
     calls it for every beta with ``program.with_beta(beta)``.  A ``solution`` already
     computed (pattern generation) is checked instead of solving again.
     """
+    # as in fit: no spinning numpy pool
+    with limit_blas(_blas_cap(solver_options), n_samples=program.n_samples):
+        return _solve_program(program, solver, verbose=verbose, tol=tol, prune=prune,
+                              certify=certify, seed=seed, t_start=t_start, t_patterns=t_patterns,
+                              solution=solution, generation=generation, **solver_options)
+
+
+def _solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool, tol: float | None,
+                   prune: bool, certify: bool, seed: Any, t_start: float | None,
+                   t_patterns: float, solution: ConvexSolution | None, generation: Any,
+                   **solver_options) -> FitResult:
+    """:func:`solve_program` inside its BLAS cap."""
     t0 = time.perf_counter() if t_start is None else t_start
     name = solver
     if solution is None:

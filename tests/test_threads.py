@@ -63,6 +63,31 @@ def test_working_set_solve_runs_blas_single_threaded(two_threads, monkeypatch, r
     assert capped.objective == pytest.approx(free.objective, rel=1e-7)
 
 
+def test_fit_caps_blas_outside_the_solver_too(two_threads, monkeypatch, rng):
+    """The numpy work of ``fit`` around the solve (the program's constraint re-check, in
+    the solver's gap certificate and after it) runs on one BLAS thread for small data, so
+    no pool is left spinning against the solver's widened products; ``num_threads=None``
+    leaves the pools alone."""
+    from convexnn.programs.two_layer import TwoLayerProgram
+
+    X, y = rng.standard_normal((12, 2)), rng.standard_normal(12)
+    seen = []
+    real = TwoLayerProgram.constraint_violation
+
+    def spy(self, sol):
+        seen.append(tuple(_blas_counts()))
+        return real(self, sol)
+
+    monkeypatch.setattr(TwoLayerProgram, "constraint_violation", spy)
+    before = _blas_counts()
+    cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
+    assert len(seen) >= 2 and all(set(s) == {1} for s in seen)
+    assert _blas_counts() == before
+    seen.clear()
+    cn.fit(X, y, beta=0.3, patterns="exact", certify=False, num_threads=None)
+    assert len(seen) >= 2 and all(s == tuple(before) for s in seen)
+
+
 def test_worker_threads_sets_torch_and_blas(two_threads):
     import torch
 
