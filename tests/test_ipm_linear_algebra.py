@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from convexnn.solvers.blocks import BlockSet  # noqa: E402
 from convexnn.solvers.cone_rows import RowOps  # noqa: E402
 from convexnn.solvers.kkt import KKTSolver  # noqa: E402
-from convexnn.solvers.soc import lin_step, soc_step  # noqa: E402
+from convexnn.solvers.soc import (  # noqa: E402
+    NTScaling, lin_step, nt_matrix, nt_scaling, soc_step)
 from convexnn.solvers.subproblem import Subproblem  # noqa: E402
 
 
@@ -127,6 +128,36 @@ def test_soc_step_is_the_largest_feasible_step(seed, k, scale):
         assert feasible(1e6)
     else:
         assert feasible(a * (1 - 1e-7)) and not feasible(a * (1 + 1e-4))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(2, 8), near=st.floats(1e-8, 1.0))
+def test_nt_scaling_products_match_the_dense_matrices(seed, k, near):
+    """The structured NT products equal the dense W, W^{-1} (W W^{-1} = I checked too),
+    and W maps z to W^{-1}s (the scaling point's defining property, CVXOPT notes 4.3),
+    also for pairs near the cones' boundary."""
+    rng = np.random.default_rng(seed)
+    m = 9
+
+    def interior():
+        x = rng.standard_normal((m, k))
+        x[:, 0] = np.linalg.norm(x[:, 1:], axis=1) + near * rng.random(m) + 1e-12
+        return torch.as_tensor(x)
+
+    s_, z_ = interior(), interior()
+    eta, w = nt_scaling(s_, z_)
+    W, Wi = nt_matrix(eta, w).numpy(), nt_matrix(eta, w, inverse=True).numpy()
+    scaling = NTScaling(eta, w)
+    x = rng.standard_normal((m, k))
+    xt = torch.as_tensor(x)
+    scale = np.abs(W).max() * np.abs(x).max()
+    assert np.allclose(scaling.apply(xt).numpy(), np.einsum("mij,mj->mi", W, x),
+                       rtol=1e-9, atol=1e-12 * scale)
+    assert np.allclose(scaling.inverse(xt).numpy(), np.einsum("mij,mj->mi", Wi, x),
+                       rtol=1e-9, atol=1e-12 * np.abs(Wi).max() * np.abs(x).max())
+    assert np.allclose(np.einsum("mij,mjk->mik", W, Wi), np.eye(k)[None], atol=1e-6)
+    lam1, lam2 = scaling.apply(z_).numpy(), scaling.inverse(s_).numpy()
+    assert np.allclose(lam1, lam2, rtol=1e-6, atol=1e-9 * max(1.0, np.abs(lam1).max()))
 
 
 def test_lin_step_ignores_zero_directions():

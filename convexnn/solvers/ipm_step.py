@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 from .._lazy import torch_module as _torch
-from .cone_rows import RowOps, rowvec
+from .cone_rows import RowOps
 from .kkt import KKTSolver
-from .soc import jordan_divide, jordan_product, lin_step, nt_matrix, nt_scaling, soc_step
+from .soc import NTScaling, jordan_divide, jordan_product, lin_step, nt_scaling, soc_step
 from .subproblem import IPMState, Subproblem
 
 
@@ -65,9 +65,8 @@ def scalings(prob: Subproblem, st: IPMState, A: RowOps, hess, regularization: fl
     d = blocks.dim
     dt_, dev = blocks.Xt.dtype, blocks.Xt.device
     eta, w = nt_scaling(st.s_soc, st.z_soc)
-    W = nt_matrix(eta, w)
-    Wi = nt_matrix(eta, w, inverse=True)
-    lam_soc = rowvec(st.z_soc, W)  # W is symmetric
+    W = NTScaling(eta, w)
+    lam_soc = W.apply(st.z_soc)
     w0, w1 = w[:, 0], w[:, 1:]
     ie2 = 1.0 / eta ** 2
     pen = blocks.pen
@@ -92,7 +91,7 @@ def scalings(prob: Subproblem, st: IPMState, A: RowOps, hess, regularization: fl
         th_h = st.z_h / st.s_h
         H = H + th_h[0] * th_h[1] / (th_h[0] + th_h[1])
         lam_h = torch.sqrt(st.s_h * st.z_h)
-    sc = dict(W=W, Wi=Wi, lam_soc=lam_soc, th_lin=th_lin, lam_lin=torch.sqrt(sl * zl),
+    sc = dict(W=W, lam_soc=lam_soc, th_lin=th_lin, lam_lin=torch.sqrt(sl * zl),
               rl=torch.sqrt(zl / sl) * A.mask, th_h=th_h, lam_h=lam_h,
               rh=torch.sqrt(st.z_h / st.s_h) if prob.hinge else None)
     return (btt, bvt, Bs), H, sc
@@ -109,14 +108,13 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
     blocks = prob.blocks
     y = prob.y
     rm = A.mask
-    Wi, rl, pen = sc["Wi"], sc["rl"], blocks.pen
+    Wi, rl, pen = sc["W"].inverse, sc["rl"], blocks.pen
     res = res or {}
     rp_soc, rp_lin, rd_t, rd_v = (res.get(k) for k in ("rp_soc", "rp_lin", "rd_t", "rd_v"))
     # u = W^{-1}(q - W^{-1} r_p) with q = lambda \ rc
     q_soc = None if rc_soc is None else jordan_divide(sc["lam_soc"], rc_soc)
-    w_soc = q_soc if rp_soc is None else (-rowvec(rp_soc, Wi) if q_soc is None
-                                           else q_soc - rowvec(rp_soc, Wi))
-    u_soc = None if w_soc is None else rowvec(w_soc, Wi)  # the NT matrices are symmetric
+    w_soc = q_soc if rp_soc is None else (-Wi(rp_soc) if q_soc is None else q_soc - Wi(rp_soc))
+    u_soc = None if w_soc is None else Wi(w_soc)
     q_lin = None if rc_lin is None else rc_lin / sc["lam_lin"] * rm
     w_lin = q_lin if rp_lin is None else (-rl * rp_lin if q_lin is None else q_lin - rl * rp_lin)
     rt = torch.zeros_like(st.t) if u_soc is None else u_soc[:, 0].clone()
@@ -166,7 +164,7 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
     gs_soc = torch.cat([dt[:, None], dv * pen], 1)
     if rp_soc is not None:
         gs_soc += rp_soc
-    dst_soc = rowvec(gs_soc, Wi)
+    dst_soc = Wi(gs_soc)
     dzt_soc = -dst_soc if q_soc is None else q_soc - dst_soc
     gs_lin = A.apply(dv) if A.width else torch.zeros_like(st.s_lin)
     if rp_lin is not None:
@@ -174,7 +172,7 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
     gs_lin *= rm
     dst_lin = rl * gs_lin
     dzt_lin = -dst_lin if q_lin is None else (q_lin - dst_lin) * rm
-    out = dict(t=dt, v=dv, a=da, xi=None, s_soc=gs_soc, z_soc=rowvec(dzt_soc, Wi),
+    out = dict(t=dt, v=dv, a=da, xi=None, s_soc=gs_soc, z_soc=Wi(dzt_soc),
                s_lin=gs_lin, z_lin=rl * dzt_lin, s_h=None, z_h=None,
                dst_soc=dst_soc, dzt_soc=dzt_soc, dst_lin=dst_lin, dzt_lin=dzt_lin)
     if prob.hinge:

@@ -44,6 +44,33 @@ def nt_matrix(eta, w, inverse=False):
     return ((1 / eta) if inverse else eta)[:, None, None] * W
 
 
+class NTScaling:
+    r"""The NT scaling :math:`W` of :func:`nt_scaling`, applied without forming it:
+    :math:`Wx = \eta\,(w_0x_0 + w_1^\top x_1,\ x_1 + (x_0 + c)w_1)` and
+    :math:`W^{-1}x = \eta^{-1}(w_0x_0 - w_1^\top x_1,\ x_1 + (c - x_0)w_1)`,
+    :math:`c = w_1^\top x_1/(1 + w_0)`: O(mk) per product where the dense (m, k, k)
+    matrices cost O(mk^2) and stream twice the memory (:func:`nt_matrix` forms them)."""
+
+    def __init__(self, eta, w):
+        self.eta, self.w0, self.w1 = eta[:, None], w[:, :1], w[:, 1:]
+        self.inv1w0 = 1.0 / (1.0 + self.w0)
+
+    def apply(self, x, inverse: bool = False):
+        """:math:`Wx` (or :math:`W^{-1}x`) for x of shape (m, k)."""
+        torch = _torch()
+        x0, x1 = x[:, :1], x[:, 1:]
+        p = (self.w1 * x1).sum(1, keepdim=True)
+        if inverse:
+            out = torch.cat([self.w0 * x0 - p, x1 + (p * self.inv1w0 - x0) * self.w1], 1)
+            return out / self.eta
+        out = torch.cat([self.w0 * x0 + p, x1 + (p * self.inv1w0 + x0) * self.w1], 1)
+        return out * self.eta
+
+    def inverse(self, x):
+        """:math:`W^{-1}x`."""
+        return self.apply(x, inverse=True)
+
+
 def jordan_product(u, v):
     r"""Jordan product :math:`u\circ v = (u^\top v,\ u_0v_1 + v_0u_1)`."""
     torch = _torch()
