@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from convexnn.solvers.blocks import BlockSet  # noqa: E402
 from convexnn.solvers.cone_rows import RowOps  # noqa: E402
 from convexnn.solvers.kkt import KKTSolver  # noqa: E402
-from convexnn.solvers.soc import (  # noqa: E402
-    NTScaling, lin_step, nt_matrix, nt_scaling, soc_step)
+from convexnn.solvers.soc import NTScaling, lin_step, nt_matrix, nt_scaling, soc_step  # noqa: E402
 from convexnn.solvers.subproblem import Subproblem  # noqa: E402
 
 
