@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from convexnn.solvers.blocks import BlockSet  # noqa: E402
 from convexnn.solvers.cone_rows import RowOps  # noqa: E402
 from convexnn.solvers.kkt import KKTSolver  # noqa: E402
-from convexnn.solvers.soc import NTScaling, lin_step, nt_matrix, nt_scaling, soc_step  # noqa: E402
+from convexnn.solvers.soc import NTScaling, lin_step, nt_scaling, soc_step  # noqa: E402
 from convexnn.solvers.subproblem import Subproblem  # noqa: E402
 
 
@@ -129,6 +129,21 @@ def test_soc_step_is_the_largest_feasible_step(seed, k, scale):
         assert feasible(a * (1 - 1e-7)) and not feasible(a * (1 + 1e-4))
 
 
+def _dense_nt(eta, w, inverse=False):
+    """The NT matrix (or its inverse) written out entry by entry, (m, k, k) numpy (CVXOPT
+    notes, section 4.3): eta [[w0, +-w1^T], [+-w1, I + w1 w1^T / (1 + w0)]], 1/eta for
+    the inverse."""
+    eta, w = eta.numpy(), w.numpy()
+    m, k = w.shape
+    w0, w1 = w[:, 0], w[:, 1:]
+    sg = -1.0 if inverse else 1.0
+    W = np.empty((m, k, k))
+    W[:, 0, 0] = w0
+    W[:, 0, 1:] = W[:, 1:, 0] = sg * w1
+    W[:, 1:, 1:] = np.eye(k - 1)[None] + w1[:, :, None] * w1[:, None, :] / (1 + w0)[:, None, None]
+    return ((1 / eta) if inverse else eta)[:, None, None] * W
+
+
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(2, 8), near=st.floats(1e-8, 1.0))
 def test_nt_scaling_products_match_the_dense_matrices(seed, k, near):
@@ -145,7 +160,7 @@ def test_nt_scaling_products_match_the_dense_matrices(seed, k, near):
 
     s_, z_ = interior(), interior()
     eta, w = nt_scaling(s_, z_)
-    W, Wi = nt_matrix(eta, w).numpy(), nt_matrix(eta, w, inverse=True).numpy()
+    W, Wi = _dense_nt(eta, w), _dense_nt(eta, w, inverse=True)
     scaling = NTScaling(eta, w)
     x = rng.standard_normal((m, k))
     xt = torch.as_tensor(x)

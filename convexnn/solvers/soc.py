@@ -29,27 +29,12 @@ def nt_scaling(s, z):
     return torch.sqrt(ns / nz), w
 
 
-def nt_matrix(eta, w, inverse=False):
-    """The NT matrix W (or its inverse), batched, shape (m, k, k)."""
-    torch = _torch()
-    m, k = w.shape
-    w0, w1 = w[:, 0], w[:, 1:]
-    sg = -1.0 if inverse else 1.0
-    W = torch.empty(m, k, k, dtype=w.dtype, device=w.device)
-    W[:, 0, 0] = w0
-    W[:, 0, 1:] = sg * w1
-    W[:, 1:, 0] = sg * w1
-    W[:, 1:, 1:] = (torch.eye(k - 1, dtype=w.dtype, device=w.device)[None]
-                    + w1[:, :, None] * w1[:, None, :] / (1 + w0)[:, None, None])
-    return ((1 / eta) if inverse else eta)[:, None, None] * W
-
-
 class NTScaling:
     r"""The NT scaling :math:`W` of :func:`nt_scaling`, applied without forming it:
     :math:`Wx = \eta\,(w_0x_0 + w_1^\top x_1,\ x_1 + (x_0 + c)w_1)` and
     :math:`W^{-1}x = \eta^{-1}(w_0x_0 - w_1^\top x_1,\ x_1 + (c - x_0)w_1)`,
     :math:`c = w_1^\top x_1/(1 + w_0)`: O(mk) per product where the dense (m, k, k)
-    matrices cost O(mk^2) and stream twice the memory (:func:`nt_matrix` forms them)."""
+    matrices cost O(mk^2) and stream twice the memory."""
 
     def __init__(self, eta, w):
         self.eta, self.w0, self.w1 = eta[:, None], w[:, :1], w[:, 1:]
