@@ -98,7 +98,7 @@ def worker_threads(threads: int = 1) -> None:
 
 
 __all__ = ["SMALL_SAMPLES", "WIDE_FLOPS", "allow_wide_products", "blas_threads", "limit_blas",
-           "machine_idle", "wide_products", "worker_threads"]
+           "machine_idle", "solve_threads", "wide_products", "worker_threads"]
 
 
 @contextmanager
@@ -126,6 +126,12 @@ def small_problem_threads(n_samples: int) -> Iterator[None]:
     :data:`SMALL_SAMPLES` samples (:func:`limit_blas`, :func:`limit_torch`)."""
     with limit_blas(1, n_samples=n_samples), limit_torch(1, n_samples=n_samples):
         yield
+
+
+def solve_threads(num_threads: int | str | None) -> int | None:
+    """The cap a ``num_threads`` setting puts on the pools: one for "auto" (whose large
+    products widen through :func:`wide_products`), None for no cap, else the count."""
+    return 1 if num_threads == "auto" else num_threads
 
 
 def machine_idle() -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import limit_blas, small_problem_threads
+from ._threads import limit_blas, small_problem_threads, solve_threads
 from ._transient import Transient
 from ._validation import (
     check_choice,
@@ -306,7 +306,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     # pool's workers spinning for ~0.1 s, against the solver's widened products
     # (convexnn._threads.wide_products; measured: the first four Schur complements of a
     # diabetes solve took 10-24 ms instead of 6)
-    with limit_blas(_blas_cap(solver_options), n_samples=X.shape[0]):
+    with limit_blas(solve_threads(solver_options.get("num_threads", "auto")),
+                    n_samples=X.shape[0]):
         Xt, free = lift_bias(X, bias)
         seeds = init_directions(init, X, Xt)
         pset = resolve_patterns(Xt, patterns, bias=bias, seed=seed, max_patterns=max_patterns,
@@ -359,13 +360,6 @@ def _with_seeds(pset: PatternSet, seeds: np.ndarray, Xt: np.ndarray, model: str)
                       method=pset.method + "+init", seed=pset.seed)
 
 
-def _blas_cap(solver_options: dict) -> int | None:
-    """BLAS threads around a fit: the solver's ``num_threads`` (None: the caller's pools
-    untouched), one for "auto"."""
-    threads = solver_options.get("num_threads", "auto")
-    return 1 if threads == "auto" else threads
-
-
 def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = False,
                   tol: float | None = None, prune: bool = True, certify: bool = True,
                   seed: Any = None, t_start: float | None = None, t_patterns: float = 0.0,
@@ -378,7 +372,8 @@ def solve_program(program: TwoLayerProgram, solver: str, *, verbose: bool = Fals
     computed (pattern generation) is checked instead of solving again.
     """
     # as in fit: no spinning numpy pool
-    with limit_blas(_blas_cap(solver_options), n_samples=program.n_samples):
+    with limit_blas(solve_threads(solver_options.get("num_threads", "auto")),
+                    n_samples=program.n_samples):
         return _solve_program(program, solver, verbose=verbose, tol=tol, prune=prune,
                               certify=certify, seed=seed, t_start=t_start, t_patterns=t_patterns,
                               solution=solution, generation=generation, **solver_options)

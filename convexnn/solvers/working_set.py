@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._lazy import torch_module as _torch
-from .._threads import allow_wide_products, limit_blas, limit_torch
+from .._threads import allow_wide_products, limit_blas, limit_torch, solve_threads
 from .._validation import check_num_threads
 from ..exceptions import PatternBudgetError
 from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
@@ -389,10 +389,9 @@ class WorkingSetSolver:
         # certificate's large scans use every thread the caller had
         cache = SolveCache(outer_threads=torch.get_num_threads())
         # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
-        auto = self.num_threads == "auto"
-        threads = 1 if auto else self.num_threads
+        threads = solve_threads(self.num_threads)
         with limit_torch(threads), limit_blas(threads, n_samples=program.n_samples), \
-                allow_wide_products(auto):
+                allow_wide_products(self.num_threads == "auto"):
             return self._solve(program, cache)
 
     def _solve(self, program, cache: SolveCache) -> ConvexSolution:
