@@ -82,9 +82,9 @@ def main(argv=None):
     from bench_solvers import _standardize
     from sklearn.datasets import load_diabetes
 
-    from convexnn.patterns import add_bias_column, sample_patterns
-    from convexnn.programs.two_layer import TwoLayerProgram
+    from convexnn.core.patterns import add_bias_column, sample_patterns
     from convexnn.solvers import SOLVERS
+    from convexnn.two_layer.program import TwoLayerProgram
 
     torch.set_num_threads(1)
     X, y = load_diabetes(return_X_y=True)

@@ -64,7 +64,7 @@ def load(name: str, n_synthetic: int):
 
 def gradient_runs(X, y, loss, beta, widths, seeds, epochs, optimizers):
     import convexnn as cn
-    from convexnn.torch_backend import random_module
+    from convexnn.training import random_module
 
     rows = []
     for opt in optimizers:
@@ -85,7 +85,7 @@ def first_call() -> float:
     """Seconds of the first call: imports plus a tiny fit and a tiny torch training."""
     t0 = time.perf_counter()
     import convexnn as cn
-    from convexnn.torch_backend import random_module
+    from convexnn.training import random_module
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 3))

@@ -32,7 +32,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     first = first_call()
     import convexnn as cn
-    from convexnn.torch_backend import random_module
+    from convexnn.training import random_module
 
     print(f"first call {first:.2f} s (apart); load average {os.getloadavg()[0]:.2f}\n")
     print("| problem | fit [s] per repeat | two L-BFGS [s] per repeat | ratios | median ratio "

@@ -55,8 +55,8 @@ def _standardize(X):
 
 def problem(name: str):
     """(program, description) of a benchmark problem (deterministic)."""
-    from convexnn.patterns import add_bias_column, enumerate_1d_bias, sample_patterns
-    from convexnn.programs.two_layer import TwoLayerProgram
+    from convexnn.core.patterns import add_bias_column, enumerate_1d_bias, sample_patterns
+    from convexnn.two_layer.program import TwoLayerProgram
 
     if name in ("diabetes", "diabetes-gated"):
         from sklearn.datasets import load_diabetes

@@ -42,7 +42,7 @@ def _limits(limit: float) -> dict:
 
 
 def gated_row(name, X, y, beta, P, solvers, limit):
-    from convexnn.vector_fit import fit_vector
+    from convexnn.vector.fit import fit_vector
 
     row = {"data": name, "n": X.shape[0], "d": X.shape[1], "c": int(y.max()) + 1, "P": P}
     for solver in solvers:
@@ -59,8 +59,8 @@ def gated_row(name, X, y, beta, P, solvers, limit):
 
 
 def relu_row(name, X, y, beta, epochs, time_limit):
-    from convexnn import torch_backend as tb
-    from convexnn.vector_fit import fit_vector, predict_labels
+    from convexnn import training as tb
+    from convexnn.vector.fit import fit_vector, predict_labels
 
     t = time.perf_counter()
     r = fit_vector(X, y, beta=beta, loss="cross_entropy", bias="regularized", seed=0,

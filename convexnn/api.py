@@ -18,9 +18,29 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import limit_blas, small_problem_threads, solve_threads
-from ._transient import Transient
-from ._validation import (
+from .core.losses import get_loss
+from .core.patterns import (
+    AUTO_EXACT_LIMIT,  # noqa: F401 (re-exported: the "auto" rule is patterns.resolve)
+    AUTO_SAMPLES,  # noqa: F401
+    MAX_PATTERNS,
+    PatternSet,
+    gates_for_patterns,
+    make_patterns,
+    resolve,
+    unique_patterns,
+)
+from .core.solution import (
+    FAILED,
+    INACCURATE,
+    INFEASIBLE,
+    ITERATION_LIMIT,
+    OPTIMAL,
+    UNBOUNDED,
+    ConvexSolution,
+)
+from .core.threads import limit_blas, small_problem_threads, solve_threads
+from .core.transient import Transient
+from .core.validation import (
     check_choice,
     check_num_threads,
     check_options,
@@ -35,30 +55,10 @@ from .exceptions import (
     UnrealizablePatternsError,
 )
 from .generation import generate
-from .losses import get_loss
-from .network import Network
-from .patterns import (
-    AUTO_EXACT_LIMIT,  # noqa: F401 (re-exported: the "auto" rule is patterns.resolve)
-    AUTO_SAMPLES,  # noqa: F401
-    MAX_PATTERNS,
-    PatternSet,
-    gates_for_patterns,
-    make_patterns,
-    resolve,
-    unique_patterns,
-)
-from .programs.two_layer import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
-from .solution import (
-    FAILED,
-    INACCURATE,
-    INFEASIBLE,
-    ITERATION_LIMIT,
-    OPTIMAL,
-    UNBOUNDED,
-    ConvexSolution,
-)
+from .networks.two_layer import Network
 from .solvers import SOLVERS, choose_solver
 from .solvers.options import accepted_options
+from .two_layer.program import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
 
 #: Pattern generation (``patterns="generate"``, the ReLU "auto" beyond enumeration):
 #: rounds at most (its default time budget: :data:`convexnn.generation.PROVABLE_TIME`
@@ -79,7 +79,7 @@ class FitResult(Transient):
     objective : float
         The convex optimum over ``patterns``, recomputed in numpy.
     status : str
-        "optimal", "inaccurate", "iteration_limit" (see :mod:`convexnn.solution`).
+        "optimal", "inaccurate", "iteration_limit" (see :mod:`convexnn.core.solution`).
     network : Network
         The recovered network.
     recovered_objective : float
@@ -115,7 +115,7 @@ class FitResult(Transient):
     messages: list[str] = field(default_factory=list)
     generation: Any = None
 
-    #: pickled as None (:class:`convexnn._transient.Transient`)
+    #: pickled as None (:class:`convexnn.core.transient.Transient`)
     _transient = ("problem",)
 
     @property
@@ -128,7 +128,7 @@ class FitResult(Transient):
         return self.program.beta
 
     def __repr__(self) -> str:  # a few lines (the generated one prints every array)
-        from ._reprs import fit_result
+        from .core.reprs import fit_result
 
         return fit_result(self)
 
@@ -275,14 +275,14 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
     FitResult
     """
     if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
-        from .vector_fit import fit_vector
+        from .vector.fit import fit_vector
 
         return fit_vector(X, y, beta=beta, model=model, loss=loss, patterns=patterns, bias=bias,
                           skip=skip, output_bias=output_bias, solver=solver, seed=seed,
                           prune=prune, tol=tol, max_patterns=max_patterns, verbose=verbose,
                           certify=certify, time_limit=time_limit, **solver_options)
-    if solver_options.get("depth", 2) != 2:  # deeper networks (THEORY E.1): convexnn.three_layer
-        from .three_layer import fit_depth
+    if solver_options.get("depth", 2) != 2:  # deeper networks (THEORY E.1): convexnn.three_layer.fit
+        from .three_layer.fit import fit_depth
 
         return fit_depth(X, y, beta=beta, loss=loss, patterns=patterns, seed=seed,
                          certify=certify, verbose=verbose, time_limit=time_limit,
@@ -304,7 +304,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         time_limit = check_positive("time_limit", time_limit)
     # one BLAS thread throughout for small data: a multithreaded numpy product leaves its
     # pool's workers spinning for ~0.1 s, against the solver's widened products
-    # (convexnn._threads.wide_products; measured: the first four Schur complements of a
+    # (convexnn.core.threads.wide_products; measured: the first four Schur complements of a
     # diabetes solve took 10-24 ms instead of 6)
     with limit_blas(solve_threads(solver_options.get("num_threads", "auto")),
                     n_samples=X.shape[0]):
@@ -461,6 +461,6 @@ def _certify(result: FitResult):
 
 def cone_decomposition(result: FitResult):
     """Map a gated fit to a ReLU network with the same training predictions (THEORY B)."""
-    from .programs.cone_decomposition import decompose
+    from .two_layer.cone_decomposition import decompose
 
     return decompose(result.program, result.solution)

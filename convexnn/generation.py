@@ -5,7 +5,7 @@ gives :math:`p_S \ge p^\star`, and a fixed random S is far from the optimum on r
 (diabetes, 200 gates: 83 against 42 for L-BFGS).  Column generation closes the gap:
 
 1. **Seed.**  S starts with the patterns of any ``init`` networks and of a short L-BFGS
-   run of the non-convex network (:mod:`convexnn.descent`); sampled gates only if these
+   run of the non-convex network (:mod:`convexnn.two_layer.descent`); sampled gates only if these
    give none.
    Every network :math:`\theta` whose patterns are in S is a feasible point of the
    program over S with :math:`p_S \le F(\theta)` (THEORY A.10), so the answer is never
@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import small_problem_threads
-from .descent import descend, from_blocks, random_start
+from .core.patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
+from .core.threads import small_problem_threads
 from .duality.dual_norm import BB_MAX_RANK, BB_NODES
 from .duality.dual_points import dual_box, project_dual
 from .duality.pricing import price
-from .network import Network
-from .patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
+from .networks.two_layer import Network
+from .two_layer.descent import descend, from_blocks, random_start
 
 #: Sampled gates in the starting set when the seed networks give no pattern (with a seed
 #: network they only enlarge the first master: diabetes and breast cancer reached the

@@ -28,16 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_positive, check_X_y
 from .api import FitResult, fit, solve_program
+from .core.losses import Loss, get_loss
+from .core.validation import check_choice, check_positive, check_X_y
+from .core.variant import BIASES
 from .duality.cones import pattern_supports
 from .duality.dual_norm import auto_patterns
 from .duality.dual_points import dual_point
 from .exceptions import SolverError
-from .losses import Loss, get_loss
-from .network import Network
-from .programs.two_layer import free_term_basis, lift_bias
-from .variant import BIASES
+from .networks.two_layer import Network
+from .two_layer.program import free_term_basis, lift_bias
 
 
 def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarray:
@@ -162,7 +162,7 @@ class PathResult:
         return iter(self.results)
 
     def __repr__(self) -> str:  # a few lines (the generated one prints every fit)
-        from ._reprs import path_result
+        from .core.reprs import path_result
 
         return path_result(self)
 

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 import convexnn as cn
-from convexnn import torch_backend as tb
+from convexnn import training as tb
 from convexnn.training.compare import compare
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.deep_1d_training import train_chains
-from convexnn.programs.deep_1d import lasso_deep_1d
+from convexnn.deep_1d.program import lasso_deep_1d
+from convexnn.training.chains import train_chains
 
 DATA = {"opt": ([0, 4, 5, 7, 10, 11], [0, 0, 0, 2, 3, 3]), "zshape": ([0, 2, 6, 7], [0, 0, 3, 3])}
 

@@ -6,7 +6,7 @@ A two-layer ReLU network with free hidden biases is fit to n=20 points of a 2-D
 * to global optimality by its convex program over every activation pattern
   (``convexnn.fit(..., bias="free", patterns="exact")``);
 * by Adam on the same objective sum_j 1/2 (f(x_j) - y_j)^2 + beta/2 (||W1||^2 + ||W2||^2)
-  from a random width-50 start (``convexnn.torch_backend`` when present, else a short loop).
+  from a random width-50 start (``convexnn.training`` when present, else a short loop).
 
 Both input planes are cut exactly into activation regions (``convexnn.spline.slice_regions``),
 coloured by region, with the decision boundary f = 0.  Prints the objectives, the numbers of
@@ -41,7 +41,7 @@ def train_sgd(X: np.ndarray, y: np.ndarray, *, beta: float, width: int, epochs: 
               seed: int) -> tuple[cn.Network, float]:
     """Adam on the explicit objective (THEORY section 0); returns the network and F."""
     try:
-        from convexnn.torch_backend import random_module, train
+        from convexnn.training import random_module, train
     except ImportError:
         return _train_loop(X, y, beta=beta, width=width, epochs=epochs, seed=seed)
     start = random_module(X.shape[1], width, bias="free", seed=seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.deep_linear import (
+from convexnn.theory.deep_linear import (
     alignment_check,
     closed_form_check,
     layer_spectra,

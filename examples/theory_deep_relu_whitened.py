@@ -1,5 +1,5 @@
 """Deep ReLU networks on whitened data: the sign-separated closed form against L-BFGS runs
-(Ergen & Pilanci 2021 claim; THEORY E.2, E.3; convexnn.deep_relu).
+(Ergen & Pilanci 2021 claim; THEORY E.2, E.3; convexnn.theory.deep_relu).
 
 For X X^T = I (orthonormal rows), scalar output, no biases and weight decay
 (beta/2) sum_l ||W_l||_F^2, the optimum of a depth-L ReLU network is the deep-linear
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.deep_linear import train_deep
-from convexnn.deep_relu import whitened_deep_relu
+from convexnn.theory.deep_linear import train_deep
+from convexnn.theory.deep_relu import whitened_deep_relu
 
 
 def whitened_instance(seed: int, n: int = 4, d: int = 6) -> tuple[np.ndarray, np.ndarray]:

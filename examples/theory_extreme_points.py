@@ -15,7 +15,7 @@ import numpy as np
 
 import convexnn as cn
 from convexnn.theory.extreme_points import extreme_point_check
-from convexnn.torch_backend import random_module
+from convexnn.training import random_module
 
 
 def main() -> None:

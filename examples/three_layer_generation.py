@@ -1,7 +1,7 @@
 """Three-layer programs beyond tiny n: group generation against L-BFGS (THEORY E.1, A.10).
 
 On n = 40 points in 3-D (beta = 0.1), solves the parallel three-layer program over generated
-groups (convexnn.three_layer_generation: master over the groups, two-level pricing of the
+groups (convexnn.three_layer.generation: master over the groups, two-level pricing of the
 dual constraint, L-BFGS descent) for the l1 and l2 path norms, and trains the same
 architecture (K = 10 sub-networks of first-layer width 2) by L-BFGS from independent seeds.
 The figure shows the master objective per round, the L-BFGS objectives and the valid
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.parallel_training import train_parallel
-from convexnn.three_layer_generation import generate_three_layer
+from convexnn.three_layer.generation import generate_three_layer
+from convexnn.training.parallel import train_parallel
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.parallel_training import compare_parallel
 from convexnn.theory.extreme_points import extreme_point_check
-from convexnn.three_layer import fit_three_layer
+from convexnn.three_layer.fit import fit_three_layer
+from convexnn.training.parallel import compare_parallel
 
 
 def main() -> None:

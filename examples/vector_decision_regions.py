@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     import matplotlib.pyplot as plt
 
     import convexnn as cn
-    from convexnn import torch_backend as tb
+    from convexnn import training as tb
 
     X, y = three_blobs(args.n)
     res = cn.fit(X, y, beta=args.beta, loss="cross_entropy", bias="regularized")

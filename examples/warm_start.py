@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 import convexnn as cn
-from convexnn import torch_backend as tb
+from convexnn import training as tb
 
 OPTIMIZERS = {"gd": None, "sgd": None, "adam": 1e-4, "lbfgs": None}  # lr (None: default)
 STYLES = {"gd": "-", "sgd": "-", "adam": "-", "lbfgs": ":"}

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from convexnn.patterns import PatternSet, add_bias_column, sample_patterns
-from convexnn.programs.two_layer import TwoLayerProgram
-from convexnn.variant import BIASES, MODELS, Variant
+from convexnn.core.patterns import PatternSet, add_bias_column, sample_patterns
+from convexnn.core.variant import BIASES, MODELS, Variant
+from convexnn.two_layer.program import TwoLayerProgram
 
 LOSSES = ("squared", "logistic", "hinge")
 

@@ -23,24 +23,24 @@ MAX_LINES = 600
 DEFERRED = {
     # Network.to_module / from_module: torch conversions, imported on call so that
     # ``import convexnn`` does not import torch
-    ("convexnn.network", "convexnn.training.modules"),
+    ("convexnn.networks.two_layer", "convexnn.training.modules"),
     # fit dispatches to the vector-output and three-layer programs, whose drivers reuse
     # fit's helpers (resolve_patterns, FitResult, fit)
-    ("convexnn.vector_fit", "convexnn.api"),
+    ("convexnn.vector.fit", "convexnn.api"),
     ("convexnn.estimators", "convexnn.api"),
-    ("convexnn.api", "convexnn.three_layer"),
+    ("convexnn.api", "convexnn.three_layer.fit"),
     # the scalar certificate delegates vector-output networks to the vector certificate
-    ("convexnn.duality.certificates", "convexnn.duality.vector_certificates"),
-    ("convexnn.vector_fit", "convexnn.duality.vector_certificates"),
+    ("convexnn.duality.certificates", "convexnn.vector.certificate"),
+    ("convexnn.vector.fit", "convexnn.vector.certificate"),
     # the estimator's save / load methods delegate to the file format
-    ("convexnn.estimators", "convexnn.estimator_io"),
+    ("convexnn.estimators", "convexnn.estimators.files"),
     # the parallel (three-layer) network's torch module and trainer's driver
-    ("convexnn.parallel_network", "convexnn.parallel_training"),
-    ("convexnn.parallel_training", "convexnn.three_layer"),
+    ("convexnn.networks.parallel", "convexnn.training.parallel"),
+    ("convexnn.training.parallel", "convexnn.three_layer.fit"),
     # fit_three_layer dispatches to the three-layer generation, whose driver and pricing
     # call back into fit_three_layer / certify_parallel / ParallelCertificate (to cut: move
     # those into a module below both)
-    ("convexnn.three_layer", "convexnn.three_layer_generation"),
+    ("convexnn.three_layer.fit", "convexnn.three_layer.generation"),
 }
 
 
@@ -130,8 +130,8 @@ def test_find_cycle_detects_a_circle_and_passes_a_dag():
 def test_the_graph_sees_relative_and_deferred_imports():
     graph = import_graph(module_level_only=False)
     assert "convexnn.solvers.ipm" in graph["convexnn.solvers.working_set"]  # from .ipm import
-    assert "convexnn.training.modules" in graph["convexnn.network"]  # inside a method
-    assert "convexnn.network" not in import_graph(module_level_only=True)["convexnn.losses"]
+    assert "convexnn.training.modules" in graph["convexnn.networks.two_layer"]  # inside a method
+    assert "convexnn.networks.two_layer" not in import_graph(module_level_only=True)["convexnn.core.losses"]
 
 
 def test_no_import_circles_at_module_level():

@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import convexnn as cn
-from convexnn.arrangement import arrangement_cells, cover_count, dr_cost
-from convexnn.exceptions import PatternBudgetError
-from convexnn.patterns import (
+from convexnn.core.arrangement import arrangement_cells, cover_count, dr_cost
+from convexnn.core.patterns import (
     _cells_bfs,
     _cells_to_patterns,
     _hyperplanes,
@@ -25,6 +24,7 @@ from convexnn.patterns import (
     enumeration_cost,
     pattern_count,
 )
+from convexnn.exceptions import PatternBudgetError
 
 
 def as_set(D):

@@ -1,4 +1,4 @@
-"""convexnn._blas.matmul against numpy's product, for every operand layout and transpose
+"""convexnn.core.blas.matmul against numpy's product, for every operand layout and transpose
 flag (the routine reorders the BLAS call by layout to avoid copies, so each combination
 takes a different path)."""
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from convexnn._blas import matmul
+from convexnn.core.blas import matmul
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (7, 5), (1, 4), (4, 1), (3, 3)])

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convexnn.core.patterns import enumerate_patterns
 from convexnn.duality.branch_bound import dual_norm_bb, maximize_relu
 from convexnn.duality.cones import pattern_supports
-from convexnn.patterns import enumerate_patterns
 
 
 def exhaustive_max(X, lam):

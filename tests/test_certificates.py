@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import convexnn as cn
 from convexnn.duality.certificates import Certificate, certify, certify_fit, project_dual
-from convexnn.network import Network
+from convexnn.networks.two_layer import Network
 from convexnn.path import beta_max, zero_network
 
 LOSSES = ("squared", "logistic", "hinge")
@@ -312,9 +312,9 @@ def test_certify_fit_reuses_the_fit(i6):
 @given(seed=st.integers(0, 2**32 - 1), bias=st.booleans())
 def test_global_bound_dominates_exhaustive_s(seed, bias):
     """The closed-form bound used by the pattern search is >= the exhaustive dual norm."""
+    from convexnn.core.patterns import add_bias_column
     from convexnn.duality.cones import pattern_supports
     from convexnn.duality.dual_norm import global_bound as _global_bound
-    from convexnn.patterns import add_bias_column
 
     rng = np.random.default_rng(seed)
     n, d = int(rng.integers(4, 9)), int(rng.integers(1, 3))

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import convexnn
-from convexnn.training.compare import CompareResult, add_compare_parser, compare, run_compare
+from convexnn.cli.compare import add_compare_parser, run_compare
+from convexnn.training.compare import CompareResult, compare
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convexnn.core.patterns import add_bias_column, enumerate_1d_bias, enumerate_patterns
 from convexnn.duality.cones import cone_support, pattern_supports
-from convexnn.patterns import add_bias_column, enumerate_1d_bias, enumerate_patterns
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)
 
@@ -161,8 +161,8 @@ def test_batched_supports_equal_nnls(seed, n, k):
     """The batched torch projections (dual active set) and one NNLS per pattern are two
     independent solvers of the same cone supports: they agree to roundoff, pattern by
     pattern, and every lower bound's point lies in its cone."""
-    import convexnn.cones as cones
-    from convexnn.patterns import sample_patterns
+    import convexnn.duality.cones as cones
+    from convexnn.core.patterns import sample_patterns
 
     rng = np.random.default_rng(seed)
     Xt = rng.standard_normal((n, k))

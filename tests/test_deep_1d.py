@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from convexnn.deep_1d_training import train_chains
-from convexnn.programs.deep_1d import (
+from convexnn.deep_1d.program import (
     chain_features,
     chain_weights,
     grid_dictionary,
     lasso_deep_1d,
     library_dictionary,
 )
+from convexnn.training.chains import train_chains
 
 ZSHAPE = (np.array([0.0, 2, 6, 7]), np.array([0.0, 0, 3, 3]))
 BOUNCE = (np.array([0.0, 2, 6, 7]), np.array([0.0, 0, 3, 7]))

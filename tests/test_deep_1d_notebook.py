@@ -13,13 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from convexnn.deep_1d_interpolation import (
+from convexnn.deep_1d.interpolation import (
     fit_on_features,
     min_cost_interpolation,
     notebook_feature,
     split_trunk,
 )
-from convexnn.programs.deep_1d import lasso_deep_1d
+from convexnn.deep_1d.program import lasso_deep_1d
 
 ZSHAPE = ([0.0, 2, 6, 7], [0.0, 0, 3, 3])
 BOUNCE = ([0.0, 2, 6, 7], [0.0, 0, 3, 7])

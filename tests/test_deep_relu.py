@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from convexnn.deep_relu import whitened_deep_relu
 from convexnn.theory.closed_forms import whitened_two_layer
 from convexnn.theory.deep_linear import train_deep
+from convexnn.theory.deep_relu import whitened_deep_relu
 
 
 def whitened(seed, n=4, d=6):

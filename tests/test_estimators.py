@@ -13,14 +13,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 import convexnn as cn
-from convexnn.estimator_io import FORMAT_VERSION
-from convexnn.estimators import (
+from convexnn.core.patterns import sample_patterns
+from convexnn.estimators.files import FORMAT_VERSION
+from convexnn.estimators.models import (
     ConvexReLUClassifier,
     ConvexReLURegressor,
     stack_networks,
     supports_cross_entropy,
 )
-from convexnn.patterns import sample_patterns
 
 #: Checks sklearn itself skips for reasons of this environment, not of the estimator.
 ENVIRONMENT_SKIPS = {"check_array_api_input": "SCIPY_ARRAY_API is not set"}

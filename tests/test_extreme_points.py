@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.parallel_training import train_parallel
 from convexnn.theory.extreme_points import extreme_point_check
-from convexnn.three_layer import fit_three_layer
-from convexnn.torch_backend import random_module
+from convexnn.three_layer.fit import fit_three_layer
+from convexnn.training import random_module
+from convexnn.training.parallel import train_parallel
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,10 @@ from problems import data as _data
 from problems import program as _program
 
 import convexnn
+from convexnn.core.patterns import add_bias_column, sample_patterns
 from convexnn.exceptions import ConvergenceWarning, PatternBudgetError
-from convexnn.patterns import add_bias_column, sample_patterns
-from convexnn.programs.two_layer import TwoLayerProgram
 from convexnn.solvers import SOLVERS, MemoryBudgetError, WorkingSetSolver, choose_solver
+from convexnn.two_layer.program import TwoLayerProgram
 
 RTOL = 1e-6  # agreement with Clarabel's optimum (its own accuracy is ~1e-8 here)
 REFERENCES = references()
@@ -210,7 +210,7 @@ def test_free_bias_certificate_closes_with_tied_data(n, jitter):
     over every pattern must agree."""
     from sklearn.datasets import load_diabetes
 
-    from convexnn.patterns import enumerate_1d_bias
+    from convexnn.core.patterns import enumerate_1d_bias
 
     X, y = load_diabetes(return_X_y=True)
     x = X[:n, 2] + jitter * X[:n, 2].std() * np.random.default_rng(0).standard_normal(n)

@@ -24,7 +24,7 @@ from _bruteforce import convex_optimum, network_objective
 
 import convexnn as cn
 from convexnn.exceptions import ConvexNNValueError
-from convexnn.network import Network
+from convexnn.networks.two_layer import Network
 
 N_FUZZ = int(os.environ.get("CONVEXNN_FUZZ_N", "1000"))
 N_CORE = 10

@@ -7,11 +7,11 @@ import pytest
 from _lbfgs import train_two_layer
 
 import convexnn as cn
-from convexnn.descent import descend, random_start
+from convexnn.core.losses import get_loss
 from convexnn.duality.pricing import ascend, best_bias
 from convexnn.generation import network_patterns
-from convexnn.losses import get_loss
-from convexnn.programs.two_layer import lift_bias
+from convexnn.two_layer.descent import descend, random_start
+from convexnn.two_layer.program import lift_bias
 
 
 def rank4(n, seed=0):

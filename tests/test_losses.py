@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad, minimize_scalar
 
-from convexnn.losses import LOSSES, get_loss
+from convexnn.core.losses import LOSSES, get_loss
 
 
 def labels(name, rng, n):

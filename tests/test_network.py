@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.network import DeepNetwork, Network
+from convexnn.networks.two_layer import DeepNetwork, Network
 
 
 def random_net(rng, m=5, d=3, c=None, gated=False, regularize_bias=False):

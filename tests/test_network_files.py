@@ -13,7 +13,7 @@ import pytest
 
 import convexnn as cn
 from convexnn.exceptions import NetworkFileError
-from convexnn.network import DeepNetwork, Network
+from convexnn.networks.two_layer import DeepNetwork, Network
 
 
 @pytest.fixture

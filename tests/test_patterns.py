@@ -5,12 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.exceptions import (
-    PatternBudgetError,
-    UnrealizablePatternsError,
-    UnrealizablePatternsWarning,
-)
-from convexnn.patterns import (
+from convexnn.core.patterns import (
     add_bias_column,
     enumerate_1d_bias,
     enumerate_patterns,
@@ -18,6 +13,11 @@ from convexnn.patterns import (
     pattern_count,
     patterns_from_array,
     sample_patterns,
+)
+from convexnn.exceptions import (
+    PatternBudgetError,
+    UnrealizablePatternsError,
+    UnrealizablePatternsWarning,
 )
 
 
@@ -130,7 +130,7 @@ def test_make_patterns_rejects_bad_values(rng):
 def test_facet_recursion_equals_lp_search(rng, kind):
     """Two independent exact algorithms (facet recursion vs BFS with LP feasibility tests)
     find the same cells, also on degenerate data with many concurrent hyperplanes."""
-    from convexnn.patterns import _cells_bfs, _cells_to_patterns, _hyperplanes, _rank_reduce
+    from convexnn.core.patterns import _cells_bfs, _cells_to_patterns, _hyperplanes, _rank_reduce
 
     if kind == "random":
         X = rng.standard_normal((10, 4))

@@ -59,7 +59,7 @@ def test_path_compare_train_reprs_short(data):
     res = cn.compare(X, y, beta=0.5, bias="free", seeds=2, optimizers=("gd",), epochs=20,
                      patterns="exact", n_jobs=1, quiet=True, certify=False)
     assert len(repr(res)) < MAX_REPR and "2 runs" in repr(res)
-    train = cn.torch_backend.train(cn.torch_backend.random_module(2, 3, seed=0), X, y,
+    train = cn.training.train(cn.training.random_module(2, 3, seed=0), X, y,
                                    beta=0.5, epochs=500, optimizer="gd", quiet=True)
     t = repr(train)
     assert len(t) < MAX_REPR and _number(t, "objective") == pytest.approx(train.objective, rel=1e-9)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convexnn.api import fit
-from convexnn.network import DeepNetwork, Network
+from convexnn.networks.two_layer import DeepNetwork, Network
 from convexnn.theory import (
     active_neurons,
     balance_check,

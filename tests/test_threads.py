@@ -1,4 +1,4 @@
-"""Thread limits (convexnn._threads): BLAS pools capped during small solves, restored after.
+"""Thread limits (convexnn.core.threads): BLAS pools capped during small solves, restored after.
 
 Independent checks: threadpoolctl's own report of the pools' thread counts, read inside
 the solver (through a patched routine) and after it; the solve's answer is compared with
@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import convexnn as cn
-from convexnn import _threads
+from convexnn.core import threads as _threads
 from convexnn.solvers import kkt
 
 
@@ -68,7 +68,7 @@ def test_fit_caps_blas_outside_the_solver_too(two_threads, monkeypatch, rng):
     the solver's gap certificate and after it) runs on one BLAS thread for small data, so
     no pool is left spinning against the solver's widened products; ``num_threads=None``
     leaves the pools alone."""
-    from convexnn.programs.two_layer import TwoLayerProgram
+    from convexnn.two_layer.program import TwoLayerProgram
 
     X, y = rng.standard_normal((12, 2)), rng.standard_normal(12)
     seen = []

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.parallel_network import ParallelNetwork
-from convexnn.parallel_training import compare_parallel, random_parallel, train_parallel
-from convexnn.programs.three_layer_patterns import (
+from convexnn.networks.parallel import ParallelNetwork
+from convexnn.three_layer.fit import certify_parallel, fit_three_layer
+from convexnn.three_layer.groups import (
     exact_groups,
     first_level_patterns,
     sample_subnetworks,
     sampled_groups,
     second_level_patterns,
 )
-from convexnn.three_layer import certify_parallel, fit_three_layer
+from convexnn.training.parallel import compare_parallel, random_parallel, train_parallel
 
 BETA = 0.2
 

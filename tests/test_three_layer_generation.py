@@ -1,4 +1,4 @@
-"""Group generation for the three-layer program (convexnn.three_layer_generation)."""
+"""Group generation for the three-layer program (convexnn.three_layer.generation)."""
 
 import warnings
 
@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.losses import get_loss
-from convexnn.parallel_training import random_parallel, train_parallel
-from convexnn.programs.three_layer_patterns import exact_groups
-from convexnn.three_layer import certify_parallel, fit_three_layer
-from convexnn.three_layer_generation import (
+from convexnn.core.losses import get_loss
+from convexnn.three_layer.fit import certify_parallel, fit_three_layer
+from convexnn.three_layer.generation import (
     GroupSet,
     ascend_subnetworks,
     best_scaled_dual,
@@ -19,6 +17,8 @@ from convexnn.three_layer_generation import (
     relaxed_dual_norm,
     subnetwork_values,
 )
+from convexnn.three_layer.groups import exact_groups
+from convexnn.training.parallel import random_parallel, train_parallel
 
 BETA = 0.2
 

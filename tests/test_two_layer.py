@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from problems import LOSSES, MODEL_BIASES
 
 import convexnn as cn
-from convexnn.patterns import add_bias_column, enumerate_patterns
-from convexnn.programs.two_layer import TwoLayerProgram
+from convexnn.core.patterns import add_bias_column, enumerate_patterns
+from convexnn.two_layer.program import TwoLayerProgram
 
 VARIANTS = [(m, b, loss) for (m, b) in MODEL_BIASES for loss in LOSSES]
 
@@ -175,7 +175,7 @@ def test_recovery_exact_for_hinge_with_margins_at_the_kink():
 
 def test_pruning_keeps_predictions_and_never_raises_the_penalty(rng):
     """prune_blocks on random dependent fits (independent check of its two invariants)."""
-    from convexnn.programs.pruning import prune_blocks
+    from convexnn.core.pruning import prune_blocks
 
     n, K = 6, 15
     fits = np.abs(rng.standard_normal((n, K))) * rng.uniform(1e-8, 1, K)
@@ -193,7 +193,7 @@ def test_pruning_near_null_space_takes_one_svd(rng, monkeypatch):
     rtol * top: the null space is computed once and updated, not recomputed per block (a
     drift test that ignored the top singular value recomputed the same basis K + 1 times
     and pruned nothing: diabetes' recovery took 461 SVDs and 158 s)."""
-    import convexnn.programs.pruning as pruning
+    import convexnn.core.pruning as pruning
 
     n, K = 60, 200
     b = np.abs(rng.standard_normal(n))
@@ -219,7 +219,7 @@ def test_independence_shortcut_agrees_with_the_svd(n, K, rank_drop, eps, seed):
     """``_independent`` (the Cholesky shortcut that skips pruning's SVD) only says True
     where the SVD finds no singular value below sqrt(margin / K) * top, so it never hides
     a null space prune_blocks would act on (rtol <= 1e-6)."""
-    from convexnn.programs.pruning import INDEPENDENCE_MARGIN, _independent, _null_space
+    from convexnn.core.pruning import INDEPENDENCE_MARGIN, _independent, _null_space
 
     rng = np.random.default_rng(seed)
     M = rng.standard_normal((n, K))

@@ -1,4 +1,4 @@
-"""convexnn.variant: the one validation of model / bias / skip / output bias, and the lifted
+"""convexnn.core.variant: the one validation of model / bias / skip / output bias, and the lifted
 data and free terms it defines (against hand-built matrices)."""
 
 from dataclasses import replace
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from problems import VARIANTS
 
-from convexnn.variant import BIASES, MODELS, Variant
+from convexnn.core.variant import BIASES, MODELS, Variant
 
 
 def test_grid_is_every_valid_variant():

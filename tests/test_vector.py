@@ -7,10 +7,10 @@ import pytest
 from scipy.optimize import check_grad, minimize
 
 import convexnn as cn
-from convexnn.duality.vector_pricing import ascent_dual_norm, exact_dual_norm, values_of
-from convexnn.losses import get_loss
+from convexnn.core.losses import get_loss
 from convexnn.theory.closed_forms import whitened_one_hot
-from convexnn.vector_fit import predict_labels
+from convexnn.vector.fit import predict_labels
+from convexnn.vector.pricing import ascent_dual_norm, exact_dual_norm, values_of
 
 
 # ---- cross-entropy loss ---------------------------------------------------------------------
@@ -72,7 +72,7 @@ def test_exact_dual_norm_free_bias_1d(rng):
 
 # ---- done-when: 1-D data with bias, three one-hot outputs vs an independent DNN relaxation --------
 def _dnn_relaxation(Xt, D, Y, beta):
-    """THEORY C DNN relaxation, written here independently of convexnn.duality.relaxations."""
+    """THEORY C DNN relaxation, written here independently of convexnn.vector.relaxations."""
     n, k = Xt.shape
     Ss = [cp.Variable((k, k), PSD=True) for _ in range(D.shape[1])]
     cons, M = [], 0
@@ -142,7 +142,7 @@ def test_gated_fista_matches_clarabel(rng, opts):
 @pytest.mark.parametrize("opts", [pytest.param(dict(bias="free"), marks=pytest.mark.slow),
                                   dict(skip=True), dict(output_bias=True)])
 def test_relu_options_certified_and_below_gradient_runs(rng, opts):
-    from convexnn import torch_backend as tb
+    from convexnn import training as tb
 
     x = np.sort(rng.uniform(-2, 2, 9))
     X = x[:, None]
@@ -160,7 +160,7 @@ def test_relu_options_certified_and_below_gradient_runs(rng, opts):
 
 
 def test_cross_entropy_labels_and_certificate_of_a_trained_network(rng):
-    from convexnn import torch_backend as tb
+    from convexnn import training as tb
 
     x = np.sort(rng.uniform(-2, 2, 12))
     labels = np.array(["a", "b", "c"])[np.digitize(x, [-0.7, 0.6])]
@@ -201,7 +201,7 @@ def test_bad_input_clear_errors(rng):
 
 
 def test_theory_checks_on_fit_and_trained_network(rng):
-    from convexnn import torch_backend as tb
+    from convexnn import training as tb
     from convexnn.theory.vector import active_neuron_check, output_rank_check
 
     x = np.sort(rng.uniform(-2, 2, 8))

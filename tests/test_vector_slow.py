@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from convexnn import torch_backend as tb
-from convexnn.vector_fit import fit_vector, predict_labels
+from convexnn import training as tb
+from convexnn.vector.fit import fit_vector, predict_labels
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ For a prediction :math:`\hat y` the dual point :math:`\lambda = -\nabla\ell(\hat
 :mod:`~convexnn.duality.cones`, exactly by :mod:`~convexnn.duality.branch_bound` when the
 arrangement is too large to enumerate), giving the lower bound :math:`-\ell^*(-\lambda)`
 (:mod:`~convexnn.duality.certificates`; vector output:
-:mod:`~convexnn.duality.vector_certificates`).  The same pricing finds the patterns
+:mod:`~convexnn.vector.certificate`).  The same pricing finds the patterns
 pattern generation adds (:mod:`~convexnn.duality.pricing`,
-:mod:`~convexnn.duality.vector_pricing`); :mod:`~convexnn.duality.relaxations` holds the
+:mod:`~convexnn.vector.pricing`); :mod:`~convexnn.vector.relaxations` holds the
 convex relaxations whose optima bound the vector programs.
 """

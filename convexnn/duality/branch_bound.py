@@ -45,7 +45,7 @@ from itertools import product
 
 import numpy as np
 
-from ..patterns import _hyperplanes, _rank_reduce
+from ..core.patterns import _hyperplanes, _rank_reduce
 from .cones import cone_support
 
 #: Nodes with at most this many undecided rows are bounded exactly over their cells.

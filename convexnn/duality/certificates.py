@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_positive, check_X_y
-from ..losses import Loss, get_loss
-from ..network import Network
-from ..patterns import sample_patterns, unique_patterns
-from ..programs.two_layer import BIASES, free_term_basis, lift_bias
+from ..core.losses import Loss, get_loss
+from ..core.patterns import sample_patterns, unique_patterns
+from ..core.validation import check_choice, check_positive, check_X_y
+from ..networks.two_layer import Network
+from ..two_layer.program import BIASES, free_term_basis, lift_bias
 from .dual_norm import (
     SEARCH_SAMPLES,
     Violation,
@@ -188,7 +188,7 @@ class Certificate:
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # one line (the generated one prints the violation's arrays)
-        from .._reprs import certificate
+        from ..core.reprs import certificate
 
         return certificate(self)
 
@@ -303,7 +303,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     """
     if (getattr(loss, "name", loss) == "cross_entropy"
             or isinstance(network, Network) and network.n_outputs > 1):  # vector output
-        from .vector_certificates import certify_vector_public
+        from ..vector.certificate import certify_vector_public
 
         return certify_vector_public(network, X, y, beta=beta, loss=loss, bias=bias, skip=skip,
                                      output_bias=output_bias, patterns=patterns,

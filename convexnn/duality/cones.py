@@ -246,7 +246,7 @@ def _batched_supports(Xt, C, D, order, cheap, upper, lower, U, solved, best, pru
     returns the best lower bound."""
     import torch
 
-    from .._threads import limit_torch
+    from ..core.threads import limit_torch
     from ..solvers.cone_projection import project_cones
 
     with limit_torch(1, n_samples=Xt.shape[0]):

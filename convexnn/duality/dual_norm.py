@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..network import Network
-from ..patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
+from ..core.patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
     AUTO_EXACT_LIMIT,
     PatternSet,
     _hyperplanes,
@@ -44,6 +43,7 @@ from ..patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
     pattern_count,
     resolve,
 )
+from ..networks.two_layer import Network
 from .cones import cone_support, pattern_supports
 
 #: Default number of sampled gates of the pattern search (non-enumerable arrangements).
@@ -75,7 +75,7 @@ class Violation:
 def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples: int) -> PatternSet:
     """The patterns over which s is maximized for a ReLU network (the ``patterns``
     argument of :func:`convexnn.duality.certificates.certify`): None/"auto" enumerates the
-    arrangement of ``Xt`` when :func:`convexnn.patterns.resolve` finds it enumerable, else
+    arrangement of ``Xt`` when :func:`convexnn.core.patterns.resolve` finds it enumerable, else
     samples ``n_samples`` gates."""
     one_d_bias = Xt.shape[1] == 2 and bias != "none"
     if patterns is None or (isinstance(patterns, str) and patterns == "auto"):
@@ -89,7 +89,7 @@ def gate_patterns(network: Network, X: np.ndarray, Xt: np.ndarray, patterns: Any
                   seed: Any = None) -> np.ndarray:
     """The gates over which s is maximized for a gated network: its own gates' patterns
     when ``patterns`` is None, else the given patterns (a PatternSet, or anything
-    :func:`convexnn.patterns.make_patterns` accepts for ``Xt``, sampled with ``seed``)."""
+    :func:`convexnn.core.patterns.make_patterns` accepts for ``Xt``, sampled with ``seed``)."""
     if patterns is None:
         return network.activation_patterns(X)
     if isinstance(patterns, PatternSet):

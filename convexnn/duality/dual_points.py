@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import Loss
-from ..network import Network
+from ..core.losses import Loss
+from ..networks.two_layer import Network
 from .cones import pattern_supports
 
 
 def dual_box(loss: Loss, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Bounds on :math:`\lambda = -\mu` from :math:`\mathrm{dom}\,\ell^*` (THEORY A.8), as the
-    loss oracle gives them (:meth:`convexnn.losses.Loss.dual_box`): logistic and hinge need
+    loss oracle gives them (:meth:`convexnn.core.losses.Loss.dual_box`): logistic and hinge need
     :math:`y_j\lambda_j \in [0, 1]`; squared has none.  The box contains 0, so scaling by a
     factor in [0, 1] stays inside it."""
     return loss.dual_box(y)
@@ -163,7 +163,7 @@ def _hinge_dual_point(network: Network, X: np.ndarray, y: np.ndarray, Xt: np.nda
 
 def _dual_objective_cvxpy(loss: Loss, lam, y: np.ndarray):
     r""":math:`-\ell^*(-\lambda)` as a concave cvxpy expression (THEORY A.8; the loss oracle's
-    :meth:`~convexnn.losses.Loss.dual_cvxpy`): squared
+    :meth:`~convexnn.core.losses.Loss.dual_cvxpy`): squared
     :math:`\lambda^\top y - \tfrac12\|\lambda\|^2`; logistic
     :math:`\sum_j \mathrm{entr}(t_j) + \mathrm{entr}(1 - t_j)`, :math:`t = y\odot\lambda`;
     hinge :math:`\sum_j y_j\lambda_j` (the box is a separate constraint)."""

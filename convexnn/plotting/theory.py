@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..network import Network
+from ..networks.two_layer import Network
 from ..theory import knots
 
 

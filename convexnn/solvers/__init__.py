@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from ..programs.protocol import BlockProgram
-from ..solution import INACCURATE, OPTIMAL, ConvexSolution
+from ..core.protocol import BlockProgram
+from ..core.solution import INACCURATE, OPTIMAL, ConvexSolution
 from .cvxpy_backend import mosek_license, solve_cvxpy
 from .working_set import MemoryBudgetError, WorkingSetSolver, solve_working_set
 
@@ -104,7 +104,7 @@ def choose_solver(solver: str, program=None) -> str:
     """Resolve a solver name.
 
     ``"auto"`` with a program: ``"working_set"`` for a
-    :class:`~convexnn.programs.protocol.BlockProgram` (the two-layer C-ReLU and C-GReLU
+    :class:`~convexnn.core.protocol.BlockProgram` (the two-layer C-ReLU and C-GReLU
     programs, every loss and variant), else MOSEK when licensed, else Clarabel.  Without a
     program ``"auto"`` stays ``"auto"`` (``SOLVERS["auto"]`` decides when it runs).
     """

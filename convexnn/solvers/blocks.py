@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._blas import matmul
-from .._lazy import torch_module as _torch
+from ..core.blas import matmul
+from ..core.lazy import torch_module as _torch
 
 #: Budget for the float temporaries of one chunked product, in bytes.
 CHUNK_BYTES = 64 * 1024**2

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 
 
 class Projection(NamedTuple):

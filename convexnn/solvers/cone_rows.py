@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 from .blocks import BlockSet
 
 

@@ -10,8 +10,7 @@ import importlib.util
 import time
 from functools import lru_cache
 
-from ..exceptions import SolverError, SolverNotAvailableError
-from ..solution import (
+from ..core.solution import (
     FAILED,
     INACCURATE,
     INFEASIBLE,
@@ -20,6 +19,7 @@ from ..solution import (
     UNBOUNDED,
     ConvexSolution,
 )
+from ..exceptions import SolverError, SolverNotAvailableError
 
 #: cvxpy status -> convexnn status
 STATUS_MAP = {

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
+from ..core.solution import ConvexSolution
 from ..duality.dual_points import project_dual
-from ..solution import ConvexSolution
 from .blocks import BlockSet
 from .cone_projection import project_cones
 from .row_store import tight_rows

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..losses import Loss
-from ..solution import ITERATION_LIMIT, OPTIMAL
+from ..core.losses import Loss
+from ..core.solution import ITERATION_LIMIT, OPTIMAL
 
 #: Lipschitz constants of the loss gradients (squared: 1; softmax cross-entropy: 1/2).
 LOSS_LIPSCHITZ = {"squared": 1.0, "cross_entropy": 0.5}
@@ -212,7 +212,7 @@ def _loss_hessian_blocks(loss: Loss, Z: np.ndarray) -> np.ndarray | None:
     r"""Per-row Hessians (n, c, c) of the loss in Z (None for the squared loss: identity)."""
     if loss.constant_hessian:  # the squared loss: identity blocks
         return None
-    from ..losses import softmax
+    from ..core.losses import softmax
 
     S = softmax(Z)
     return S[:, :, None] * np.eye(Z.shape[1])[None] - S[:, :, None] * S[:, None, :]

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import time
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 from .cone_rows import RowOps
 from .ipm_step import (
     abs_max,

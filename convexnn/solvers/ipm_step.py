@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 from .cone_rows import RowOps
 from .kkt import KKTSolver
 from .soc import NTScaling, jordan_divide, jordan_product, lin_step, nt_scaling, soc_step

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._lazy import torch_module as _torch
-from .._threads import wide_products
+from ..core.lazy import torch_module as _torch
+from ..core.threads import wide_products
 from .blocks import BlockSet
 from .cone_rows import rowvec
 from .subproblem import Subproblem

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .._blas import matmul
-from .._lazy import torch_module as _torch
+from ..core.blas import matmul
+from ..core.lazy import torch_module as _torch
 from .blocks import BlockSet, append_rows
 from .subproblem import IPMState
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 
 
 def nt_scaling(s, z):

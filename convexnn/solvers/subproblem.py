@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..losses import Loss, get_loss
+from ..core.losses import Loss, get_loss
 from .blocks import BlockSet
 
 
 @dataclass
 class Subproblem:
     """Data of the working-set program: blocks, targets, loss oracle, beta, free basis F
-    (n, q).  ``loss`` may be given by name; it is stored as a :class:`~convexnn.losses.Loss`."""
+    (n, q).  ``loss`` may be given by name; it is stored as a :class:`~convexnn.core.losses.Loss`."""
 
     blocks: BlockSet
     y: object

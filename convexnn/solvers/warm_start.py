@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .._lazy import torch_module as _torch
+from ..core.lazy import torch_module as _torch
 from .blocks import BlockSet
 from .subproblem import IPMState, Subproblem, complementarity
 

@@ -42,11 +42,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._lazy import torch_module as _torch
-from .._threads import allow_wide_products, limit_blas, limit_torch, solve_threads
-from .._validation import check_num_threads
+from ..core.lazy import torch_module as _torch
+from ..core.solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
+from ..core.threads import allow_wide_products, limit_blas, limit_torch, solve_threads
+from ..core.validation import check_num_threads
 from ..exceptions import PatternBudgetError
-from ..solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
 from .blocks import BlockSet, orthonormal_free_basis
 from .cone_projection import project_cones, support_upper
 from .gap_certificate import IDLE_SLACK, Certificate, SolveCache, certify, dual_point, scan_threads
@@ -162,11 +162,11 @@ class WorkingSetSolver:
         torch device ("cpu", "cuda"; default: cuda when available).
     num_threads : int, None or "auto", default="auto"
         torch intra-op threads during the solve, and BLAS threads for fewer than
-        :data:`convexnn._threads.SMALL_SAMPLES` samples (restored afterwards).  One thread
+        :data:`convexnn.core.threads.SMALL_SAMPLES` samples (restored afterwards).  One thread
         keeps the many small batched operations from contending for cores on a shared
         machine.  "auto": one thread, except that the dense Schur-complement products of
-        at least :data:`convexnn._threads.WIDE_FLOPS` use the process's BLAS threads while
-        the machine is idle (:func:`convexnn._threads.wide_products`); None: no cap.
+        at least :data:`convexnn.core.threads.WIDE_FLOPS` use the process's BLAS threads while
+        the machine is idle (:func:`convexnn.core.threads.wide_products`); None: no cap.
     memory_limit : int or None
         Bytes; refuse (:class:`MemoryBudgetError`) problems estimated above it
         (default: half of the physical memory).
@@ -381,14 +381,14 @@ class WorkingSetSolver:
 
     # -- the solve ------------------------------------------------------------------------
     def solve(self, program) -> ConvexSolution:
-        """Solve ``program`` (a :class:`~convexnn.programs.protocol.BlockProgram`, e.g. a
-        :class:`~convexnn.programs.two_layer.TwoLayerProgram`)."""
+        """Solve ``program`` (a :class:`~convexnn.core.protocol.BlockProgram`, e.g. a
+        :class:`~convexnn.two_layer.program.TwoLayerProgram`)."""
         torch = _torch()
         self._check_memory(program)
         # per-solve state lives here, not on the solver (which can be reused); the
         # certificate's large scans use every thread the caller had
         cache = SolveCache(outer_threads=torch.get_num_threads())
-        # BLAS pools too, below SMALL_SAMPLES (convexnn._threads: spinning under load)
+        # BLAS pools too, below SMALL_SAMPLES (convexnn.core.threads: spinning under load)
         threads = solve_threads(self.num_threads)
         with limit_torch(threads), limit_blas(threads, n_samples=program.n_samples), \
                 allow_wide_products(self.num_threads == "auto"):

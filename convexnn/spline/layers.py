@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array
-from ..network import DeepNetwork, Network
+from ..core.validation import check_array
+from ..networks.two_layer import DeepNetwork, Network
 
 #: Negative-side slope of each named activation.
 ACTIVATION_SLOPES = {"relu": 0.0, "linear": 1.0}

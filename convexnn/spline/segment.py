@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_int
+from ..core.validation import check_array, check_int
 from .layers import LayerStack, as_layers
 
 #: Roots closer than this (in t) to an interval end or to each other are merged.

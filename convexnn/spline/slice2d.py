@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_int
+from ..core.validation import check_array, check_int
 from . import polygons
 from .layers import Layer, LayerStack, as_layers
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_positive
-from ..losses import get_loss
-from ..network import DeepNetwork, Network
+from ..core.losses import get_loss
+from ..core.validation import check_array, check_positive
+from ..networks.two_layer import DeepNetwork, Network
 from .report import Check
 
 

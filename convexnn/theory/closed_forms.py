@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_positive
-from ..network import Network
+from ..core.validation import check_array, check_positive
+from ..networks.two_layer import Network
 from .report import Check, _close
 
 

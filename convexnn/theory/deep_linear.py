@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_int, check_positive
-from ..network import DeepNetwork
+from ..core.validation import check_array, check_int, check_positive
+from ..networks.two_layer import DeepNetwork
 from .report import Check, _close
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_positive, check_X_y
+from ..core.validation import check_int, check_positive, check_X_y
 from .report import Check
 
 

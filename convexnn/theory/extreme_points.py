@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_positive, check_X_y
-from ..losses import Loss, get_loss
-from ..network import Network
+from ..core.losses import Loss, get_loss
+from ..core.validation import check_positive, check_X_y
+from ..networks.two_layer import Network
 from .report import Check, _close
 
 SECTION = "A.6-A.7 (extreme points); E.1 for parallel networks"
@@ -68,7 +68,7 @@ def extreme_point_check(network: Any, X: Any, y: Any, *, beta: float,
         predicted 1.0, measured the attained values over beta (array, one per active
         neuron / sub-network); ``details`` has ``s_over_beta`` and the worst deviation.
     """
-    from ..parallel_network import ParallelNetwork
+    from ..networks.parallel import ParallelNetwork
 
     X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)
@@ -112,7 +112,7 @@ def _parallel_check(network, X, y, beta, loss, rtol, dual_feasibility, groups, a
     ok = bool(active.any()) and all(_close(v, 1.0, rtol, 0.0) for v in values)
     details: dict = {"n_active": int(active.sum())}
     if dual_feasibility and groups is not None:
-        from ..three_layer import group_supports
+        from ..three_layer.fit import group_supports
 
         s = float(group_supports(X, lam, groups, network.path).max(initial=0.0))
         details["s_over_beta"] = s / beta

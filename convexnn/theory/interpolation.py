@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array, check_positive
+from ..core.validation import check_array, check_positive
 from ..exceptions import SolverError
-from ..network import Network
+from ..networks.two_layer import Network
 from .one_d import _sorted_data
 from .report import Check, _close
 

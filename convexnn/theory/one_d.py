@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array
-from ..network import Network
+from ..core.validation import check_array
+from ..networks.two_layer import Network
 from .report import Check, _close
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_array
-from ..network import Network
-from ..programs.two_layer import free_term_basis
+from ..core.validation import check_array
+from ..networks.two_layer import Network
+from ..two_layer.program import free_term_basis
 from .report import Check
 
 

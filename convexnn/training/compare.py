@@ -21,20 +21,18 @@ Runs are independent jobs of ``joblib.Parallel``; choose a Ray or Dask backend w
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_n_jobs, check_positive, check_X_y
-from ..losses import get_loss
+from ..core.losses import get_loss
+from ..core.validation import check_int, check_n_jobs, check_positive, check_X_y
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
 REACHED_RTOL = 1e-3
@@ -147,7 +145,7 @@ class CompareResult:
         return self.table()
 
     def __repr__(self) -> str:  # a few lines (the generated one prints every run's history)
-        from .._reprs import compare_result
+        from ..core.reprs import compare_result
 
         return compare_result(self)
 
@@ -246,10 +244,10 @@ def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
 
 def _train_run(X: np.ndarray, y: np.ndarray, job: dict, settings: dict) -> dict:
     """Train one randomly initialised network; returns the run's dict."""
-    from .. import torch_backend as tb
+    from .. import training as tb
 
     if os.getpid() != job["parent"]:  # a worker process: one torch and one BLAS thread
-        from .._threads import worker_threads
+        from ..core.threads import worker_threads
 
         worker_threads(1)
     gates = gate_bias = None
@@ -317,7 +315,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     Solves :math:`p^* = \min_\theta \sum_j\ell(f_\theta(x_j); y_j) + \tfrac\beta2
     \|\theta_\pi\|^2` through its convex program (:func:`convexnn.fit`), then minimizes
     the same objective by each optimizer from ``seeds`` random initialisations at each
-    width (:func:`convexnn.torch_backend.train`) and records :math:`F(\theta_T) - p^*`.
+    width (:func:`convexnn.training.train`) and records :math:`F(\theta_T) - p^*`.
 
     Parameters
     ----------
@@ -335,7 +333,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     epochs : int, default=1000
     lr : float or dict optimizer -> float, optional
         Step sizes (per optimizer when a dict); default
-        :func:`convexnn.torch_backend.default_lr`.
+        :func:`convexnn.training.default_lr`.
     batch_size : int or dict optimizer -> int, optional
         Mini-batch sizes of "sgd" / "adam" (default min(32, n // 4) and n); a single int
         applies to those two, "gd" and "lbfgs" being full batch.
@@ -372,12 +370,12 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     """
     from joblib import delayed
 
-    from .. import torch_backend as tb
+    from .. import training as tb
     from ..api import fit
 
     t0 = time.perf_counter()
     if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
-        from ..vector_fit import check_vector_data
+        from ..vector.fit import check_vector_data
 
         X, y, _ = check_vector_data(X, y, get_loss(loss).name)  # y: (n, c), one-hot for CE
     else:
@@ -445,70 +443,4 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
                          settings=settings, time=time.perf_counter() - t0, messages=messages)
 
 
-# ---- command line ---------------------------------------------------------------------------
-# The data and model flags are those of ``convexnn solve`` (convexnn._cli_args).
-def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``compare`` subcommand to an argparse ``subparsers`` (sets ``func``)."""
-    from .._cli_args import HelpFormatter, add_data_arguments, add_model_arguments
-
-    p = subparsers.add_parser(
-        "compare", help="convex optimum vs SGD/Adam training of the same network",
-        formatter_class=HelpFormatter,
-        description="Solve the convex program of a two-layer ReLU network, train the same "
-                    "network by gradient methods from many seeds, print a table of the gaps "
-                    "to the optimum and save the training curves.")
-    add_data_arguments(p)
-    add_model_arguments(p)
-    p.add_argument("--n-samples", type=int, default=None, metavar="N",
-                   help="random subsample of N points (seeded by --seed)")
-    p.add_argument("--seeds", type=int, default=5, help="random initialisations per setting")
-    p.add_argument("--optimizers", nargs="+", default=["sgd", "adam"],
-                   help="any of gd, sgd, adam, lbfgs (default: sgd adam)")
-    p.add_argument("--widths", nargs="+", default=None, metavar="W",
-                   help="hidden widths: integers or multiples of the optimum's support size "
-                        "written m*, 2m*, ... (default: m*)")
-    p.add_argument("--epochs", type=int, default=1000, help="training epochs per run")
-    p.add_argument("--lr", type=float, default=None, help="step size (default: per optimizer)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="mini-batch size of sgd and adam (default: min(32, n // 4) and n)")
-    p.add_argument("--n-jobs", type=int, default=1, help="joblib workers")
-    p.add_argument("--out", default=".", help="folder for the figure and the tables")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_compare)
-    return p
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """Run ``convexnn compare``: print the table and save ``compare_<data>.png`` and
-    ``compare_<data>.txt`` (with the per-run table) into ``--out``.  Returns 0."""
-    from .._cli_args import fit_kwargs, load_data
-
-    data = load_data(args)
-    X, y = data.X, data.y
-    if args.n_samples is not None:
-        n = check_int("--n-samples", args.n_samples)
-        if n < X.shape[0]:
-            keep = np.sort(np.random.default_rng(args.seed).choice(X.shape[0], n, replace=False))
-            X, y = X[keep], y[keep]
-    kwargs = fit_kwargs(args, data.task)
-    result = compare(X, y, seeds=args.seeds, optimizers=args.optimizers, widths=args.widths,
-                     epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                     n_jobs=args.n_jobs, quiet=args.quiet, **kwargs)
-    if data.note:
-        print(f"note: {data.note}")
-    text = (f"convexnn compare: {data.name} (n={X.shape[0]}, d={X.shape[1]}), {data.task}, "
-            f"{kwargs['model']}, loss={kwargs['loss']}, bias={kwargs['bias']}, "
-            f"beta={kwargs['beta']:g}, {args.epochs} epochs\n{result.table()}")
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"compare_{data.name}"
-    (out / f"{stem}.txt").write_text(f"{text}\n\n{result.table(per_run=True)}\n")
-    fig = result.plot(title=f"{data.name}: convex optimum vs gradient training")
-    fig.savefig(out / f"{stem}.png", dpi=120)
-    print(f"saved {out / stem}.png and {stem}.txt")
-    return 0
-
-
-__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning", "add_compare_parser",
-           "run_compare"]
+__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning"]

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_int
-from ..losses import Loss, get_loss
-from ..network import DeepNetwork, Network
-from ..variant import BIASES, MODELS
+from ..core.losses import Loss, get_loss
+from ..core.validation import check_choice, check_int
+from ..core.variant import BIASES, MODELS
+from ..networks.two_layer import DeepNetwork, Network
 
 #: Relative size below which a neuron counts as inactive in the pattern count.
 ACTIVE_RTOL = 1e-6
@@ -32,7 +32,7 @@ ACTIVE_RTOL = 1e-6
 # ---- losses ---------------------------------------------------------------------------------
 def loss_sum(loss: str | Loss, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""The summed loss :math:`\sum_j \ell(z_j; y_j)` in torch (the loss oracle's
-    :meth:`~convexnn.losses.Loss.torch_value`, equal to ``Loss.value``): squared
+    :meth:`~convexnn.core.losses.Loss.torch_value`, equal to ``Loss.value``): squared
     :math:`\tfrac12(z-y)^2`, logistic :math:`\log(1+e^{-yz})`, hinge :math:`\max(0, 1-yz)`,
     cross-entropy :math:`\mathrm{logsumexp}(z_j) - z_j^\top y_j`."""
     return get_loss(loss).torch_value(z, y)

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import convexnn as cn
-from convexnn.torch_backend import random_module
+from convexnn.training import random_module
 
 rng = np.random.default_rng(0)
 x = np.sort(rng.uniform(-2, 2, 12))

@@ -19,7 +19,7 @@ import numpy as np
 
 import convexnn as cn
 from convexnn.plotting.spline import plot_partition
-from convexnn.torch_backend import random_module
+from convexnn.training import random_module
 
 rng = np.random.default_rng(0)
 X = rng.uniform(-1.6, 1.6, (20, 2))

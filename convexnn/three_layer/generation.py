@@ -1,0 +1,519 @@
+r"""Group generation for the three-layer program beyond tiny n (THEORY E.1, A.10).
+
+The exact program of :mod:`convexnn.three_layer.program` enumerates both pattern levels,
+which is only possible for tiny n.  Here the program is solved over a growing set S of
+groups :math:`g = (\tau, D_2)` (block list of m first-level (pattern, sign) pairs and a
+second-level pattern), by column generation:
+
+1. **Seed.**  S holds the groups of a few short L-BFGS runs of the non-convex parallel
+   network and of random sub-networks.  Every network whose sub-networks map into S is a
+   feasible point of the program over S with the same cost (the path norm), so the
+   master optimum :math:`p_S` is at most the objective of each of these networks.
+2. **Master.**  Solve the program over S (cvxpy + Clarabel) and recover the network;
+   :math:`\lambda = -\nabla\ell(\hat y)`.
+3. **Pricing.**  The dual constraint of group g and output sign :math:`\sigma` is
+
+   .. math::
+       \max\{\sigma\lambda^\top D_{2,g}h_g(z) : z \in C_g,\ \rho(z) \le 1\} \le \beta,
+
+   i.e. (union over the groups) :math:`\sigma\lambda^\top(h)_+ \le \beta R` for every
+   sub-network :math:`h = \sum_j c_j(Xw_j)_+`, :math:`R = \|(\|w_j\|c_j)_j\|_{1|2}`.
+   It is searched by the fixed-point ascent of :mod:`convexnn.duality.pricing` lifted to two
+   levels (:func:`ascend_subnetworks`): with :math:`\mu = \sigma\lambda\odot D_2`
+   (:math:`D_2 = 1[h > 0]`),
+
+   .. math::
+       w_j \leftarrow \frac{X^\top(\mathrm{sign}(c_j)\,\mu\odot 1[Xw_j > 0])}{\|\cdot\|},
+       \qquad c_j \leftarrow \mu^\top(Xw_j)_+ \ \ (\text{then } \rho(c) = 1),
+
+   the maximizer of the linearization at the current pair of cells.  Any sub-network
+   with value :math:`> \beta` is a violated constraint of its own group (it is a feasible
+   point of it), which joins S; for the l2 path its group's exact maximum is then
+   computed (:func:`convexnn.duality.cones.cone_support`).
+4. **Descent.**  L-BFGS from the recovered network plus the violators as small new
+   sub-networks; the groups of the network it reaches join S, so the next master is at
+   most its objective.
+5. Repeat until pricing finds no violation and descent no decrease, or a budget ends.
+
+The result is optimal **over the generated groups only**.  The certificate gives a
+*valid global* lower bound by a relaxation of the dual constraint (:func:`relaxed_dual_norm`):
+for :math:`\sigma = +1` and :math:`h = P - N` (positive and negative second-layer weights),
+:math:`\lambda^\top(h)_+ \le \min(p\,\nu(\lambda^+),\ p\,\nu(\lambda) + q\,\nu(\lambda^-))`
+with :math:`\nu(\mu) = \max_{\|u\| \le 1}\mu^\top(Xu)_+` bounded from above by branch and
+bound (:func:`convexnn.duality.branch_bound.maximize_relu`) and :math:`p + q \le 1` (l1 path, any
+width) or :math:`\sqrt{m_1}` (l2 path, width :math:`\le m_1`).  Any :math:`t\lambda` with
+:math:`t\,s \le \beta` is then dual feasible and :math:`-\ell^*(-t\lambda) \le p^\star`
+(weak duality, THEORY E.1).  The relaxation is usually loose, so the bound rarely closes the
+gap; it is reported as is.  On tiny data the exact groups can price exactly
+(``exact_pricing``), which proves optimality.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core.losses import Loss, get_loss
+from ..core.solution import ITERATION_LIMIT
+from ..core.threads import limit_blas
+from ..core.validation import check_choice, check_int, check_positive, check_X_y
+from ..duality.cones import cone_support
+from ..exceptions import InaccurateSolutionWarning, PatternBudgetError
+from ..networks.parallel import PATHS, ParallelNetwork
+from .groups import Groups, cone_matrix, exact_groups, lifted_matrix
+from .pricing import (  # noqa: F401  (re-exported)
+    _combine,
+    _normalize,
+    ascend_subnetworks,
+    best_scaled_dual,
+    group_support,
+    price_subnetworks,
+    relaxed_certificate,
+    relaxed_dual_norm,
+    subnetwork_values,
+)
+
+#: L-BFGS runs of the seed, their width K and iterations.
+SEED_RUNS = 3
+SEED_WIDTH = 8
+SEED_ITERATIONS = 300
+#: Random sub-networks in the seed.
+SEED_SAMPLES = 50
+#: Random starts of the pricing ascent per round (plus the current sub-networks), steps.
+PRICING_STARTS = 128
+#: Two-layer pricing directions used to build starts; candidates refined by their cell.
+TWO_LAYER_TOP = 8
+CELL_CANDIDATES = 32
+#: New groups per round from pricing, at most; violators passed to the descent.
+MAX_ADD = 32
+DESCENT_ADD = 8
+DESCENT_ITERATIONS = 300
+#: A violation counts when the value exceeds beta by this relative margin.
+PRICE_RTOL = 1e-5
+#: Above this many groups the master keeps only its active groups plus the new ones.
+MAX_KEEP = 400
+#: Exact pricing over enumerated groups is tried for n up to this (``exact_pricing="auto"``).
+EXACT_PRICING_N = 10
+#: Stop when the master objective fell by less than STALL_RTOL (relative) over STALL_ROUNDS.
+STALL_RTOL = 1e-7
+STALL_ROUNDS = 5
+#: Clarabel tolerances of the master programs.
+_MASTER_TOL = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
+
+
+@dataclass
+class ThreeLayerGenerationReport:
+    """What the group generation did (``ThreeLayerResult.generation``)."""
+
+    rounds: int = 0
+    stopped: str = ""
+    time: float = 0.0
+    seed_objective: float = float("nan")
+    history: list[dict] = field(default_factory=list)
+    #: True when exact pricing over the enumerated groups found no violated group (the
+    #: proof is the exact certificate's, ``certificate.certified``)
+    exact_priced: bool = False
+
+    def summary_line(self) -> str:
+        last = self.history[-1] if self.history else {}
+        return (f"{self.rounds} rounds, {last.get('groups', 0)} groups at the end, "
+                f"stopped: {self.stopped}, {self.time:.2f}s")
+
+
+class GroupSet:
+    r"""A growing set of groups :math:`(\tau, D_2)` of block width m, deduplicated.
+
+    First-level patterns are stored once; a block list shorter than m is padded by
+    repeating its first block (a duplicate block changes nothing: its variable may be 0).
+    """
+
+    def __init__(self, n: int, m: int) -> None:
+        self.n, self.m = n, m
+        self._cols: list[np.ndarray] = []
+        self._col_index: dict[bytes, int] = {}
+        self._groups: dict[tuple, tuple[tuple[int, ...], tuple[int, ...], np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def _column(self, d1: np.ndarray) -> int:
+        key = np.packbits(d1).tobytes()
+        if key not in self._col_index:
+            self._col_index[key] = len(self._cols)
+            self._cols.append(d1.copy())
+        return self._col_index[key]
+
+    def add(self, D1: np.ndarray, signs: np.ndarray, D2: np.ndarray) -> tuple | None:
+        """Add the group of blocks ``D1`` (k, n) bool with ``signs`` (k,) and pattern ``D2``
+        (n,); returns its key if it was new, else None.  Empty blocks are dropped."""
+        keep = D1.any(axis=1)
+        D1, signs = D1[keep], np.asarray(signs)[keep]
+        if not D2.any() or not len(D1) or len(D1) > self.m:
+            return None
+        blocks = sorted((self._column(d), int(s)) for d, s in zip(D1, signs))
+        blocks += [blocks[0]] * (self.m - len(blocks))
+        key = (tuple(blocks), np.packbits(D2).tobytes())
+        if key in self._groups:
+            return None
+        self._groups[key] = (tuple(b[0] for b in blocks), tuple(b[1] for b in blocks), D2.copy())
+        return key
+
+    def add_network(self, net: ParallelNetwork, X: np.ndarray) -> list[tuple]:
+        r"""Add the group of every sub-network: :math:`D_{1} = 1[Xw_j \ge 0]` for its nonzero
+        neurons, :math:`s_j = \mathrm{sign}(c_j)`, :math:`D_2 = 1[h > 0]` (the sub-network is
+        then a feasible point of the group with :math:`\rho` = its path norm)."""
+        pre = np.einsum("nd,kjd->kjn", X, net.W)
+        h = np.einsum("kjn,kj->kn", np.maximum(pre, 0.0), net.c)
+        new = []
+        for k in range(net.n_subnetworks):
+            on = (np.linalg.norm(net.W[k], axis=1) > 0) & (net.c[k] != 0)
+            if net.alpha[k] == 0 or not on.any():
+                continue
+            key = self.add(pre[k, on] >= 0, np.sign(net.c[k, on]), h[k] > 0)
+            if key is not None:
+                new.append(key)
+        return new
+
+    def keys(self) -> list[tuple]:
+        return list(self._groups)
+
+    def restrict(self, keys: list[tuple]) -> None:
+        """Keep only the groups ``keys`` (first-level columns are kept)."""
+        self._groups = {k: self._groups[k] for k in keys if k in self._groups}
+
+    def groups(self) -> Groups:
+        """The :class:`Groups` of the current set (in insertion order)."""
+        vals = list(self._groups.values())
+        D1 = np.array(self._cols).T if self._cols else np.zeros((self.n, 0), bool)
+        return Groups(D1, np.array([v[0] for v in vals], dtype=int).reshape(-1, self.m),
+                      np.array([v[1] for v in vals], dtype=int).reshape(-1, self.m),
+                      np.array([v[2] for v in vals], dtype=bool).reshape(-1, self.n),
+                      exhaustive=False, method="generated")
+
+
+def pricing_starts(X: np.ndarray, lam: np.ndarray, net: ParallelNetwork, m1: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    r"""Starts of the two-level ascent, (W (S, m1, d), c (S, m1)):
+
+    - random sub-networks, with mixed-sign and with positive c;
+    - sub-networks built from the two-layer pricing directions u of :math:`\pm\lambda`
+      (:func:`convexnn.duality.pricing.price`): m1 copies of one u (with c > 0 the value is
+      :math:`\sqrt{m_1}\,\lambda^	op(Xu)_+` for the l2 path) and pairs of the best u;
+    - the current sub-networks, as they are and perturbed.
+    """
+    from ..duality.pricing import price
+
+    n, d = X.shape
+    Wr = rng.standard_normal((PRICING_STARTS, m1, d))
+    cr = rng.standard_normal((PRICING_STARTS, m1))
+    starts_W, starts_c = [Wr, Wr], [cr, np.abs(cr)]
+    _, U, _ = price(X, lam, rng.standard_normal((PRICING_STARTS, d)))
+    U = U[:TWO_LAYER_TOP]
+    starts_W.append(np.repeat(U[:, None, :], m1, axis=1))
+    starts_c.append(np.ones((U.shape[0], m1)))
+    if U.shape[0] >= 2 and m1 >= 2:
+        k = U.shape[0]
+        i, j = np.triu_indices(k, 1)
+        Wp = np.repeat(U[i][:, None, :], m1, axis=1)
+        Wp[:, 1] = U[j]
+        starts_W.append(Wp)
+        starts_c.append(np.ones((len(i), m1)))
+    if net.n_subnetworks:
+        pn = _pad(net, m1)
+        starts_W += [pn.W, pn.W + 0.1 * rng.standard_normal(pn.W.shape)]
+        starts_c += [pn.c, pn.c + 0.1 * rng.standard_normal(pn.c.shape)]
+    return np.concatenate(starts_W), np.concatenate(starts_c)
+
+
+def _cell_refine(X, lam, vals, W, c, sig):
+    """Replace the best CELL_CANDIDATES candidates by their group's exact maximizer (l2
+    path, :func:`group_support`) when it is larger; re-sort."""
+    vals = vals.copy()
+    W, c = W.copy(), c.copy()
+    gs = GroupSet(X.shape[0], W.shape[1])
+    for i in range(min(CELL_CANDIDATES, vals.size)):
+        cand = ParallelNetwork(W=W[i:i + 1], c=c[i:i + 1], alpha=sig[i:i + 1])
+        keys = gs.add_network(cand, X)
+        if not keys:
+            continue
+        groups = gs.groups()
+        g = groups.n_groups - 1
+        M = lifted_matrix(X, groups.D1, groups.pattern[g], groups.sign[g])
+        A = np.vstack([cone_matrix(X, groups.D1, groups.pattern[g]),
+                       (2.0 * groups.D2[g] - 1.0)[:, None] * M])
+        _, lo, u = cone_support(A, sig[i] * (M.T @ (groups.D2[g] * lam)))
+        if lo > vals[i]:
+            z = u.reshape(W.shape[1], -1)
+            nz = np.linalg.norm(z, axis=1)
+            vals[i] = lo
+            W[i] = np.where(nz[:, None] > 0, z / np.where(nz > 0, nz, 1.0)[:, None], 0.0)
+            c[i] = groups.sign[g] * nz  # ||(nz)|| <= 1: path norm <= 1
+    order = np.argsort(-vals, kind="stable")
+    return vals[order], W[order], c[order], sig[order]
+
+
+def _pad(net: ParallelNetwork, m: int) -> ParallelNetwork:
+    K, w, d = net.W.shape
+    if w >= m:
+        return net
+    W = np.concatenate([net.W, np.zeros((K, m - w, d))], axis=1)
+    c = np.concatenate([net.c, np.zeros((K, m - w))], axis=1)
+    return ParallelNetwork(W=W, c=c, alpha=net.alpha, path=net.path)
+
+
+def _append(net: ParallelNetwork, W: np.ndarray, c: np.ndarray, alpha: np.ndarray) -> ParallelNetwork:
+    return ParallelNetwork(W=np.concatenate([net.W, W]), c=np.concatenate([net.c, c]),
+                           alpha=np.concatenate([net.alpha, alpha]), path=net.path)
+
+
+def _exact_pricing_groups(X: np.ndarray, path: str, m1: int, exact_pricing: Any) -> Groups | None:
+    if exact_pricing is False or path != "l2":
+        return None
+    if exact_pricing == "auto" and X.shape[0] > EXACT_PRICING_N:
+        return None
+    try:
+        return exact_groups(X, path=path, m1=m1)
+    except PatternBudgetError:
+        if exact_pricing is True:
+            raise
+        return None
+
+
+def generate_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2,
+                         loss: str | Loss = "squared", seed: Any = None,
+                         time_limit: float = 60.0, max_rounds: int = 30,
+                         seed_runs: int = SEED_RUNS, exact_pricing: Any = "auto",
+                         certify: bool = True, verbose: bool = False):
+    r"""Parallel three-layer network by group generation (module docstring).
+
+    .. math::
+        \min_\theta\ \ell(f_\theta(X); y) + \beta R(\theta),\qquad
+        f_\theta = \sum_k\alpha_k\Big(\sum_{j\le m_1}(XW_{kj})_+c_{kj}\Big)_+,
+
+    solved as the convex program of THEORY E.1 over generated groups.
+
+    Parameters
+    ----------
+    X, y : array-like (n, d), (n,)
+    beta : float
+    path : {"l1", "l2"}
+    m1 : int, default=2
+        First-layer width of the sub-networks (the block width of the groups, both paths).
+    time_limit : float, default=60
+        Seconds; checked between rounds.
+    max_rounds : int, default=30
+    seed_runs : int, default=3
+        L-BFGS runs whose sub-networks seed the group set.
+    exact_pricing : {"auto", True, False}
+        Price over the exactly enumerated groups (l2 only; "auto": n <= 10) once the
+        heuristic pricing finds nothing: their cone supports either give violated groups or
+        prove optimality.
+    certify : bool
+        Attach :func:`relaxed_certificate` (a valid global lower bound), or the exact
+        certificate when exact pricing proved optimality.
+
+    Returns
+    -------
+    ThreeLayerResult
+        ``exhaustive`` is False; ``status`` is "optimal" when the last master program (over
+        the generated groups) solved optimally, "iteration_limit" when a budget ended the
+        loop; ``certificate.certified`` only with a proof of global optimality.
+    """
+    X, y = check_X_y(X, y)
+    beta = check_positive("beta", beta)
+    check_choice("path", path, PATHS)
+    m1 = check_int("m1", m1)
+    max_rounds = check_int("max_rounds", max_rounds)
+    time_limit = check_positive("time_limit", time_limit)
+    seed_runs = check_int("seed_runs", seed_runs, minimum=0)
+    if exact_pricing not in ("auto", True, False):
+        raise ValueError(f"exact_pricing must be 'auto', True or False; got {exact_pricing!r}")
+    loss_obj = get_loss(loss)
+    y = loss_obj.check_targets(y)
+    with limit_blas(1, n_samples=X.shape[0]):
+        return _generate(X, y, beta=beta, path=path, m1=m1, loss=loss_obj, seed=seed,
+                         time_limit=time_limit, max_rounds=max_rounds, seed_runs=seed_runs,
+                         exact_pricing=exact_pricing, certify=certify, verbose=verbose)
+
+
+def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_runs,
+              exact_pricing, certify, verbose):
+    from ..training.parallel import random_parallel, train_parallel
+    from .fit import certify_parallel
+    from .groups import sample_subnetworks
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    report = ThreeLayerGenerationReport()
+    S = GroupSet(n, m1)
+    # 1) seed: short L-BFGS runs and random sub-networks
+    seed_obj = np.inf
+    for _ in range(seed_runs):
+        run = train_parallel(X, y, beta=beta, path=path, K=SEED_WIDTH, m1=m1, loss=loss,
+                             seed=int(rng.integers(2**31)), max_iter=SEED_ITERATIONS)
+        seed_obj = min(seed_obj, run.objective)
+        S.add_network(run.network, X)
+    report.seed_objective = float(seed_obj)
+    for _ in range(10):  # random sub-networks (again while S is empty: h <= 0 is possible)
+        P1, sg, D2 = sample_subnetworks(X, SEED_SAMPLES, m1, seed=rng)
+        for a in range(SEED_SAMPLES):
+            S.add(P1[a], sg[a], D2[a])
+        if len(S):
+            break
+    if not len(S):
+        raise ValueError("no sub-network with a nonzero output was found for this X")
+    exact = _exact_pricing_groups(X, path, m1, exact_pricing)
+    best = best_desc = None
+    for rnd in range(1, max_rounds + 1):
+        t_round = time.perf_counter()
+        groups = S.groups()
+        keys = S.keys()
+        # 2) master over S
+        res = _master(X, y, beta=beta, path=path, m1=m1, loss=loss, groups=groups)
+        obj = res.objective
+        if best is None or obj <= best.objective + 1e-12 * max(1.0, abs(obj)):
+            best = res
+        net = res.network
+        Z = res.program.solution()
+        lam = -loss.gradient(res.program.predictions(Z), y)
+        norms = res.program.group_norms(Z)
+        G = groups.n_groups
+        act = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(G, 1)
+        # 3) pricing from random, two-layer and current sub-networks
+        W0, c0 = pricing_starts(X, lam, net, m1, rng)
+        vals, Wc, cc, sig = price_subnetworks(X, lam, W0, c0, path=path)
+        if path == "l2":  # the exact maximum over the best candidates' groups
+            vals, Wc, cc, sig = _cell_refine(X, lam, vals, Wc, cc, sig)
+        level = beta * (1 + PRICE_RTOL)
+        viol = np.flatnonzero(vals > level)
+        new_p = []
+        for i in viol:
+            cand = ParallelNetwork(W=Wc[i:i + 1], c=cc[i:i + 1], alpha=sig[i:i + 1], path=path)
+            new_p += S.add_network(cand, X)
+            if len(new_p) >= MAX_ADD:
+                break
+        # 4) descent from the recovered network plus the violators
+        k = min(DESCENT_ADD, viol.size)
+        init = _pad(net, m1) if net.n_subnetworks else random_parallel(d, 1, m1, path=path, seed=rng.integers(2**31))
+        if k:
+            scale = 1e-3 * max(1.0, float(np.abs(net.alpha).max(initial=1.0)))
+            init = _append(init, Wc[viol[:k]], cc[viol[:k]], scale * sig[viol[:k]])
+        desc = train_parallel(X, y, beta=beta, path=path, loss=loss, init=init,
+                              max_iter=DESCENT_ITERATIONS)
+        new_d = S.add_network(desc.network, X) if desc.objective < obj * (1 - 1e-9) else []
+        entry = dict(round=rnd, groups=G, objective=obj,
+                     max_violation=float(vals[0] / beta) if vals.size else 0.0,
+                     new_pricing=len(new_p), new_descent=len(new_d),
+                     descent_objective=float(desc.objective),
+                     time=time.perf_counter() - t0, round_time=time.perf_counter() - t_round)
+        report.history.append(entry)
+        report.rounds = rnd
+        if verbose:
+            print(f"three-layer generation round {rnd}: G={G} objective={obj:.10g} "
+                  f"max s/beta={entry['max_violation']:.6f} +{len(new_p)} priced "
+                  f"+{len(new_d)} descent ({desc.objective:.10g}) {entry['time']:.2f}s")
+        if not new_p and not new_d and exact is not None:
+            # exact pricing: the cone support of every enumerated group and sign
+            sup_viol = _exact_violations(X, lam, exact, level)
+            entry["exact_pricing"] = len(sup_viol)
+            for g in sup_viol:
+                key = S.add(exact.D1[:, exact.pattern[g]].T, exact.sign[g], exact.D2[g])
+                if key is not None:
+                    new_p.append(key)
+            if not sup_viol:
+                report.exact_priced = True
+                report.stopped = "no violated group found by exact pricing over all groups"
+                break
+        if best_desc is None or desc.objective < best_desc.objective:
+            best_desc = desc
+        if not new_p and not new_d:
+            report.stopped = ("exact pricing: violations only in groups of the master "
+                              "(solver tolerance)" if "exact_pricing" in entry
+                              else "no violated constraint found by the pricing search")
+            break
+        if _stalled(report.history):
+            report.stopped = (f"stalled: less than {STALL_RTOL:g} relative decrease over "
+                              f"{STALL_ROUNDS} rounds")
+            break
+        if time.perf_counter() - t0 > time_limit:
+            report.stopped = f"time limit ({time_limit:g}s)"
+            break
+        if len(S) > MAX_KEEP:
+            S.restrict([keys[g] for g in np.unique(act)] + new_p + new_d)
+    else:
+        report.stopped = f"max_rounds ({max_rounds})"
+    report.time = time.perf_counter() - t0
+    result = best
+    result.generation = report
+    result.groups = result.program.groups
+    if best_desc is not None and best_desc.objective < result.recovered_objective:
+        # the last descent left the master's groups: keep the better network
+        result.network = best_desc.network
+        result.polished_objective = best_desc.objective
+    if report.stopped.startswith(("time", "max_rounds")):
+        result.status = ITERATION_LIMIT
+    if certify:
+        if report.exact_priced:
+            result.certificate = certify_parallel(result.network, X, y, beta=beta, groups=exact,
+                                                  loss=loss)
+        else:
+            result.certificate = relaxed_certificate(result.network, X, y, beta=beta, m1=m1,
+                                                     loss=loss)
+        result.timings["certify"] = result.certificate.time
+    proven = result.certificate is not None and result.certificate.certified
+    result.messages.append("globally optimal (certificate)" if proven
+                           else "optimal over the generated groups only")
+    result.timings["generation"] = report.time
+    result.timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def _master(X, y, *, beta, path, m1, loss, groups):
+    """The program over ``groups`` (:func:`convexnn.three_layer.fit.fit_three_layer`); when
+    Clarabel breaks down (seen with the exponential cones of the logistic loss) it is
+    retried at tighter tolerances, then with SCS (the numpy re-checks decide the status)."""
+    from ..exceptions import SolverError
+    from .fit import fit_three_layer
+
+    attempts = (_MASTER_TOL, {}, {"solver": "SCS", "eps": 1e-9, "max_iters": 100_000})
+    with warnings.catch_warnings():  # an inaccurate master is recorded in its status
+        warnings.simplefilter("ignore", InaccurateSolutionWarning)
+        for k, opts in enumerate(attempts):
+            try:
+                return fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss,
+                                       groups=groups, certify=False, polish=False, **opts)
+            except SolverError:
+                if k == len(attempts) - 1:
+                    raise
+
+
+def _stalled(history: list[dict]) -> bool:
+    """The objective fell by less than STALL_RTOL (relative) over the last STALL_ROUNDS."""
+    if len(history) <= STALL_ROUNDS:
+        return False
+    old, new = history[-1 - STALL_ROUNDS]["objective"], history[-1]["objective"]
+    return old - new <= STALL_RTOL * max(1.0, abs(old))
+
+
+def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: float) -> list[int]:
+    """Enumerated groups with a feasible point above ``level`` for either output sign
+    (the best first)."""
+    found = []
+    for g in range(groups.n_groups):
+        for sigma in (1.0, -1.0):
+            _, lo = group_support(X, lam, groups, g, sigma)
+            if lo > level:
+                found.append((lo, g))
+                break
+    found.sort(reverse=True)
+    return [g for _, g in found[:MAX_ADD]]
+
+
+__all__ = ["GroupSet", "ThreeLayerGenerationReport", "generate_three_layer", "ascend_subnetworks",
+           "price_subnetworks", "subnetwork_values", "relaxed_dual_norm", "relaxed_certificate",
+           "best_scaled_dual", "group_support"]

@@ -1,0 +1,148 @@
+r"""Gradient training of parallel three-layer ReLU networks with path regularization (E.1).
+
+Minimizes :math:`F(\theta) = \ell(f_\theta(X); y) + \beta R(\theta)` (the objective of
+:class:`~convexnn.networks.parallel.ParallelNetwork`) by full-batch L-BFGS from random
+initializations, and compares the runs with the convex optimum of
+:func:`convexnn.three_layer.fit.fit_three_layer`: the optimum must be <= every run, since
+every network is a feasible point of the convex program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.losses import Loss, get_loss
+from ..core.validation import check_choice, check_int, check_positive, check_X_y
+from ..networks.parallel import PATHS, ParallelNetwork
+from .modules import loss_sum
+
+_EPS = 1e-300  # inside square roots: gradient 0 (not NaN) at a zero weight
+
+
+class ParallelModule(nn.Module):
+    r"""Torch version of :class:`ParallelNetwork`: :math:`\sum_k\alpha_k(\sum_j(XW_{kj})_+c_{kj})_+`."""
+
+    def __init__(self, W: Any, c: Any, alpha: Any, *, path: str = "l2",
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        dtype = dtype or torch.float64
+        self.W = nn.Parameter(torch.as_tensor(np.asarray(W), dtype=dtype).clone())
+        self.c = nn.Parameter(torch.as_tensor(np.asarray(c), dtype=dtype).clone())
+        self.alpha = nn.Parameter(torch.as_tensor(np.asarray(alpha), dtype=dtype).clone())
+        self.path = check_choice("path", path, PATHS)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        H1 = torch.relu(torch.einsum("nd,kjd->nkj", X, self.W))
+        h = torch.einsum("nkj,kj->nk", H1, self.c)
+        return torch.relu(h) @ self.alpha
+
+    def penalty(self) -> torch.Tensor:
+        """The path norm R(theta) of the module's ``path``."""
+        wn = torch.sqrt((self.W**2).sum(dim=2) + _EPS)
+        prod = wn * torch.sqrt(self.c**2 + _EPS)
+        inner = prod.sum(dim=1) if self.path == "l1" else torch.sqrt((prod**2).sum(dim=1) + _EPS)
+        return (torch.sqrt(self.alpha**2 + _EPS) * inner).sum()
+
+    @classmethod
+    def from_network(cls, net: ParallelNetwork, *, dtype: torch.dtype | None = None) -> ParallelModule:
+        return cls(net.W, net.c, net.alpha, path=net.path, dtype=dtype)
+
+    def to_network(self) -> ParallelNetwork:
+        def arr(t):
+            return t.detach().cpu().double().numpy()
+
+        return ParallelNetwork(W=arr(self.W), c=arr(self.c), alpha=arr(self.alpha), path=self.path)
+
+
+def random_parallel(d: int, K: int, m1: int, *, path: str = "l2", seed: Any = 0) -> ParallelNetwork:
+    """Random initialization: Gaussian weights of scale 1/sqrt(fan-in)."""
+    rng = np.random.default_rng(seed)
+    return ParallelNetwork(W=rng.standard_normal((K, m1, d)) / np.sqrt(d),
+                           c=rng.standard_normal((K, m1)) / np.sqrt(m1),
+                           alpha=rng.standard_normal(K) / np.sqrt(K), path=path)
+
+
+@dataclass
+class ParallelRun:
+    """One gradient run: final objective and network."""
+
+    seed: int
+    objective: float
+    network: ParallelNetwork
+    iterations: int
+
+
+def train_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", K: int = 10, m1: int = 2,
+                   loss: str | Loss = "squared", seed: Any = 0, max_iter: int = 2000,
+                   init: ParallelNetwork | None = None) -> ParallelRun:
+    r"""Full-batch L-BFGS (strong Wolfe) on :math:`\ell(f(X)) + \beta R(\theta)`."""
+    X, y = check_X_y(X, y)
+    beta = check_positive("beta", beta, allow_zero=True)
+    check_choice("path", path, PATHS)
+    loss = get_loss(loss)
+    net = init if init is not None else random_parallel(
+        X.shape[1], check_int("K", K), check_int("m1", m1), path=path, seed=seed)
+    mod = ParallelModule.from_network(net)
+    mod.path = path
+    Xt = torch.as_tensor(X)
+    yt = torch.as_tensor(y)
+    opt = torch.optim.LBFGS(mod.parameters(), lr=1.0, max_iter=max_iter, history_size=50,
+                            tolerance_grad=1e-12, tolerance_change=1e-15,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        F = loss_sum(loss, mod(Xt), yt) + beta * mod.penalty()
+        F.backward()
+        return F
+
+    opt.step(closure)
+    out = mod.to_network()
+    its = int(opt.state[opt._params[0]].get("n_iter", 0))
+    return ParallelRun(int(seed) if isinstance(seed, int | np.integer) else -1,
+                       out.objective(X, y, beta=beta, loss=loss), out, its)
+
+
+@dataclass
+class ParallelComparison:
+    """Convex optimum against gradient runs of the same architecture."""
+
+    optimum: float
+    exhaustive: bool
+    runs: list[ParallelRun]
+
+    @property
+    def best(self) -> float:
+        return min(r.objective for r in self.runs)
+
+    def table(self) -> str:
+        lines = [f"convex optimum {self.optimum:.10g} ({'exact' if self.exhaustive else 'upper bound'})",
+                 " seed   objective        (F - p*)/p*"]
+        for r in sorted(self.runs, key=lambda r: r.objective):
+            lines.append(f" {r.seed:4d}   {r.objective:.10g}   {(r.objective - self.optimum) / abs(self.optimum):+.2e}")
+        return "\n".join(lines)
+
+    __str__ = table
+
+
+def compare_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2, K: int = 10,
+                     seeds: Any = 10, result: Any = None, max_iter: int = 2000,
+                     loss: str | Loss = "squared") -> ParallelComparison:
+    """Fit the convex program (unless ``result`` is given) and run L-BFGS from ``seeds``."""
+    from ..three_layer.fit import fit_three_layer
+
+    if result is None:
+        result = fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss)
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    runs = [train_parallel(X, y, beta=beta, path=path, K=K, m1=m1, seed=s, max_iter=max_iter,
+                           loss=loss) for s in seeds]
+    return ParallelComparison(result.objective, result.exhaustive, runs)
+
+
+__all__ = ["ParallelModule", "random_parallel", "train_parallel", "ParallelRun",
+           "ParallelComparison", "compare_parallel"]

@@ -1,0 +1,235 @@
+r"""Vector-output two-layer programs (THEORY C): data, the gated nuclear-norm program, recovery.
+
+With lifted data :math:`\tilde X`, targets :math:`Y\in\mathbb R^{n\times c}` (or one-hot
+labels for the softmax cross-entropy), free terms :math:`FA` (skip :math:`XW_0`, output
+constant :math:`1c_0^\top`):
+
+* **gated** (exact for gated networks with these gates; the nuclear-norm relaxation of
+  the ReLU program on the same patterns):
+
+  .. math:: \min_{V_i\in\mathbb R^{d'\times c}}\ \ell\Big(\sum_i D_i\tilde XV_i + FA\Big)
+            + \beta\sum_i\|V_i\|_*,
+
+  recovered by the SVD :math:`V_i = \sum_k\sigma_ka_kb_k^\top` into neurons
+  :math:`u = \sqrt{\sigma_k}a_k`, :math:`g = \sqrt{\sigma_k}b_k` with gate :math:`g_i`
+  (same prediction, penalty :math:`\tfrac\beta2(\|u\|^2+\|g\|^2) = \beta\sigma_k`);
+* **relu**: neuron generation (:mod:`convexnn.vector.neuron_generation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from ..core.losses import Loss, get_loss
+from ..core.patterns import PatternSet
+from ..core.solution import SolveRecord
+from ..core.validation import check_choice, check_positive
+from ..core.variant import BIASES, MODELS
+from ..exceptions import RecoveryError
+from ..networks.two_layer import Network
+from ..two_layer.program import free_term_basis, lift_bias
+
+
+@dataclass
+class VectorSolution(SolveRecord):
+    """Primal values of a vector program and how they were obtained
+    (:class:`~convexnn.core.solution.SolveRecord`).
+
+    ``V`` (P, d', c) blocks (gated) or ``U`` (K, d') unit directions with output weights
+    ``G`` (K, c) (neuron generation); ``A`` (q, c) free-term coefficients.
+    """
+
+    A: np.ndarray
+    V: np.ndarray | None = None
+    U: np.ndarray | None = None
+    G: np.ndarray | None = None
+
+
+class VectorProgram:
+    """A vector-output two-layer program as data (see module docstring).
+
+    ``patterns`` is the gate set of the gated program; for ReLU it is the pattern set
+    the pricing enumerates (informational; None when none was built).
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, *, beta: float, loss: str | Loss, model: str,
+                 bias: str, skip: bool, output_bias: bool, patterns: PatternSet | None) -> None:
+        self.model = check_choice("model", model, MODELS)
+        self.bias = check_choice("bias", bias, BIASES)
+        self.loss = get_loss(loss)
+        self.beta = check_positive("beta", beta)
+        if model == "gated" and bias == "free":
+            raise ValueError("model='gated' with bias='free' is degenerate (a zero-weight gated "
+                             "neuron fits a constant on its gate's region at no cost); use "
+                             "bias='regularized'")
+        self.X, self.y = X, Y
+        self.skip = bool(skip)
+        self.output_bias = bool(output_bias) and bias != "free"
+        self.Xt, free = lift_bias(X, bias)
+        self.free = free
+        self.penalized = ~free
+        if patterns is not None:
+            patterns = patterns.without_empty()
+        self.patterns = patterns
+        self._problem = None
+
+    # ---- sizes --------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def n_patterns(self) -> int:
+        return 0 if self.patterns is None else self.patterns.D.shape[1]
+
+    @property
+    def D(self) -> np.ndarray:
+        return np.zeros((self.n_samples, 0), bool) if self.patterns is None else self.patterns.D
+
+    @property
+    def has_free_constant(self) -> bool:
+        return self.output_bias or self.bias == "free"
+
+    @cached_property
+    def free_basis(self) -> np.ndarray | None:
+        return free_term_basis(self.X, self.skip, self.has_free_constant)
+
+    def split_free(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(skip (d, c), c0 (c,)) from the free coefficients A (q, c)."""
+        d, c = self.X.shape[1], self.n_outputs
+        skip = A[:d] if self.skip else np.zeros((d, c))
+        c0 = A[-1] if self.has_free_constant else np.zeros(c)
+        return skip, c0
+
+    # ---- numpy evaluation ----------------------------------------------------------------
+    def network_objective(self, net: Network) -> float:
+        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
+
+    def objective(self, sol: VectorSolution) -> float:
+        """The convex objective of ``sol`` recomputed in numpy."""
+        return self.loss.value(self.predict(sol), self.y) + self.beta * self.regularizer(sol)
+
+    def predict(self, sol: VectorSolution) -> np.ndarray:
+        F = self.free_basis
+        base = 0.0 if F is None else F @ sol.A
+        if sol.V is not None:
+            Z = sum(self.D[:, i, None] * (self.Xt @ sol.V[i]) for i in range(sol.V.shape[0]))
+            return Z + base
+        H = np.maximum(self.Xt @ sol.U.T, 0.0)
+        return H @ sol.G + base
+
+    def regularizer(self, sol: VectorSolution) -> float:
+        if sol.V is not None:
+            return float(np.sum(np.linalg.svd(sol.V[:, self.penalized, :], compute_uv=False)))
+        return float(np.sum(np.linalg.norm(sol.U[:, self.penalized], axis=1)
+                            * np.linalg.norm(sol.G, axis=1)))
+
+    def constraint_violation(self, sol: VectorSolution) -> float:
+        return 0.0
+
+    # ---- cvxpy reference (gated) -----------------------------------------------------------
+    def build(self):
+        r"""The gated program as a cvxpy Problem (one :math:`d'\times c` variable per pattern)."""
+        import cvxpy as cp
+
+        if self._problem is not None:
+            return self._problem
+        n, k = self.Xt.shape
+        c = self.n_outputs
+        Vs = [cp.Variable((k, c)) for _ in range(self.n_patterns)]
+        Dm = self.D.astype(np.float64)
+        pred = sum(cp.multiply(Dm[:, i:i + 1] @ np.ones((1, c)), self.Xt @ V) for i, V in enumerate(Vs))
+        F = self.free_basis
+        A = None
+        if F is not None:
+            A = cp.Variable((F.shape[1], c))
+            pred = pred + F @ A
+        reg = sum(cp.normNuc(V) for V in Vs)
+        self._problem = cp.Problem(cp.Minimize(self.loss.cvxpy(pred, self.y) + self.beta * reg))
+        self.variables = {"V": Vs, "A": A}
+        return self._problem
+
+    # ---- recovery --------------------------------------------------------------------------
+    def recover(self, sol: VectorSolution, *, prune: bool = True, tol: float = 1e-9) -> Network:
+        """Network of a solution (gated: SVD per block; relu: one neuron per direction)."""
+        d, c = self.X.shape[1], self.n_outputs
+        skip, c0 = self.split_free(sol.A)
+        rows_u, rows_g, gate_idx = [], [], []
+        if sol.V is not None:
+            Us, S, Vts = np.linalg.svd(sol.V, full_matrices=False)
+            top = float(np.max(S, initial=0.0))
+            for i in range(S.shape[0]):
+                for k in np.flatnonzero(S[i] > tol * top) if top > 0 else ():
+                    r = np.sqrt(S[i, k])
+                    rows_u.append(r * Us[i, :, k])
+                    rows_g.append(r * Vts[i, k])
+                    gate_idx.append(i)
+        else:
+            norms = np.linalg.norm(sol.G, axis=1) * np.linalg.norm(sol.U[:, self.penalized], axis=1)
+            top = float(np.max(norms, initial=0.0))
+            for j in np.flatnonzero(norms > tol * top) if top > 0 else ():
+                un = np.linalg.norm(sol.U[j, self.penalized])
+                gn = np.linalg.norm(sol.G[j])
+                r = np.sqrt(gn * un)
+                rows_u.append(sol.U[j] * (r / un))
+                rows_g.append(sol.G[j] * (r / gn))
+        m = len(rows_u)
+        U = np.array(rows_u).reshape(m, self.Xt.shape[1])
+        G = np.array(rows_g).reshape(m, c)
+        if prune and m:
+            U, G, skip, c0 = self._prune(U, G, gate_idx, skip, c0)
+            gate_idx = self._kept_gates
+        gates = gate_bias = None
+        if sol.V is not None:
+            Gt = self.patterns.gates
+            if Gt is None:
+                raise RecoveryError("gated networks need a gate vector per pattern; pass "
+                                    "realisable patterns")
+            gates = Gt[gate_idx, :d]
+            gate_bias = Gt[gate_idx, d] if self.bias != "none" else np.zeros(len(gate_idx))
+        b1 = U[:, d] if self.bias != "none" else np.zeros(U.shape[0])
+        return Network(W1=U[:, :d], b1=b1, W2=G, c0=c0, skip=skip, gates=gates,
+                       gate_bias=gate_bias, regularize_bias=self.bias == "regularized")
+
+    def _prune(self, U, G, gate_idx, skip, c0):
+        r"""Prune neurons whose rank-one fits :math:`h_kg_k^\top` are linearly dependent
+        modulo the free terms (THEORY A.3 with vectorized fits; at most :math:`nc` remain)."""
+        from ..core.pruning import prune_blocks
+
+        n, c = self.y.shape
+        Z = self.Xt @ U.T
+        H = np.maximum(Z, 0.0) if self.model == "relu" else self.D[:, gate_idx] * Z
+        fits = (H[:, None, :] * G.T[None, :, :]).reshape(n * c, -1)
+        rho = np.linalg.norm(U[:, self.penalized], axis=1) * np.linalg.norm(G, axis=1)
+        F = self.free_basis
+        Fv = None if F is None else np.kron(F, np.eye(c))
+        scale, a = prune_blocks(fits, rho, Fv, rtol=1e-9)
+        keep = scale > 0
+        t = np.sqrt(scale[keep])
+        U, G = U[keep] * t[:, None], G[keep] * t[:, None]
+        self._kept_gates = [g for g, k in zip(gate_idx, keep) if k] if gate_idx else []
+        if a.size:
+            A = a.reshape(-1, c)
+            k = 0
+            if self.skip:
+                skip = skip + A[: self.X.shape[1]]
+                k = self.X.shape[1]
+            if self.has_free_constant:
+                c0 = c0 + A[k]
+        return U, G, skip, c0
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "loss": self.loss.name, "bias": self.bias, "skip": self.skip,
+                "output_bias": self.output_bias, "n": self.n_samples, "d": self.X.shape[1],
+                "c": self.n_outputs, "patterns": self.n_patterns, "beta": self.beta}
+
+
+__all__ = ["VectorProgram", "VectorSolution"]
