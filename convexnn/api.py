@@ -56,7 +56,7 @@ from .exceptions import (
 )
 from .generation import generate
 from .networks.two_layer import Network
-from .solvers import SOLVERS, choose_solver
+from .solvers.registry import SOLVERS, choose_solver
 from .solvers.options import accepted_options
 from .two_layer.program import BIASES, MODELS, TwoLayerProgram, free_term_basis, lift_bias
 

@@ -31,13 +31,13 @@ import numpy as np
 from .api import FitResult, fit, solve_program
 from .core.losses import Loss, get_loss
 from .core.validation import check_choice, check_positive, check_X_y
-from .core.variant import BIASES
+from .core.variant import BIASES, Variant
 from .duality.cones import pattern_supports
 from .duality.dual_norm import auto_patterns
 from .duality.dual_points import dual_point
 from .exceptions import SolverError
 from .networks.two_layer import Network
-from .two_layer.program import free_term_basis, lift_bias
+from .solvers.cvxpy_backend import solve_problem
 
 
 def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarray:
@@ -53,9 +53,9 @@ def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarr
 
     a = cp.Variable(F.shape[1])
     problem = cp.Problem(cp.Minimize(loss.cvxpy(F @ a, y)))
-    problem.solve(solver="CLARABEL")
+    out = solve_problem(problem, solver="clarabel", what="the free terms alone")
     if a.value is None:
-        raise SolverError(f"fitting the free terms alone failed ({problem.status})")
+        raise SolverError(f"fitting the free terms alone failed ({out.solver_status})")
     return np.asarray(a.value)
 
 
@@ -64,13 +64,12 @@ def zero_network(X: np.ndarray, y: np.ndarray, *, loss: str | Loss = "squared",
     r"""The width-0 network whose free terms minimize :math:`\ell(Xw_0 + c1; y)`: the
     global optimum for :math:`\beta \ge \beta_{\max}`."""
     loss = get_loss(loss)
-    constant = bool(output_bias) or bias == "free"
-    a = _fit_free_terms(free_term_basis(X, skip, constant), y, loss)
+    variant = Variant(bias=bias, skip=skip, output_bias=output_bias)
+    a = _fit_free_terms(variant.free_basis(X), y, loss)
     d = X.shape[1]
-    w0 = a[:d] if skip else np.zeros(d)
-    c0 = float(a[-1]) if constant else 0.0
-    return Network(W1=np.zeros((0, d)), W2=np.zeros(0), skip=w0, c0=c0,
-                   regularize_bias=bias == "regularized")
+    w0, c0 = variant.split_free(a, d)
+    return Network(W1=np.zeros((0, d)), W2=np.zeros(0), skip=w0, c0=float(c0),
+                   regularize_bias=variant.regularized_bias)
 
 
 def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none",
@@ -122,8 +121,9 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     loss = get_loss(loss)
     y = loss.check_targets(y)
     net = zero_network(X, y, loss=loss, bias=bias, skip=skip, output_bias=output_bias)
-    Xt, free = lift_bias(X, bias)
-    F = free_term_basis(X, skip, bool(output_bias) or bias == "free")
+    variant = Variant(bias=bias, skip=skip, output_bias=output_bias)
+    Xt, free = variant.lift(X)
+    F = variant.free_basis(X)
     _, lam0 = dual_point(net, X, y, Xt, free, loss, F, 1.0, net.predict(X))
     pset = auto_patterns(Xt, bias, patterns, seed, 500)
     if not pset.exhaustive:

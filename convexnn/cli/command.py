@@ -87,7 +87,7 @@ def run_solve(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     import importlib.metadata as md
 
-    from ..solvers import SOLVERS
+    from ..solvers.registry import SOLVERS
     from ..solvers.cvxpy_backend import module_available, mosek_license
 
     print("convexnn", md.version("convexnn") if module_available("convexnn") else "(source)")

@@ -64,22 +64,43 @@ class Variant:
         # with a free hidden bias the all-on pattern carries a free constant already
         object.__setattr__(self, "output_bias", bool(self.output_bias) and self.bias != "free")
 
+    # ---- what the strings mean (the only place they are tested) -----------------------
+    @property
+    def gated(self) -> bool:
+        """C-GReLU: fixed gates, no cone constraints (THEORY B)."""
+        return self.model == "gated"
+
+    @property
+    def has_bias(self) -> bool:
+        r"""Hidden biases exist: :math:`\tilde X = [X, 1]`."""
+        return self.bias != "none"
+
+    @property
+    def free_bias(self) -> bool:
+        """Hidden biases outside the weight decay (the lifted last coordinate is free)."""
+        return self.bias == "free"
+
+    @property
+    def regularized_bias(self) -> bool:
+        """Hidden biases inside the weight decay."""
+        return self.bias == "regularized"
+
     @property
     def has_cone_rows(self) -> bool:
         r"""C-ReLU blocks carry the cone rows :math:`(2D_i - I)\tilde Xv_i \ge 0`."""
-        return self.model == "relu"
+        return not self.gated
 
     @property
     def has_free_constant(self) -> bool:
         """A free output constant (explicit, or through a free hidden bias)."""
-        return self.output_bias or self.bias == "free"
+        return self.output_bias or self.free_bias
 
     def lift(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""(:math:`\tilde X`, free): the lifted data and the mask of its unpenalized
         coordinates (the bias column for ``bias="free"``)."""
-        Xt = X if self.bias == "none" else add_bias_column(X)
+        Xt = add_bias_column(X) if self.has_bias else X
         free = np.zeros(Xt.shape[1], bool)
-        if self.bias == "free":
+        if self.free_bias:
             free[-1] = True
         return Xt, free
 
@@ -88,5 +109,26 @@ class Variant:
         cols = ([X] if self.skip else []) + ([np.ones((X.shape[0], 1))] if self.has_free_constant else [])
         return np.hstack(cols) if cols else None
 
+    def split_free(self, a: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(skip coefficients (d, ...), output constant (...)) from the free-term
+        coefficients ``a`` of :meth:`free_basis` (zeros for absent terms)."""
+        a = np.asarray(a, dtype=np.float64)
+        tail = a.shape[1:]
+        skip = a[:d] if self.skip else np.zeros((d, *tail))
+        c0 = a[-1] if self.has_free_constant else np.zeros(tail)
+        return skip, c0
 
-__all__ = ["BIASES", "MODELS", "Variant"]
+    def settings(self) -> dict:
+        """The variant as plain values (saved with a network, shown in summaries)."""
+        return {"model": self.model, "bias": self.bias, "skip": self.skip,
+                "output_bias": self.output_bias}
+
+
+#: The hidden-bias default of every entry point (fit, estimators, command line): the biases
+#: of a PyTorch ``nn.Linear`` trained with weight decay.  (A free bias is degenerate for
+#: gated networks, and branch and bound proves optima only when every coordinate is
+#: penalized.)
+DEFAULT_BIAS = "regularized"
+
+
+__all__ = ["BIASES", "DEFAULT_BIAS", "MODELS", "Variant"]

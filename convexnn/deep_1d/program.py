@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_array, check_int, check_positive
+from ..exceptions import SolverError
+from ..solvers.cvxpy_backend import solve_problem
 
 
 def chain_features(x: np.ndarray, signs: np.ndarray, breaks: np.ndarray) -> np.ndarray:
@@ -212,17 +214,20 @@ def lasso_deep_1d(x: Any, y: Any, *, beta: float, depth: int,
     z = cp.Variable(A.shape[1])
     xi = cp.Variable()
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(A @ z + xi - y) + beta * cp.norm1(z)))
-    prob.solve(solver=solver)
+    out = solve_problem(prob, solver=solver, what="the deep 1-D Lasso")
+    if not out.ok:
+        raise SolverError(f"{solver} returned status {out.solver_status!r} for the deep 1-D Lasso")
     if min_norm:
         cost = 0.5 * cp.sum_squares(A @ z + xi - y) + beta * cp.norm1(z)
         with warnings.catch_warnings():  # the objective is re-evaluated below
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            cp.Problem(cp.Minimize(cp.sum_squares(z)),
-                       [cost <= prob.value * (1 + 1e-9)]).solve(solver=solver)
+            solve_problem(cp.Problem(cp.Minimize(cp.sum_squares(z)),
+                                     [cost <= out.value * (1 + 1e-9)]), solver=solver,
+                          what="the minimum-norm deep 1-D Lasso")
     zv = np.asarray(z.value, float)
     r = A @ zv + float(xi.value) - y
     obj = float(0.5 * r @ r + beta * np.abs(zv).sum())
-    return Deep1DLasso(obj, zv, float(xi.value), S, B, depth, beta, prob.status)
+    return Deep1DLasso(obj, zv, float(xi.value), S, B, depth, beta, out.solver_status)
 
 
 __all__ = ["library_dictionary", "grid_dictionary", "chain_features", "chain_weights",

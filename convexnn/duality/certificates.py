@@ -491,7 +491,7 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     constant = program.has_free_constant
     _check_network(network, X.shape[1], program.bias, program.skip, constant)
     Xt, free = lift_bias(X, program.bias)
-    gated = program.model == "gated"
+    gated = program.variant.gated
     exhaustive = gated or bool(result.exhaustive)
     D = program.D
     climb = None

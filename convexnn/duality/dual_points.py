@@ -34,7 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.losses import Loss
+from ..exceptions import SolverError
 from ..networks.two_layer import Network
+from ..solvers.cvxpy_backend import solve_problem
 from .cones import pattern_supports
 
 
@@ -249,8 +251,8 @@ def refine_dual(loss: Loss, Xt: np.ndarray, y: np.ndarray, z: np.ndarray, lam: n
             cons += cut(*key)
         problem = cp.Problem(objective, cons)
         try:
-            problem.solve(solver="CLARABEL")
-        except cp.error.SolverError:
+            solve_problem(problem, solver="clarabel", what="the cutting-plane dual")
+        except SolverError:
             break
         if v.value is None:
             break

@@ -27,6 +27,7 @@ import numpy as np
 from ..core.validation import check_array, check_positive
 from ..exceptions import SolverError
 from ..networks.two_layer import Network
+from ..solvers.cvxpy_backend import solve_problem
 from .one_d import _sorted_data
 from .report import Check, _close
 
@@ -188,14 +189,14 @@ def lasso_1d(x: Any, y: Any, beta: float, *, skip: bool = False, solver: str = "
     w0 = cp.Variable() if skip else cp.Constant(0.0)
     problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(A @ z + xi + w0 * xs - ys)
                                      + beta * cp.norm1(z)))
-    problem.solve(solver=solver)
+    out = solve_problem(problem, solver=solver, what="the 1-D Lasso")
     if z.value is None:
-        raise SolverError(f"{solver} returned status {problem.status!r} for the 1-D Lasso; "
+        raise SolverError(f"{solver} returned status {out.solver_status!r} for the 1-D Lasso; "
                           "try solver='SCS'")
     zv, xiv, w0v = np.asarray(z.value, float), float(xi.value), float(w0.value)
     r = A @ zv + xiv + w0v * xs - ys
     obj = 0.5 * float(r @ r) + beta * float(np.sum(np.abs(zv)))
-    return Lasso1D(objective=obj, z=zv, kappa=kappa, s=s, xi=xiv, w0=w0v, status=problem.status)
+    return Lasso1D(objective=obj, z=zv, kappa=kappa, s=s, xi=xiv, w0=w0v, status=out.solver_status)
 
 
 __all__ = ["Lasso1D", "interpolation_cost", "interpolation_limit", "unique_interpolant",

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_array
+from ..core.variant import Variant
 from ..networks.two_layer import Network
-from ..two_layer.program import free_term_basis
 from .report import Check
 
 
@@ -48,7 +48,7 @@ def active_neurons(network: Network, X: Any, *, skip: bool = False, free_constan
     """
     X = check_array("X", X, ndim=2)
     n = X.shape[0]
-    F = free_term_basis(X, skip, free_constant)
+    F = Variant(skip=skip, output_bias=free_constant).free_basis(X)
     rank_F = 0
     net = network.prune_zero(tol)
     H = net.hidden(X) * np.linalg.norm(net.W2.reshape(net.width, -1), axis=1)

@@ -33,7 +33,7 @@ def two_layer_blocks(program: TwoLayerProgram, dev) -> BlockSet:
     pen = np.zeros(dp)
     pen[program.penalized] = 1.0
     gated = not program.has_cone_rows
-    allon = set(np.flatnonzero(D.all(axis=0)).tolist()) if program.bias == "free" else set()
+    allon = set(np.flatnonzero(D.all(axis=0)).tolist()) if program.variant.free_bias else set()
     pats, signs, pens, linear = [], [], [], []
     for sign in ((1.0,) if gated else (1.0, -1.0)):
         for i in range(P):

@@ -20,6 +20,7 @@ import numpy as np
 from ..core.solution import ConvexSolution
 from ..exceptions import SolverError
 from ..networks.two_layer import Network
+from ..solvers.cvxpy_backend import solve_problem
 
 
 @dataclass
@@ -50,7 +51,7 @@ def decompose(program, sol: ConvexSolution, *, solver: str = "CLARABEL",
     """Decompose the gated solution ``sol`` of ``program`` (model="gated") into C-ReLU blocks."""
     import cvxpy as cp
 
-    if program.model != "gated":
+    if not program.variant.gated:
         raise ValueError("cone decomposition needs a gated program (model='gated')")
     norms = program.group_norms(sol.V)
     top = float(norms.max(initial=0.0))
@@ -66,13 +67,10 @@ def decompose(program, sol: ConvexSolution, *, solver: str = "CLARABEL",
         prob = cp.Problem(
             cp.Minimize(cp.sum(cp.norm(V[pen, :], 2, axis=0)) + cp.sum(cp.norm(W[pen, :], 2, axis=0))),
             [V - W == U, cp.multiply(S, program.Xt @ V) >= 0, cp.multiply(S, program.Xt @ W) >= 0])
-        try:
-            prob.solve(solver=solver)
-        except cp.error.SolverError as e:
-            raise SolverError(f"cone decomposition failed ({e}); try solver='SCS'") from e
-        if prob.status not in ("optimal", "optimal_inaccurate"):
+        out = solve_problem(prob, solver=solver, what="the cone decomposition")
+        if not out.ok:
             raise SolverError(
-                f"cone decomposition is {prob.status}: some gate cone has empty interior "
+                f"cone decomposition is {out.solver_status}: some gate cone has empty interior "
                 "(a gate with X g = 0 on a sample); resample the gates")
         Vf[act], Wf[act] = V.value.T, W.value.T
     relu_sol = ConvexSolution(Vf, Wf, sol.skip.copy(), sol.c, status=sol.status, solver=solver.lower())

@@ -88,7 +88,7 @@ class TwoLayerProgram(Transient):
         self.Xt, free = self.variant.lift(X)
         if patterns.D.shape[0] != X.shape[0]:
             raise ValueError(f"patterns has {patterns.D.shape[0]} rows; X has {X.shape[0]} samples")
-        if bias == "free":
+        if self.variant.free_bias:
             patterns = patterns.with_all_on(self.Xt)
         self.patterns = patterns.without_empty()
         self.D = self.patterns.D
@@ -174,7 +174,7 @@ class TwoLayerProgram(Transient):
         r""":math:`\max_i \max_j [-(2D_i - I)\tilde X v_i]_+` over both block sets, relative to
         :math:`\max(\max|\tilde X v_i|, \|y\|_\infty)` (0 for C-GReLU); the target scale keeps
         solver noise around a zero optimum from counting as a violation."""
-        if self.model == "gated":
+        if self.variant.gated:
             return 0.0
         S = 2.0 * self.D - 1.0
         worst, scale = 0.0, 0.0
@@ -187,7 +187,7 @@ class TwoLayerProgram(Transient):
 
     def zero_solution(self) -> ConvexSolution:
         P, dp = self.n_patterns, self.Xt.shape[1]
-        return ConvexSolution(np.zeros((P, dp)), None if self.model == "gated" else np.zeros((P, dp)),
+        return ConvexSolution(np.zeros((P, dp)), None if self.variant.gated else np.zeros((P, dp)),
                               np.zeros(self.X.shape[1]), 0.0)
 
     # ---- cvxpy ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class TwoLayerProgram(Transient):
         beta = cp.Parameter(nonneg=True, name="beta", value=self.beta)
         y = cp.Parameter(n, name="y", value=self.y)
         pen = self.penalized if self.penalized.size < dp else slice(None)
-        if self.model == "relu":
+        if not self.variant.gated:
             V = cp.Variable((dp, P), name="V")
             W = cp.Variable((dp, P), name="W")
             XV, XW = self.Xt @ V, self.Xt @ W
@@ -238,7 +238,7 @@ class TwoLayerProgram(Transient):
     def solution_from_variables(self) -> ConvexSolution:
         """Read the cvxpy variables' values into a ConvexSolution (status filled by caller)."""
         v = self.variables
-        if self.model == "relu":
+        if not self.variant.gated:
             V, W = np.asarray(v["V"].value).T.copy(), np.asarray(v["W"].value).T.copy()
         else:
             V, W = np.asarray(v["U"].value).T.copy(), None
@@ -263,7 +263,7 @@ class TwoLayerProgram(Transient):
             active = norms > tol * top if top > 0 else np.zeros(norms.shape, dtype=bool)
             for i in np.flatnonzero(active):
                 blocks.append((i, sign, B[i]))
-            if self.bias == "free":
+            if self.variant.free_bias:
                 # weight part ~ 0: the block is the constant D_i * b (only all-on survives
                 # the cone constraint); fold it into the output bias
                 for i in np.flatnonzero(~active & (np.abs(B[:, -1]) > tol * full)):
@@ -307,7 +307,7 @@ class TwoLayerProgram(Transient):
         if prune and blocks:
             # the neurons' actual outputs: s (X b)_+ for ReLU (positive scaling preserves it
             # exactly, even for blocks off their cone by solver noise), s D_i X b if gated
-            fits = np.stack([s * (np.maximum(self.Xt @ b, 0.0) if self.model == "relu"
+            fits = np.stack([s * (np.maximum(self.Xt @ b, 0.0) if not self.variant.gated
                                   else self.D[:, i] * (self.Xt @ b)) for i, s, b in blocks], axis=1)
             rho = np.array([np.linalg.norm(b[self.penalized]) for _, _, b in blocks])
             scale, a = prune_blocks(fits, rho, self.free_basis, rtol=rtol)
@@ -328,10 +328,10 @@ class TwoLayerProgram(Transient):
                 raise RecoveryError(f"block {i} has zero penalized norm after pruning")
             u = b / r
             W1[j], W2[j] = u[:d], s * r
-            if self.bias != "none":
+            if self.variant.has_bias:
                 b1[j] = u[d]
         gates = gate_bias = None
-        if self.model == "gated":
+        if self.variant.gated:
             G = self.patterns.gates
             if G is None:
                 raise RecoveryError(
@@ -339,9 +339,9 @@ class TwoLayerProgram(Transient):
                     "are not cells of the hyperplane arrangement of X; pass realisable patterns")
             idx = [i for i, _, _ in blocks]
             gates = G[idx, :d]
-            gate_bias = G[idx, d] if self.bias != "none" else np.zeros(m)
+            gate_bias = G[idx, d] if self.variant.has_bias else np.zeros(m)
         return Network(W1=W1, b1=b1, W2=W2, c0=c, skip=skip, gates=gates, gate_bias=gate_bias,
-                       regularize_bias=self.bias == "regularized")
+                       regularize_bias=self.variant.regularized_bias)
 
     def network_objective(self, net: Network) -> float:
         """The non-convex objective of ``net`` on this program's data."""

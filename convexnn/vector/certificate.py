@@ -121,7 +121,7 @@ def certify_vector_fit(result, *, tol: float = TOL) -> Certificate:
     return certify_vector(result.network, p.X, p.y, beta=p.beta, loss=p.loss, bias=p.bias,
                           skip=p.skip, output_bias=p.output_bias, exact=getattr(p, "exact", None),
                           tol=tol, extra_predictions=(p.predict(result.solution),),
-                          gate_patterns=p.D if p.model == "gated" else None)
+                          gate_patterns=p.D if p.variant.gated else None)
 
 
 __all__ = ["certify_vector", "certify_vector_fit"]

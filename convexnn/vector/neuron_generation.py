@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..core.solution import ITERATION_LIMIT, OPTIMAL
+from ..solvers.cvxpy_backend import solve_problem
 from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
 from .pricing import Pricing, dual_norm
 from .program import VectorProgram, VectorSolution
@@ -63,13 +64,13 @@ def solve_master(program: VectorProgram, U: np.ndarray, *, solver: str = "fista"
         pred = pred + F @ A
     prob = cp.Problem(cp.Minimize(program.loss.cvxpy(pred, Y)
                                   + program.beta * cp.sum(cp.norm(G, 2, axis=1))))
-    prob.solve(solver=solver.upper(), verbose=verbose)
-    ok = prob.status in ("optimal",)
+    out = solve_problem(prob, solver=solver, verbose=verbose, what="the neuron master")
+    ok = out.status == OPTIMAL
     Gv = np.zeros((U.shape[0], c)) if G.value is None else np.asarray(G.value)
     Av = (np.zeros((0, c)) if A is None else
           (np.zeros((F.shape[1], c)) if A.value is None else np.asarray(A.value)))
     return VectorSolution(A=Av, U=U, G=Gv, status=OPTIMAL if ok else "inaccurate", solver=solver,
-                          solver_status=str(prob.status), objective_reported=float(prob.value),
+                          solver_status=out.solver_status, objective_reported=out.value,
                           solve_time=time.perf_counter() - t0)
 
 

@@ -27,11 +27,10 @@ import numpy as np
 from ..core.losses import Loss, get_loss
 from ..core.patterns import PatternSet
 from ..core.solution import SolveRecord
-from ..core.validation import check_choice, check_positive
-from ..core.variant import BIASES, MODELS
+from ..core.validation import check_positive
+from ..core.variant import Variant
 from ..exceptions import RecoveryError
 from ..networks.two_layer import Network
-from ..two_layer.program import free_term_basis, lift_bias
 
 
 @dataclass
@@ -58,18 +57,13 @@ class VectorProgram:
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, *, beta: float, loss: str | Loss, model: str,
                  bias: str, skip: bool, output_bias: bool, patterns: PatternSet | None) -> None:
-        self.model = check_choice("model", model, MODELS)
-        self.bias = check_choice("bias", bias, BIASES)
+        self.variant = Variant(model, bias, skip, output_bias)  # validated here, once
+        self.model, self.bias = self.variant.model, self.variant.bias
         self.loss = get_loss(loss)
         self.beta = check_positive("beta", beta)
-        if model == "gated" and bias == "free":
-            raise ValueError("model='gated' with bias='free' is degenerate (a zero-weight gated "
-                             "neuron fits a constant on its gate's region at no cost); use "
-                             "bias='regularized'")
         self.X, self.y = X, Y
-        self.skip = bool(skip)
-        self.output_bias = bool(output_bias) and bias != "free"
-        self.Xt, free = lift_bias(X, bias)
+        self.skip, self.output_bias = self.variant.skip, self.variant.output_bias
+        self.Xt, free = self.variant.lift(X)
         self.free = free
         self.penalized = ~free
         if patterns is not None:
@@ -96,18 +90,15 @@ class VectorProgram:
 
     @property
     def has_free_constant(self) -> bool:
-        return self.output_bias or self.bias == "free"
+        return self.variant.has_free_constant
 
     @cached_property
     def free_basis(self) -> np.ndarray | None:
-        return free_term_basis(self.X, self.skip, self.has_free_constant)
+        return self.variant.free_basis(self.X)
 
     def split_free(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(skip (d, c), c0 (c,)) from the free coefficients A (q, c)."""
-        d, c = self.X.shape[1], self.n_outputs
-        skip = A[:d] if self.skip else np.zeros((d, c))
-        c0 = A[-1] if self.has_free_constant else np.zeros(c)
-        return skip, c0
+        return self.variant.split_free(A, self.X.shape[1])
 
     # ---- numpy evaluation ----------------------------------------------------------------
     def network_objective(self, net: Network) -> float:
@@ -194,10 +185,10 @@ class VectorProgram:
                 raise RecoveryError("gated networks need a gate vector per pattern; pass "
                                     "realisable patterns")
             gates = Gt[gate_idx, :d]
-            gate_bias = Gt[gate_idx, d] if self.bias != "none" else np.zeros(len(gate_idx))
-        b1 = U[:, d] if self.bias != "none" else np.zeros(U.shape[0])
+            gate_bias = Gt[gate_idx, d] if self.variant.has_bias else np.zeros(len(gate_idx))
+        b1 = U[:, d] if self.variant.has_bias else np.zeros(U.shape[0])
         return Network(W1=U[:, :d], b1=b1, W2=G, c0=c0, skip=skip, gates=gates,
-                       gate_bias=gate_bias, regularize_bias=self.bias == "regularized")
+                       gate_bias=gate_bias, regularize_bias=self.variant.regularized_bias)
 
     def _prune(self, U, G, gate_idx, skip, c0):
         r"""Prune neurons whose rank-one fits :math:`h_kg_k^\top` are linearly dependent
@@ -206,7 +197,7 @@ class VectorProgram:
 
         n, c = self.y.shape
         Z = self.Xt @ U.T
-        H = np.maximum(Z, 0.0) if self.model == "relu" else self.D[:, gate_idx] * Z
+        H = np.maximum(Z, 0.0) if not self.variant.gated else self.D[:, gate_idx] * Z
         fits = (H[:, None, :] * G.T[None, :, :]).reshape(n * c, -1)
         rho = np.linalg.norm(U[:, self.penalized], axis=1) * np.linalg.norm(G, axis=1)
         F = self.free_basis

@@ -27,7 +27,9 @@ import numpy as np
 
 from ..core.patterns import make_patterns
 from ..core.validation import check_array, check_choice, check_positive
-from ..two_layer.program import lift_bias
+from ..core.variant import Variant
+from ..exceptions import SolverError
+from ..solvers.cvxpy_backend import solve_problem
 
 #: Largest n for which :func:`dnn_relaxation` builds its SDP by default.
 DNN_MAX_N = 60
@@ -61,8 +63,9 @@ def _data(X, Y, beta, bias):
         raise ValueError(f"X and Y have different numbers of samples: {X.shape[0]} != {Y.shape[0]}")
     beta = check_positive("beta", beta)
     check_choice("bias", bias, ("none", "regularized"))
-    Xt, _ = lift_bias(X, bias)
-    pset = make_patterns(Xt, "exact", one_d_bias=X.shape[1] == 1 and bias != "none").without_empty()
+    variant = Variant(bias=bias)
+    Xt, _ = variant.lift(X)
+    pset = make_patterns(Xt, "exact", one_d_bias=X.shape[1] == 1 and variant.has_bias).without_empty()
     return X, Y, beta, Xt, pset
 
 
@@ -115,10 +118,10 @@ def dnn_relaxation(X: Any, Y: Any, *, beta: float, bias: str = "none", solver: s
         M = M + (Di[:, None] * Xt) @ S @ (Di[:, None] * Xt).T
     obj = 0.5 * cp.matrix_frac(Y, np.eye(n) + 2 * M) + beta**2 * sum(cp.trace(S) for S in Ss)
     prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver=solver)
-    if prob.status not in ("optimal", "optimal_inaccurate"):
-        raise RuntimeError(f"DNN relaxation: solver status {prob.status}")
-    return float(prob.value)
+    out = solve_problem(prob, solver=solver, what="the DNN relaxation")
+    if not out.ok:
+        raise SolverError(f"DNN relaxation: solver status {out.solver_status}")
+    return out.value
 
 
 def bounds(X: Any, Y: Any, *, beta: float, bias: str = "none", dnn: bool | None = None) -> Bounds:
