@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "fit": "api",
-    "FitResult": "api",
-    "cone_decomposition": "api",
+    "FitResult": "core.results",
+    "cone_decomposition": "two_layer.cone_decomposition",
     "Network": "networks.two_layer",
     "DeepNetwork": "networks.two_layer",
     "PatternSet": "core.patterns",
@@ -24,8 +24,8 @@ _EXPORTS = {
     "ConvexSolution": "core.solution",
     "get_loss": "core.losses",
     # certificates (THEORY A.6-A.8) and the regularization path
-    "certify": "duality.certificates",
-    "Certificate": "duality.certificates",
+    "certify": "api",
+    "Certificate": "duality.certificate",
     "cone_support": "duality.cones",
     "beta_max": "path",
     "regularization_path": "path",
@@ -51,8 +51,8 @@ _EXPORTS = {
     "rebalance_deep": "theory",
     "extreme_point_check": "theory.extreme_points",
     "ParallelNetwork": "networks.parallel",
-    "certify_parallel": "three_layer.fit",
-    "compare_parallel": "training.parallel",
+    "certify_parallel": "three_layer.certificate",
+    "compare_parallel": "training.compare",
     "whitened_deep_linear": "theory.deep_linear",
     "rank_one_deep_linear": "theory.deep_linear",
     "train_deep": "theory.deep_linear",

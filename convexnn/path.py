@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import FitResult, fit, solve_program
+from .api import fit
 from .core.losses import Loss, get_loss
+from .core.results import FitResult
 from .core.validation import check_choice, check_positive, check_X_y
 from .core.variant import BIASES, Variant
 from .duality.cones import pattern_supports
@@ -37,6 +38,7 @@ from .duality.dual_norm import auto_patterns
 from .duality.dual_points import dual_point
 from .exceptions import SolverError
 from .networks.two_layer import Network
+from .pipeline import refit
 from .solvers.cvxpy_backend import solve_problem
 
 
@@ -125,7 +127,7 @@ def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none"
     Xt, free = variant.lift(X)
     F = variant.free_basis(X)
     _, lam0 = dual_point(net, X, y, Xt, free, loss, F, 1.0, net.predict(X))
-    pset = auto_patterns(Xt, bias, patterns, seed, 500)
+    pset = auto_patterns(Xt, variant.has_bias, patterns, seed, 500)
     if not pset.exhaustive:
         warnings.warn("beta_max over sampled patterns is only a lower estimate; pass "
                       "patterns='exact' where the arrangement is small enough", stacklevel=2)
@@ -192,12 +194,6 @@ class PathResult:
         return "\n".join(rows)
 
 
-def _resolve(program, beta: float, name: str, **kwargs) -> FitResult:
-    """Re-solve ``program`` at a new beta (sharing its compiled problem) and check it like
-    :func:`convexnn.fit`."""
-    return solve_program(program.with_beta(beta), name, **kwargs)
-
-
 def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
                         verbose: bool = False, tol: float | None = None, prune: bool = True,
                         certify: bool = True, seed: Any = None, **fit_kwargs) -> PathResult:
@@ -244,12 +240,8 @@ def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
         return float(problem.compilation_time or 0.0) if problem is not None else 0.0
 
     results, compile_times = [first], [compile_time()]
-    options = {k: v for k, v in fit_kwargs.items()
-               if k not in ("model", "loss", "patterns", "bias", "skip", "output_bias",
-                            "max_patterns")}
     for b in betas[1:]:
-        res = _resolve(program, float(b), first.solver, verbose=verbose, tol=tol, prune=prune,
-                       certify=certify, seed=seed, **options)
+        res = refit(first, float(b))
         results.append(res)
         compile_times.append(compile_time())
     return PathResult(betas=betas, results=results, compile_times=compile_times)

@@ -10,7 +10,9 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import convexnn as cn
-from convexnn.duality.certificates import Certificate, certify, certify_fit, project_dual
+from convexnn.duality.certificate import Certificate
+from convexnn.duality.dual_points import project_dual
+from convexnn.two_layer.certificate import certify, certify_fit
 from convexnn.networks.two_layer import Network
 from convexnn.path import beta_max, zero_network
 

@@ -9,9 +9,9 @@ from _lbfgs import train_two_layer
 import convexnn as cn
 from convexnn.core.losses import get_loss
 from convexnn.duality.pricing import ascend, best_bias
-from convexnn.generation import network_patterns
+from convexnn.two_layer.pricer import network_patterns
 from convexnn.two_layer.descent import descend, random_start
-from convexnn.two_layer.program import lift_bias
+from convexnn.core.variant import Variant
 
 
 def rank4(n, seed=0):
@@ -54,7 +54,7 @@ def test_default_fit_below_gradient_training(loss):
 def _gd(X, y, beta, loss, width, seed):
     if loss == "squared":
         return train_two_layer(X, y, beta=beta, width=width, bias="regularized", seed=seed)
-    Xt, free = lift_bias(X, "regularized")
+    Xt, free = Variant(bias="regularized").lift(X)
     U0, a0 = random_start(Xt, y, width, np.random.default_rng(seed))
     return descend(Xt, y, beta=beta, loss=get_loss(loss), pen=np.ones(Xt.shape[1]), F=None,
                    U0=U0, alpha0=a0, maxiter=3000).objective
@@ -65,7 +65,7 @@ def test_init_network_is_an_upper_bound():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((60, 6))
     y = np.tanh(X @ rng.standard_normal(6))
-    Xt, _ = lift_bias(X, "regularized")
+    Xt, _ = Variant(bias="regularized").lift(X)
     U0, a0 = random_start(Xt, y, 30, rng)
     loc = descend(Xt, y, beta=1.0, loss=get_loss("squared"), pen=np.ones(7), F=None,
                   U0=U0, alpha0=a0, maxiter=2000)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.duality.certificates import certify
+from convexnn import certify
 from convexnn.path import PathResult, beta_max, regularization_path, zero_network
 
 VARIANTS = [

@@ -5,7 +5,7 @@ import pytest
 
 import convexnn as cn
 from convexnn.networks.parallel import ParallelNetwork
-from convexnn.three_layer.fit import certify_parallel, fit_three_layer
+from convexnn.three_layer.certificate import certify_parallel
 from convexnn.three_layer.groups import (
     exact_groups,
     first_level_patterns,
@@ -13,7 +13,8 @@ from convexnn.three_layer.groups import (
     sampled_groups,
     second_level_patterns,
 )
-from convexnn.training.parallel import compare_parallel, random_parallel, train_parallel
+from convexnn.training.compare import compare_parallel
+from convexnn.training.parallel import random_parallel, train_parallel
 
 BETA = 0.2
 
@@ -26,7 +27,7 @@ def tiny(seed=0, n=6, d=2):
 @pytest.fixture(scope="module")
 def fits():
     X, y = tiny()
-    return X, y, {p: fit_three_layer(X, y, beta=BETA, path=p, m1=2) for p in ("l1", "l2")}
+    return X, y, {p: cn.fit(X, y, depth=3, beta=BETA, path=p, m1=2) for p in ("l1", "l2")}
 
 
 def test_second_level_enumeration_matches_brute_force():
@@ -93,7 +94,7 @@ def test_width_one_equals_two_layer_optimum():
     ReLU network with path norm :math:`|\alpha c|\|w\|`, so both programs equal C-ReLU."""
     X, y = tiny(3)
     two = cn.fit(X, y, beta=BETA, patterns="exact", solver="clarabel").objective
-    r = fit_three_layer(X, y, beta=BETA, path="l2", m1=1)
+    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=1)
     assert abs(r.objective - two) <= 1e-6 * two
 
 
@@ -116,7 +117,7 @@ def test_done_when_lbfgs_runs_are_above_optimum(fits):
 @pytest.mark.parametrize("path,m1", [("l1", 4), ("l2", 2)])
 def test_done_when_ten_lbfgs_runs(path, m1):
     X, y = tiny()
-    r = fit_three_layer(X, y, beta=BETA, path=path, m1=2)
+    r = cn.fit(X, y, depth=3, beta=BETA, path=path, m1=2)
     cmp = compare_parallel(X, y, beta=BETA, path=path, m1=m1, K=10, seeds=10, result=r)
     assert r.objective <= cmp.best * (1 + 1e-9)
     assert cmp.best <= 1.1 * r.objective  # gradient runs come close
@@ -127,7 +128,7 @@ def test_sampled_groups_are_an_upper_bound(fits):
     X, y, res = fits
     g = sampled_groups(X, path="l2", m1=2, n_samples=300, seed=0)
     assert not g.exhaustive
-    r = fit_three_layer(X, y, beta=BETA, path="l2", m1=2, groups=g, certify=False)
+    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=2, patterns=g, certify=False)
     assert r.objective >= res["l2"].objective - 1e-7
     assert "upper bound" in r.summary()
 
@@ -141,7 +142,7 @@ def test_fit_dispatch_and_errors():
     with pytest.raises(ValueError, match="path"):
         cn.fit(X, y, beta=0.3, depth=3, path="l3")
     with pytest.raises(ValueError, match="beta"):
-        fit_three_layer(X, y, beta=-1.0)
+        cn.fit(X, y, depth=3, beta=-1.0)
 
 
 def test_network_save_load_torch(tmp_path):

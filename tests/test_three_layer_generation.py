@@ -1,4 +1,4 @@
-"""Group generation for the three-layer program (convexnn.three_layer.generation)."""
+"""Group generation for the three-layer program (convexnn.three_layer.pricer)."""
 
 import warnings
 
@@ -7,12 +7,11 @@ import pytest
 
 import convexnn as cn
 from convexnn.core.losses import get_loss
-from convexnn.three_layer.fit import certify_parallel, fit_three_layer
-from convexnn.three_layer.generation import (
-    GroupSet,
+from convexnn.three_layer.certificate import certify_parallel
+from convexnn.three_layer.pricer import GroupSet
+from convexnn.three_layer.pricing import (
     ascend_subnetworks,
     best_scaled_dual,
-    generate_three_layer,
     relaxed_certificate,
     relaxed_dual_norm,
     subnetwork_values,
@@ -33,7 +32,7 @@ def exact_l2():
     X, y = tiny()
     with warnings.catch_warnings():  # Clarabel may flag the exact solve optimal_inaccurate
         warnings.simplefilter("ignore")
-        return X, y, fit_three_layer(X, y, beta=BETA, path="l2", m1=2, polish=False,
+        return X, y, cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=2,
                                      certify=False)
 
 
@@ -41,9 +40,9 @@ def test_generated_equals_exact_optimum_heuristic_pricing(exact_l2):
     """Tiny data: with heuristic pricing only, the generated program reaches the exact
     enumeration's optimum (1e-6 relative), and the network attains it."""
     X, y, ex = exact_l2
-    g = generate_three_layer(X, y, beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False,
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False,
                              certify=False)
-    assert not g.exhaustive and g.generation.stopped.startswith("no violated")
+    assert not g.exhaustive and g.generation.stopped == "searched"
     assert abs(g.objective - ex.objective) <= 1e-6 * ex.objective
     net_obj = g.network.objective(X, y, beta=BETA)
     assert abs(net_obj - ex.objective) <= 1e-6 * ex.objective
@@ -55,8 +54,8 @@ def test_generated_equals_exact_optimum_l1(seed):
     X, y = tiny(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ex = fit_three_layer(X, y, beta=BETA, path="l1", polish=False, certify=False)
-    g = generate_three_layer(X, y, beta=BETA, path="l1", m1=2, seed=0, certify=False)
+        ex = cn.fit(X, y, depth=3, beta=BETA, path="l1", certify=False)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l1", m1=2, seed=0, certify=False)
     assert abs(g.objective - ex.objective) <= 1e-6 * ex.objective
 
 
@@ -64,8 +63,8 @@ def test_exact_pricing_certifies(exact_l2):
     """With exact pricing (tiny n) the loop ends with no violated enumerated group and the
     exact weak-duality certificate proves global optimality."""
     X, y, ex = exact_l2
-    g = generate_three_layer(X, y, beta=BETA, path="l2", m1=2, seed=3, exact_pricing=True)
-    assert g.generation.exact_priced
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=3, exact_pricing=True)
+    assert g.generation.stopped == "proven"
     assert g.certificate.certified and g.certificate.exhaustive
     assert g.certificate.lower_bound <= ex.objective + 1e-9 <= g.certificate.upper_bound + 2e-9
     assert abs(g.objective - ex.objective) <= 1e-6 * ex.objective
@@ -74,7 +73,7 @@ def test_exact_pricing_certifies(exact_l2):
 def test_without_exact_pricing_nothing_is_certified(exact_l2):
     """The relaxed bound is valid (below the exact optimum) but loose here: no claim."""
     X, y, ex = exact_l2
-    g = generate_three_layer(X, y, beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False)
     c = g.certificate
     assert "relaxed" in c.method and not c.certified
     assert c.lower_bound <= ex.objective
@@ -136,8 +135,7 @@ def test_groupset_maps_networks_into_feasible_groups():
     assert len(S) >= 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit_three_layer(X, y, beta=0.1, path="l2", m1=2, groups=S.groups(), certify=False,
-                            polish=False)
+        r = cn.fit(X, y, depth=3, beta=0.1, path="l2", m1=2, patterns=S.groups(), certify=False)
     assert r.objective <= net.objective(X, y, beta=0.1) * (1 + 1e-7)
     assert S.add_network(net, X) == []  # deduplicated
 
@@ -158,7 +156,7 @@ def test_fit_dispatch_generate():
     r = cn.fit(X, y, beta=BETA, depth=3, path="l1", patterns="auto", seed=0, time_limit=20)
     assert r.generation is not None and not r.exhaustive
     assert r.objective <= r.generation.seed_objective * (1 + 1e-7)
-    with pytest.raises(TypeError, match="unexpected"):
+    with pytest.raises(TypeError, match="unknown keyword argument.*'polish'"):
         cn.fit(X, y, beta=BETA, depth=3, patterns="generate", polish=False)
 
 
@@ -170,7 +168,7 @@ def test_moderate_data_below_lbfgs_runs(path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
     y = np.sin(X @ rng.standard_normal(3)) + 0.1 * rng.standard_normal(40)
-    g = generate_three_layer(X, y, beta=0.1, path=path, m1=2, seed=0, time_limit=60)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=0.1, path=path, m1=2, seed=0, time_limit=60)
     runs = [train_parallel(X, y, beta=0.1, path=path, K=10, m1=2, seed=100 + s, max_iter=2000)
             for s in range(5)]
     best = min(r.objective for r in runs)

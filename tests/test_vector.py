@@ -9,7 +9,6 @@ from scipy.optimize import check_grad, minimize
 import convexnn as cn
 from convexnn.core.losses import get_loss
 from convexnn.theory.closed_forms import whitened_one_hot
-from convexnn.vector.fit import predict_labels
 from convexnn.vector.pricing import ascent_dual_norm, exact_dual_norm, values_of
 
 
@@ -167,7 +166,7 @@ def test_cross_entropy_labels_and_certificate_of_a_trained_network(rng):
     res = cn.fit(x[:, None], labels, beta=0.5, loss="cross_entropy", bias="regularized")
     assert list(res.classes_) == ["a", "b", "c"]
     assert res.certificate.certified
-    assert np.mean(predict_labels(res, x[:, None]) == labels) == 1.0
+    assert np.mean(res.predict_labels(x[:, None]) == labels) == 1.0
     module = tb.random_module(1, 10, bias="regularized", n_outputs=3, seed=0)
     run = tb.train(module, x[:, None], labels, beta=0.5, loss="cross_entropy",
                    optimizer="lbfgs", epochs=50, quiet=True, seed=0)

@@ -1,10 +1,11 @@
 """Vector output on iris (slow): the convex fit against L-BFGS runs, certificates, compare."""
 
 import numpy as np
+
+import convexnn as cn
 import pytest
 
 from convexnn import training as tb
-from convexnn.vector.fit import fit_vector, predict_labels
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,7 @@ def iris():
 @pytest.fixture(scope="module")
 def iris_fit(iris):
     X, y = iris
-    return fit_vector(X, y, beta=1.0, loss="cross_entropy", bias="regularized", seed=0)
+    return cn.fit(X, y, beta=1.0, loss="cross_entropy", bias="regularized", seed=0)
 
 
 def test_iris_cross_entropy_beats_lbfgs_and_bound_is_valid(iris, iris_fit):
@@ -39,7 +40,7 @@ def test_iris_cross_entropy_beats_lbfgs_and_bound_is_valid(iris, iris_fit):
     assert r.recovered_objective <= min(runs) + 1e-7 * abs(min(runs))
     assert r.network.objective(X, Y, beta=1.0, loss="cross_entropy") == pytest.approx(r.recovered_objective, rel=1e-10)
     assert r.certificate.lower_bound <= r.recovered_objective
-    assert np.mean(predict_labels(r, X) == y) >= 0.95
+    assert np.mean(r.predict_labels(X) == y) >= 0.95
     assert not r.certificate.certified  # rank 5: pricing is a heuristic here, never a proof
 
 

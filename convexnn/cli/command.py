@@ -87,8 +87,8 @@ def run_solve(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     import importlib.metadata as md
 
-    from ..solvers.registry import SOLVERS
     from ..solvers.cvxpy_backend import module_available, mosek_license
+    from ..solvers.registry import SOLVERS
 
     print("convexnn", md.version("convexnn") if module_available("convexnn") else "(source)")
     for pkg in ("numpy", "scipy", "cvxpy", "clarabel", "scs", "torch", "mosek"):

@@ -47,6 +47,8 @@ class Loss:
     epigraph_lp: ClassVar[bool] = False
     #: Smoothness: the Lipschitz constant :math:`L` of each :math:`\ell_j'` (inf if none).
     lipschitz: ClassVar[float] = math.inf
+    #: It applies to matrix predictions (vector output): squared and cross-entropy.
+    multi_output: ClassVar[bool] = False
 
     def check_targets(self, y: np.ndarray) -> np.ndarray:
         """Validate targets for this loss; returns them as float64."""
@@ -108,6 +110,7 @@ class Squared(Loss):
 
     name = "squared"
     constant_hessian = True
+    multi_output = True
     lipschitz = 1.0
 
     def value(self, z, y):
@@ -271,6 +274,7 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     targets = "onehot"
+    multi_output = True
     lipschitz = 0.5  # the softmax Jacobian diag(p) - pp^T has norm at most 1/2
 
     def check_targets(self, y: np.ndarray) -> np.ndarray:

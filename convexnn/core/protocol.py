@@ -71,4 +71,93 @@ class BlockProgram(Protocol):
         """A network with the same objective."""
 
 
-__all__ = ["BlockProgram"]
+
+@runtime_checkable
+class ConvexProgram(Protocol):
+    """What the pipeline (:mod:`convexnn.pipeline`) asks of every program kind's program:
+    evaluate a solution in numpy, recover a network with the same objective, describe
+    itself."""
+
+    y: np.ndarray
+    beta: float
+    loss: Loss
+
+    @property
+    def n_samples(self) -> int: ...
+
+    def predict(self, sol: Any) -> np.ndarray:
+        """The program's prediction at ``sol``."""
+
+    def objective(self, sol: Any) -> float:
+        """The convex objective at ``sol``, in numpy."""
+
+    def constraint_violation(self, sol: Any) -> float:
+        """Relative violation of the program's constraints (0 without any)."""
+
+    def recover(self, sol: Any, *, prune: bool = True) -> Any:
+        """The network of ``sol`` (same objective)."""
+
+    def network_objective(self, net: Any) -> float:
+        """The non-convex objective of a network on the program's data."""
+
+    def describe(self) -> dict[str, Any]:
+        """Keys "model", "loss", "variant" (text), "n", "d", "beta", "columns" (count),
+        "columns_name" ("patterns", "neurons", "groups"), "source" (how the columns were
+        made)."""
+
+
+@runtime_checkable
+class ProgramKind(Protocol):
+    """One program kind (a subpackage: ``two_layer``, ``vector``, ``three_layer``): what
+    the registry (:mod:`convexnn.kinds`) and the pipeline need of it.  Nothing outside the
+    kind's subpackage names it, except the registry."""
+
+    name: str
+
+    def accepts(self, spec: Any) -> bool:
+        """Whether this kind solves ``spec`` (:class:`~convexnn.core.spec.FitSpec`)."""
+
+    def check(self, spec: Any, data: Any) -> None:
+        """Refuse what the kind does not support (clear errors naming the argument)."""
+
+    def plan(self, spec: Any, data: Any) -> Any:
+        """The work: a :class:`~convexnn.pipeline.Plan` (a program over fixed columns, or a
+        pricer for the column-generation engine)."""
+
+    def certify(self, result: Any) -> Any:
+        """The certificate of a fit's recovered network."""
+
+
+@runtime_checkable
+class Pricer(Protocol):
+    """A program kind's column oracle for the column-generation engine
+    (:mod:`convexnn.generation`): patterns, neuron directions, or sub-network groups."""
+
+    #: what a column is, in words ("patterns", "neurons", "groups")
+    columns_name: str
+
+    @property
+    def n_columns(self) -> int: ...
+
+    def start(self, report: Any) -> None:
+        """Seed the columns (from the init networks and a short gradient run)."""
+
+    def master(self) -> Any:
+        """Solve the program over the current columns: a ``Master``."""
+
+    def price(self, master: Any) -> Any:
+        """Search the dual constraint at the master's dual point; add the violators:
+        a ``Priced``."""
+
+    def descend(self, master: Any, priced: Any) -> Any:
+        """Local descent of the non-convex objective from the master's network and the
+        violators; add the columns of the network it reaches: a ``Descended``."""
+
+    def prove(self, master: Any) -> Any:
+        """Exact pricing where the kind has one (a ``Proof``), else None."""
+
+    def advance(self, master: Any) -> None:
+        """The next round's columns: the master's active ones and the new ones."""
+
+
+__all__ = ["BlockProgram", "ConvexProgram", "Pricer", "ProgramKind"]

@@ -34,13 +34,13 @@ def certificate_verdict(cert: Any) -> str:
 
 def fit_result(r: Any) -> str:
     """``FitResult(...)``: status, objectives, model, data and pattern sizes, certificate."""
-    p = r.program
-    kind = "exact" if r.exhaustive else getattr(p.patterns, "method", "given")
+    p = r.program.describe()
+    kind = "exact" if r.exhaustive else p["source"]
     return (f"FitResult(status={r.status!r}, objective={_g(r.objective, '.10g')}, "
             f"network objective={_g(r.recovered_objective, '.10g')},\n"
-            f"          model={p.model!r}, loss={p.loss.name!r}, bias={p.bias!r}, "
-            f"beta={_g(p.beta, 'g')}, n={p.n_samples}, d={p.X.shape[1]}, "
-            f"patterns={p.n_patterns} ({kind}), active neurons={r.n_active},\n"
+            f"          model={p['model']!r}, loss={p['loss']!r}{p.get('variant', '')}, "
+            f"beta={_g(p['beta'], 'g')}, n={p['n']}, d={p['d']}, "
+            f"{p['columns_name']}={p['columns']} ({kind}), active neurons={r.n_active},\n"
             f"          solver={r.solution.solver!r}, certificate: "
             f"{certificate_verdict(r.certificate)}; .summary() for the report)")
 
@@ -53,7 +53,8 @@ def path_result(r: Any) -> str:
     n_cert = sum(bool(c is not None and c.certified) for c in cert)
     status = sorted({x.status for x in r.results})
     first = r.results[0] if k else None
-    model = f"{first.program.model}, {first.program.loss.name} loss, " if first else ""
+    model = (f"{first.program.describe()['model']}, {first.program.loss.name} loss, "
+             if first else "")
     return (f"PathResult({k} betas from {_g(betas.max() if k else None, 'g')} to "
             f"{_g(betas.min() if k else None, 'g')}, {model}status {status},\n"
             f"           objectives {_g(np.min(r.objectives) if k else None)} .. "

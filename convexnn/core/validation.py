@@ -39,15 +39,36 @@ def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def _non_numeric(name: str, a: Any) -> str:
+    """Which columns of ``a`` are not numbers, in words (for the error message)."""
+    cols = getattr(a, "columns", None)
+    dtypes = getattr(a, "dtypes", None)
+    if cols is not None and dtypes is not None:  # a pandas DataFrame
+        bad = [f"{c!r} ({t})" for c, t in zip(cols, dtypes) if getattr(t, "kind", "O") not in "biuf"]
+        if bad:
+            return f"{name} has non-numeric column(s) {', '.join(bad[:5])}"
+    arr = np.asarray(a, dtype=object)
+    if arr.ndim == 2:
+        for j in range(arr.shape[1]):
+            for v in arr[:, j]:
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    return (f"{name} column {j} holds non-numeric values such as {v!r} "
+                            f"({type(v).__name__})")
+    return f"{name} must be a numeric array; got {type(a).__name__} of dtype {np.asarray(a).dtype}"
+
+
 def check_array(name: str, a: Any, *, ndim: int | tuple[int, ...]) -> np.ndarray:
-    """Convert to a finite float64 array of the given dimension(s)."""
+    """Convert to a finite, writable float64 array of the given dimension(s) (a copy: the
+    caller's data, e.g. a read-only pandas buffer, is never shared)."""
     if np.iscomplexobj(a):
         raise ConvexNNTypeError(f"{name} must be real; got complex values (dtype "
                                 f"{np.asarray(a).dtype}); pass {name}.real or abs({name})")
     try:
-        arr = np.asarray(a, dtype=np.float64)
+        arr = np.array(a, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as e:
-        raise ConvexNNTypeError(f"{name} must be a numeric array; got {type(a).__name__}") from e
+        raise ConvexNNTypeError(_non_numeric(name, a)) from e
     ndims = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in ndims:
         raise ConvexNNValueError(f"{name} must be {' or '.join(map(str, ndims))}-D; got shape {arr.shape}")

@@ -72,12 +72,13 @@ class Violation:
     value: float
 
 
-def auto_patterns(Xt: np.ndarray, bias: str, patterns: Any, seed: Any, n_samples: int) -> PatternSet:
+def auto_patterns(Xt: np.ndarray, has_bias: bool, patterns: Any, seed: Any,
+                  n_samples: int) -> PatternSet:
     """The patterns over which s is maximized for a ReLU network (the ``patterns``
-    argument of :func:`convexnn.duality.certificates.certify`): None/"auto" enumerates the
+    argument of :func:`convexnn.certify`): None/"auto" enumerates the
     arrangement of ``Xt`` when :func:`convexnn.core.patterns.resolve` finds it enumerable, else
     samples ``n_samples`` gates."""
-    one_d_bias = Xt.shape[1] == 2 and bias != "none"
+    one_d_bias = Xt.shape[1] == 2 and has_bias
     if patterns is None or (isinstance(patterns, str) and patterns == "auto"):
         patterns = resolve(Xt, sampled=n_samples)
     if isinstance(patterns, str) and patterns == "exact" and one_d_bias:

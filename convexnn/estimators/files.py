@@ -40,7 +40,7 @@ def _cert_dict(cert: Any) -> dict | None:
 def _cert_load(data: dict | None) -> Any:
     if data is None:
         return None
-    from ..duality.certificates import Certificate
+    from ..duality.certificate import Certificate
 
     return Certificate(most_violated=None, **data)
 

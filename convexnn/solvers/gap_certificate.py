@@ -56,7 +56,7 @@ class SolveCache:
 
 
 @dataclass
-class Certificate:
+class GapCertificate:
     """Duality-gap certificate of a primal point (see the module docstring): primal value,
     lower bound, gap, the dual norm s over every block, the primal's cone violation, and
     per block the bound (``upper``) and projection rows (``active``, -1 padded)."""
@@ -100,7 +100,7 @@ def scan_threads(cache: SolveCache, size: int):
 
 def certify(program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | None,
             sol: ConvexSolution, hinge_lam=None, *, quick: bool = False,
-            projection_steps: int | None = None, cache: SolveCache | None = None) -> Certificate:
+            projection_steps: int | None = None, cache: SolveCache | None = None) -> GapCertificate:
     r"""The duality-gap certificate of ``sol`` over every block of the program.
 
     Working blocks are projected warm-started from the rows the interior-point
@@ -177,7 +177,7 @@ def certify(program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | No
     lower = -loss.conjugate(-lam * scale, y)
     primal = program.objective(sol)
     viol = program.constraint_violation(sol)
-    return Certificate(primal=primal, lower=lower, gap=primal - lower, s=s, violation=viol,
+    return GapCertificate(primal=primal, lower=lower, gap=primal - lower, s=s, violation=viol,
                        upper=upper, active=active)
 
 

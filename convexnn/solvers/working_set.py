@@ -49,7 +49,14 @@ from ..core.validation import check_num_threads
 from ..exceptions import PatternBudgetError
 from .blocks import BlockSet, orthonormal_free_basis
 from .cone_projection import project_cones, support_upper
-from .gap_certificate import IDLE_SLACK, Certificate, SolveCache, certify, dual_point, scan_threads
+from .gap_certificate import (
+    IDLE_SLACK,
+    GapCertificate,
+    SolveCache,
+    certify,
+    dual_point,
+    scan_threads,
+)
 from .ipm import InteriorPoint
 from .row_store import CHUNK_ROWS, RowStore, nearest_rows
 from .subproblem import Subproblem
@@ -326,14 +333,14 @@ class WorkingSetSolver:
         return separate
 
     def certificate(self, program, universe: BlockSet, ws, blocks: BlockSet, st, sol: ConvexSolution,
-                    hinge_lam=None, quick: bool = False, cache: SolveCache | None = None) -> Certificate:
+                    hinge_lam=None, quick: bool = False, cache: SolveCache | None = None) -> GapCertificate:
         """The duality-gap certificate of ``sol`` over every block of the program
         (:func:`convexnn.solvers.gap_certificate.certify` with this solver's settings)."""
         return certify(program, universe, ws, blocks, st, sol, hinge_lam, quick=quick,
                        projection_steps=self.projection_steps, cache=cache)
 
     def _grow(self, program, universe: BlockSet, store: RowStore | None, blocks: BlockSet, ws,
-              state, cert: Certificate, fresh, exploring: bool, tol_now: float, k0: int) -> Growth:
+              state, cert: GapCertificate, fresh, exploring: bool, tol_now: float, k0: int) -> Growth:
         """The next working set after a round: the rows the working blocks violate join
         the store, the blocks whose dual constraint fails join the set (largest bound
         first, at most doubling it), and idle blocks leave."""

@@ -89,7 +89,7 @@ def extreme_point_check(network: Any, X: Any, y: Any, *, beta: float,
     details: dict = {"n_active": int(active.sum()), "lambda_norm": float(np.linalg.norm(lam))}
     ok = bool(active.any()) and all(_close(v, 1.0, rtol, 0.0) for v in values)
     if dual_feasibility:
-        from ..duality.certificates import certify
+        from ..api import certify
 
         if bias is None:
             bias = "regularized" if network.regularize_bias else ("free" if np.any(network.b1) else "none")
@@ -112,7 +112,7 @@ def _parallel_check(network, X, y, beta, loss, rtol, dual_feasibility, groups, a
     ok = bool(active.any()) and all(_close(v, 1.0, rtol, 0.0) for v in values)
     details: dict = {"n_active": int(active.sum())}
     if dual_feasibility and groups is not None:
-        from ..three_layer.fit import group_supports
+        from ..three_layer.certificate import group_supports
 
         s = float(group_supports(X, lam, groups, network.path).max(initial=0.0))
         details["s_over_beta"] = s / beta

@@ -170,7 +170,7 @@ def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, 
     r"""A valid global weak-duality bound for any parallel network (module docstring):
     :math:`\lambda = -\nabla\ell(\hat y)`, :math:`s \ge` its dual norm by the relaxation,
     :math:`\mathrm{LB} = \max_{t\le\beta/s} -\ell^*(-t\lambda) \le p^\star \le P(\theta)`."""
-    from .fit import ParallelCertificate
+    from .certificate import ParallelCertificate
 
     t0 = time.perf_counter()
     yhat = network.predict(X)

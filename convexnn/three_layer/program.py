@@ -26,11 +26,19 @@ from typing import Any
 import numpy as np
 
 from ..core.losses import Loss
+from ..core.solution import SolveRecord
 from ..networks.parallel import ParallelNetwork
 from .groups import Groups
 
 #: Blocks with norm below this fraction of the largest are dropped at recovery.
 DROP_RTOL = 1e-7
+
+
+@dataclass
+class ThreeLayerSolution(SolveRecord):
+    """The program's variables Z (G*m, d), group-major blocks (:class:`SolveRecord`)."""
+
+    Z: np.ndarray
 
 
 @dataclass
@@ -60,6 +68,22 @@ class ThreeLayerProgram:
         return self.D2.shape[0]
 
     @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def exhaustive(self) -> bool:
+        """Whether the groups are every group there is (tiny n)."""
+        return bool(self.groups.exhaustive)
+
+    def describe(self) -> dict[str, Any]:
+        """What :class:`~convexnn.core.results.FitResult` prints (ConvexProgram protocol)."""
+        return {"model": f"parallel three-layer ReLU ({self.path} path, m1={self.groups.blocks})",
+                "loss": self.loss.name, "n": self.n_samples, "d": self.X.shape[1],
+                "beta": self.beta, "columns": f"{self.groups.n_groups} x 2 output signs",
+                "columns_name": "groups", "source": self.groups.method}
+
+    @property
     def blocks(self) -> int:
         return self.pattern.shape[1]
 
@@ -84,12 +108,20 @@ class ThreeLayerProgram:
         norms = np.linalg.norm(Zg, axis=2)
         return norms.sum(axis=1) if self.path == "l1" else np.sqrt((norms**2).sum(axis=1))
 
-    def objective(self, Z: np.ndarray) -> float:
+    def predict(self, sol: ThreeLayerSolution) -> np.ndarray:
+        return self.predictions(sol.Z)
+
+    def objective(self, sol: ThreeLayerSolution) -> float:
         """The convex objective, in numpy."""
+        Z = sol.Z
         return float(self.loss.value(self.predictions(Z), self.y) + self.beta * self.group_norms(Z).sum())
 
-    def constraint_violation(self, Z: np.ndarray) -> float:
+    def network_objective(self, net: ParallelNetwork) -> float:
+        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
+
+    def constraint_violation(self, sol: ThreeLayerSolution) -> float:
         """Largest violation of both cone constraints, relative to max|X z|."""
+        Z = sol.Z
         _, S1 = self._block_arrays()
         XZ = self.X @ Z.T
         h = self.hidden(Z)
@@ -118,12 +150,15 @@ class ThreeLayerProgram:
         cons = [cp.multiply(S1, XZ) >= 0, cp.multiply(2.0 * self.D2.T - 1.0, h) >= 0]
         prob = cp.Problem(cp.Minimize(self.loss.cvxpy(yhat, self.y) + self.beta * pen), cons)
         self._problem, self._Z = prob, Z
+        self.variables = {"Z": Z}
         return prob
 
-    def solution(self) -> np.ndarray:
-        if self._Z is None or self._Z.value is None:
-            raise ValueError("the program has not been solved")
-        return np.asarray(self._Z.value, dtype=float)
+    def solution_from_variables(self) -> ThreeLayerSolution:
+        """The cvxpy variable's value (status filled by the caller)."""
+        return ThreeLayerSolution(Z=np.asarray(self._Z.value, dtype=float))
+
+    def zero_solution(self) -> ThreeLayerSolution:
+        return ThreeLayerSolution(Z=np.zeros((self.n_groups * self.blocks, self.X.shape[1])))
 
     def prune(self, Z: np.ndarray) -> np.ndarray:
         """Rescale groups by factors in [0, 1] until the active group outputs are linearly
@@ -141,9 +176,11 @@ class ThreeLayerProgram:
         d = Z.shape[1]
         return (Z.reshape(self.n_groups, self.blocks, d) * factor[:, None, None]).reshape(-1, d)
 
-    def recover(self, Z: np.ndarray, *, drop_rtol: float = DROP_RTOL, prune: bool = True) -> ParallelNetwork:
+    def recover(self, sol: ThreeLayerSolution, *, drop_rtol: float = DROP_RTOL,
+                prune: bool = True) -> ParallelNetwork:
         r"""One sub-network per nonzero group: :math:`W_j = z_j/\|z_j\|`,
         :math:`c_j = s_j\|z_j\|/\rho_g`, :math:`\alpha = \sigma\rho_g` (after :meth:`prune`)."""
+        Z = sol.Z
         n, d = self.X.shape
         if prune:
             Z = self.prune(Z)
@@ -171,4 +208,4 @@ class ThreeLayerProgram:
         return ParallelNetwork(W=W if K else np.zeros((0, 1, d)), c=c, alpha=alpha, path=self.path)
 
 
-__all__ = ["ThreeLayerProgram"]
+__all__ = ["ThreeLayerProgram", "ThreeLayerSolution"]

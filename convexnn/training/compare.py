@@ -231,7 +231,7 @@ def _certify_run(network, X, y, settings: dict) -> tuple[Any, str | None]:
     certified over the optimum's patterns, so that its lower bound is one on :math:`p^*`."""
     if not settings["certify"] or network is None:
         return None, None
-    from ..duality.certificates import certify
+    from ..api import certify
 
     try:
         cert = certify(network, X, y, beta=settings["beta"], loss=settings["loss"],
@@ -375,9 +375,10 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 
     t0 = time.perf_counter()
     if loss == "cross_entropy" or np.ndim(y) == 2 and np.shape(y)[1] > 1:  # vector output
-        from ..vector.fit import check_vector_data
+        from ..core.spec import check_data
 
-        X, y, _ = check_vector_data(X, y, get_loss(loss).name)  # y: (n, c), one-hot for CE
+        data = check_data(X, y, get_loss(loss))  # y: (n, c), one-hot for CE
+        X, y = data.X, data.y
     else:
         X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)
@@ -443,4 +444,43 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
                          settings=settings, time=time.perf_counter() - t0, messages=messages)
 
 
-__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning"]
+# ---- parallel three-layer networks ------------------------------------------------------
+@dataclass
+class ParallelComparison:
+    """Convex optimum against gradient runs of the same architecture."""
+
+    optimum: float
+    exhaustive: bool
+    runs: list  # of convexnn.training.parallel.ParallelRun
+
+    @property
+    def best(self) -> float:
+        return min(r.objective for r in self.runs)
+
+    def table(self) -> str:
+        lines = [f"convex optimum {self.optimum:.10g} ({'exact' if self.exhaustive else 'upper bound'})",
+                 " seed   objective        (F - p*)/p*"]
+        for r in sorted(self.runs, key=lambda r: r.objective):
+            lines.append(f" {r.seed:4d}   {r.objective:.10g}   {(r.objective - self.optimum) / abs(self.optimum):+.2e}")
+        return "\n".join(lines)
+
+    __str__ = table
+
+
+def compare_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2, K: int = 10,
+                     seeds: Any = 10, result: Any = None, max_iter: int = 2000,
+                     loss: Any = "squared") -> ParallelComparison:
+    """Fit the convex program (unless ``result`` is given) and run L-BFGS from ``seeds``."""
+    from ..api import fit
+    from .parallel import train_parallel
+
+    if result is None:
+        result = fit(X, y, beta=beta, depth=3, path=path, m1=m1, loss=loss)
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    runs = [train_parallel(X, y, beta=beta, path=path, K=K, m1=m1, seed=s, max_iter=max_iter,
+                           loss=loss) for s in seeds]
+    return ParallelComparison(result.objective, result.exhaustive, runs)
+
+
+__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning", "ParallelComparison",
+           "compare_parallel"]

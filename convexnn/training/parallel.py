@@ -3,7 +3,7 @@ r"""Gradient training of parallel three-layer ReLU networks with path regulariza
 Minimizes :math:`F(\theta) = \ell(f_\theta(X); y) + \beta R(\theta)` (the objective of
 :class:`~convexnn.networks.parallel.ParallelNetwork`) by full-batch L-BFGS from random
 initializations, and compares the runs with the convex optimum of
-:func:`convexnn.three_layer.fit.fit_three_layer`: the optimum must be <= every run, since
+:func:`convexnn.fit` with ``depth=3``: the optimum must be <= every run, since
 every network is a feasible point of the convex program.
 """
 
@@ -108,41 +108,4 @@ def train_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", K: int = 10
                        out.objective(X, y, beta=beta, loss=loss), out, its)
 
 
-@dataclass
-class ParallelComparison:
-    """Convex optimum against gradient runs of the same architecture."""
-
-    optimum: float
-    exhaustive: bool
-    runs: list[ParallelRun]
-
-    @property
-    def best(self) -> float:
-        return min(r.objective for r in self.runs)
-
-    def table(self) -> str:
-        lines = [f"convex optimum {self.optimum:.10g} ({'exact' if self.exhaustive else 'upper bound'})",
-                 " seed   objective        (F - p*)/p*"]
-        for r in sorted(self.runs, key=lambda r: r.objective):
-            lines.append(f" {r.seed:4d}   {r.objective:.10g}   {(r.objective - self.optimum) / abs(self.optimum):+.2e}")
-        return "\n".join(lines)
-
-    __str__ = table
-
-
-def compare_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2, K: int = 10,
-                     seeds: Any = 10, result: Any = None, max_iter: int = 2000,
-                     loss: str | Loss = "squared") -> ParallelComparison:
-    """Fit the convex program (unless ``result`` is given) and run L-BFGS from ``seeds``."""
-    from ..three_layer.fit import fit_three_layer
-
-    if result is None:
-        result = fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss)
-    seeds = range(seeds) if isinstance(seeds, int) else seeds
-    runs = [train_parallel(X, y, beta=beta, path=path, K=K, m1=m1, seed=s, max_iter=max_iter,
-                           loss=loss) for s in seeds]
-    return ParallelComparison(result.objective, result.exhaustive, runs)
-
-
-__all__ = ["ParallelModule", "random_parallel", "train_parallel", "ParallelRun",
-           "ParallelComparison", "compare_parallel"]
+__all__ = ["ParallelModule", "random_parallel", "train_parallel", "ParallelRun"]

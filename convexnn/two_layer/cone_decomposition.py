@@ -14,6 +14,7 @@ All blocks are solved in one vectorized cvxpy problem.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,3 +92,9 @@ def _as_relu(program):
     relu.model = "relu"
     relu._problem = None
     return relu
+
+
+def cone_decomposition(result: Any) -> Any:
+    """Map a gated fit (:func:`convexnn.fit` with ``model="gated"``) to a ReLU network with
+    the same training predictions, reporting both bounds (THEORY B; :func:`decompose`)."""
+    return decompose(result.program, result.solution)

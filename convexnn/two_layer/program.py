@@ -44,17 +44,6 @@ PRUNE_RTOL = 1e-9
 MERGE_RTOL = 1e-6
 
 
-def lift_bias(X: np.ndarray, bias: str) -> tuple[np.ndarray, np.ndarray]:
-    r"""(:math:`\tilde X`, free) of :meth:`convexnn.core.variant.Variant.lift` for a hidden bias."""
-    return Variant(bias=bias).lift(X)
-
-
-def free_term_basis(X: np.ndarray, skip: bool, constant: bool) -> np.ndarray | None:
-    r""":math:`F = [X \text{ if skip}, 1 \text{ if a free constant}]`, the columns spanning
-    the unpenalized part of the prediction (None without free terms)."""
-    return Variant(skip=skip, output_bias=constant).free_basis(X)
-
-
 class TwoLayerProgram(Transient):
     """The convex program of a two-layer (gated) ReLU network, as data.
 
@@ -341,13 +330,27 @@ class TwoLayerProgram(Transient):
             gates = G[idx, :d]
             gate_bias = G[idx, d] if self.variant.has_bias else np.zeros(m)
         return Network(W1=W1, b1=b1, W2=W2, c0=c, skip=skip, gates=gates, gate_bias=gate_bias,
-                       regularize_bias=self.variant.regularized_bias)
+                       regularize_bias=self.variant.regularized_bias,
+                       training=self.training_settings())
 
     def network_objective(self, net: Network) -> float:
         """The non-convex objective of ``net`` on this program's data."""
         return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
 
+    @property
+    def exhaustive(self) -> bool:
+        """Whether the patterns are every cell of the arrangement."""
+        return bool(self.patterns.exhaustive)
+
+    def training_settings(self) -> dict[str, Any]:
+        """The settings a recovered network was trained with (saved with it)."""
+        return {"loss": self.loss.name, "beta": float(self.beta), **self.variant.settings()}
+
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "loss": self.loss.name, "bias": self.bias, "skip": self.skip,
-                "output_bias": self.output_bias, "n": self.n_samples, "d": self.X.shape[1],
-                "patterns": self.n_patterns, "beta": self.beta}
+        """What :class:`~convexnn.core.results.FitResult` prints (ConvexProgram protocol)."""
+        v = self.variant
+        return {"model": "two-layer gated ReLU" if v.gated else "two-layer ReLU",
+                "loss": self.loss.name, "variant": f", bias={v.bias}, skip={v.skip}",
+                "n": self.n_samples, "d": self.X.shape[1], "beta": self.beta,
+                "columns": self.n_patterns, "columns_name": "patterns",
+                "source": self.patterns.method}

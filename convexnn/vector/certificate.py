@@ -25,10 +25,10 @@ import numpy as np
 
 from ..core.losses import Loss, get_loss
 from ..core.validation import check_choice, check_positive
-from ..duality.certificates import TOL, Certificate
+from ..core.variant import BIASES, Variant
+from ..duality.certificate import TOL, Certificate
 from ..networks.two_layer import Network
 from ..solvers.group_fista import free_projector
-from ..two_layer.program import BIASES, free_term_basis, lift_bias
 from .pricing import dual_norm
 
 #: A network is refuted when a direction beats beta by this relative margin.
@@ -41,19 +41,19 @@ def _gate_dual_norm(D: np.ndarray, Xt: np.ndarray, lam: np.ndarray) -> float:
     return float(np.max(np.linalg.svd(C, compute_uv=False)[:, 0], initial=0.0))
 
 
-def _check_network(network: Network, d: int, c: int, bias: str, skip: bool, constant: bool) -> None:
+def _check_network(network: Network, d: int, c: int, variant: Variant) -> None:
     if not isinstance(network, Network):
         raise TypeError(f"network must be a convexnn Network; got {type(network).__name__}")
     if network.input_dim != d:
         raise ValueError(f"network expects {network.input_dim} features; X has {d}")
     if network.n_outputs != c or np.ndim(network.W2) != 2:
         raise ValueError(f"network has {network.n_outputs} outputs; the targets have {c} columns")
-    if bias == "none" and np.any(network.b1 != 0):
+    if not variant.has_bias and np.any(network.b1 != 0):
         raise ValueError("bias='none' but the network has nonzero hidden biases b1; pass "
                          "bias='regularized' or 'free'")
-    if not skip and np.any(network.skip != 0):
+    if not variant.skip and np.any(network.skip != 0):
         raise ValueError("the network has a skip term; pass skip=True")
-    if not constant and np.any(np.asarray(network.c0) != 0):
+    if not variant.has_free_constant and np.any(np.asarray(network.c0) != 0):
         raise ValueError("the network has an output bias c0; pass output_bias=True (or bias='free')")
 
 
@@ -71,12 +71,12 @@ def certify_vector(network: Network, X: np.ndarray, Y: np.ndarray, *, beta: floa
     beta = check_positive("beta", beta)
     bias = check_choice("bias", bias, BIASES)
     loss = get_loss(loss)
-    constant = bool(output_bias) or bias == "free"
-    _check_network(network, X.shape[1], Y.shape[1], bias, bool(skip), constant)
-    Xt, free = lift_bias(X, bias)
+    variant = Variant(bias=bias, skip=bool(skip), output_bias=bool(output_bias))
+    _check_network(network, X.shape[1], Y.shape[1], variant)
+    Xt, free = variant.lift(X)
     pen = ~free
-    Q = free_projector(free_term_basis(X, bool(skip), constant))
-    net = replace(network, regularize_bias=bias == "regularized")
+    Q = free_projector(variant.free_basis(X))
+    net = replace(network, regularize_bias=variant.regularized_bias)
     upper = float(net.objective(X, Y, beta=beta, loss=loss))
     gated = network.gates is not None
     best = None
@@ -119,7 +119,7 @@ def certify_vector_fit(result, *, tol: float = TOL) -> Certificate:
     """Certificate of a vector :func:`convexnn.fit` result (network and convex predictions)."""
     p = result.program
     return certify_vector(result.network, p.X, p.y, beta=p.beta, loss=p.loss, bias=p.bias,
-                          skip=p.skip, output_bias=p.output_bias, exact=getattr(p, "exact", None),
+                          skip=p.skip, output_bias=p.output_bias, exact=p.exact,
                           tol=tol, extra_predictions=(p.predict(result.solution),),
                           gate_patterns=p.D if p.variant.gated else None)
 
@@ -135,15 +135,17 @@ def certify_vector_public(network: Network, X: Any, y: Any, *, beta: float,
     one-hot for cross-entropy, classes in sorted order as :func:`convexnn.fit` uses), then
     :func:`certify_vector`.  ``patterns``: None/"auto" (exact pricing when small), "exact"
     (force), an int (ascent only)."""
-    from .fit import check_vector_data
+    from ..core.spec import check_data
 
-    name = get_loss(loss).name
-    if name not in ("squared", "cross_entropy"):
-        raise ValueError(f"vector-output certificates support loss 'squared' or 'cross_entropy'; got {name!r}")
-    if name == "squared" and np.ndim(y) != 2 and isinstance(network, Network):
+    loss = get_loss(loss)
+    if not loss.multi_output:
+        raise ValueError("vector-output certificates support loss 'squared' or "
+                         f"'cross_entropy'; got {loss.name!r}")
+    if loss.targets == "real" and np.ndim(y) != 2 and isinstance(network, Network):
         raise ValueError(f"network has {network.n_outputs} outputs; y must have shape "
                          f"(n, {network.n_outputs}), got shape {np.shape(y)}")
-    X, Y, _ = check_vector_data(X, y, name)
+    data = check_data(X, y, loss)
+    X, Y, name = data.X, data.y, loss
     exact = (None if patterns is None or (isinstance(patterns, str) and patterns == "auto")
              else True if isinstance(patterns, str) and patterns == "exact" else False)
     return certify_vector(network, X, Y, beta=beta, loss=name, bias=bias, skip=skip,

@@ -56,7 +56,8 @@ class VectorProgram:
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, *, beta: float, loss: str | Loss, model: str,
-                 bias: str, skip: bool, output_bias: bool, patterns: PatternSet | None) -> None:
+                 bias: str, skip: bool, output_bias: bool, patterns: PatternSet | None,
+                 classes: np.ndarray | None = None) -> None:
         self.variant = Variant(model, bias, skip, output_bias)  # validated here, once
         self.model, self.bias = self.variant.model, self.variant.bias
         self.loss = get_loss(loss)
@@ -69,6 +70,12 @@ class VectorProgram:
         if patterns is not None:
             patterns = patterns.without_empty()
         self.patterns = patterns
+        self.classes = classes
+        #: ReLU pricing: None (exact when small), True (forced), False (ascent only)
+        self.exact: bool | None = None
+        #: whether the columns are complete: the gates' patterns are every cell, or the
+        #: last pricing was exhaustive (set by the neuron pricer)
+        self.exhaustive = bool(patterns is not None and patterns.exhaustive)
         self._problem = None
 
     # ---- sizes --------------------------------------------------------------------------
@@ -148,6 +155,18 @@ class VectorProgram:
         self.variables = {"V": Vs, "A": A}
         return self._problem
 
+    def solution_from_variables(self) -> VectorSolution:
+        """The cvxpy variables' values (status filled by the caller)."""
+        V = np.stack([np.asarray(v.value) for v in self.variables["V"]])
+        A = self.variables["A"]
+        return VectorSolution(A=np.zeros((0, self.n_outputs)) if A is None else np.asarray(A.value),
+                              V=V)
+
+    def zero_solution(self) -> VectorSolution:
+        q = 0 if self.free_basis is None else self.free_basis.shape[1]
+        return VectorSolution(A=np.zeros((q, self.n_outputs)),
+                              V=np.zeros((self.n_patterns, self.Xt.shape[1], self.n_outputs)))
+
     # ---- recovery --------------------------------------------------------------------------
     def recover(self, sol: VectorSolution, *, prune: bool = True, tol: float = 1e-9) -> Network:
         """Network of a solution (gated: SVD per block; relu: one neuron per direction)."""
@@ -188,7 +207,9 @@ class VectorProgram:
             gate_bias = Gt[gate_idx, d] if self.variant.has_bias else np.zeros(len(gate_idx))
         b1 = U[:, d] if self.variant.has_bias else np.zeros(U.shape[0])
         return Network(W1=U[:, :d], b1=b1, W2=G, c0=c0, skip=skip, gates=gates,
-                       gate_bias=gate_bias, regularize_bias=self.variant.regularized_bias)
+                       gate_bias=gate_bias, regularize_bias=self.variant.regularized_bias,
+                       training={"loss": self.loss.name, "beta": float(self.beta),
+                                 **self.variant.settings()})
 
     def _prune(self, U, G, gate_idx, skip, c0):
         r"""Prune neurons whose rank-one fits :math:`h_kg_k^\top` are linearly dependent
@@ -218,9 +239,15 @@ class VectorProgram:
         return U, G, skip, c0
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "loss": self.loss.name, "bias": self.bias, "skip": self.skip,
-                "output_bias": self.output_bias, "n": self.n_samples, "d": self.X.shape[1],
-                "c": self.n_outputs, "patterns": self.n_patterns, "beta": self.beta}
+        """What :class:`~convexnn.core.results.FitResult` prints (ConvexProgram protocol)."""
+        v = self.variant
+        gated = v.gated
+        return {"model": f"two-layer {'gated ReLU' if gated else 'ReLU'}, {self.n_outputs} outputs",
+                "loss": self.loss.name, "variant": f", bias={v.bias}, skip={v.skip}",
+                "n": self.n_samples, "d": self.X.shape[1], "beta": self.beta,
+                "columns": self.n_patterns if gated else "-",
+                "columns_name": "patterns" if gated else "neurons",
+                "source": self.patterns.method if gated else "generated"}
 
 
 __all__ = ["VectorProgram", "VectorSolution"]

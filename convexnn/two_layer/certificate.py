@@ -44,10 +44,10 @@ import numpy as np
 
 from ..core.losses import Loss, get_loss
 from ..core.patterns import sample_patterns, unique_patterns
-from ..core.validation import check_choice, check_positive, check_X_y
-from ..networks.two_layer import Network
-from ..two_layer.program import BIASES, free_term_basis, lift_bias
-from .dual_norm import (
+from ..core.validation import check_positive, check_X_y
+from ..core.variant import Variant
+from ..duality.certificate import TOL, Certificate
+from ..duality.dual_norm import (
     SEARCH_SAMPLES,
     Violation,
     auto_patterns,
@@ -57,10 +57,9 @@ from .dual_norm import (
     gate_patterns,
     global_bound,
 )
-from .dual_points import dual_box, dual_point, project_dual, refine_dual
+from ..duality.dual_points import dual_box, dual_point, project_dual, refine_dual
+from ..networks.two_layer import Network
 
-#: Default relative tolerance: certified iff gap <= tol * max(1, |upper bound|).
-TOL = 1e-5
 #: A smooth-loss network is *refuted* when s exceeds beta by this relative margin.
 REFUTE_RTOL = 1e-3
 #: Refine the dual point (cutting-plane dual solve) only when the gradient's certificate
@@ -76,149 +75,23 @@ BB_TIME = 120.0
 #: fresh gates the search took 0.74 s against a 0.35 s solve (diabetes, 200 gates), with
 #: 64 it refuted the same fits.
 GENERATED_SEARCH_SAMPLES = 64
-#: Losses whose dual point -grad loss is unique (refutation is then a proof).
-_SMOOTH = ("squared", "logistic")
 
 
-@dataclass
-class Certificate:
-    r"""A weak-duality bound :math:`\mathrm{LB} \le p^\star \le P(\theta)` (THEORY A.7).
-
-    Attributes
-    ----------
-    lower_bound : float
-        :math:`-\ell^*(-\lambda_s)`, valid for every width whatever the method.
-    upper_bound : float
-        The network's objective :math:`P(\theta)`, recomputed.
-    gap, relative_gap : float
-        :math:`P(\theta) - \mathrm{LB}` and that over :math:`\max(1, |P(\theta)|)`.
-    certified : bool
-        ``relative_gap <= tol`` and the constraint was checked over every pattern; for
-        ``method == "gated"``, over the gates' patterns: optimal among the gated networks
-        with those gates (not among all ReLU networks).
-    exhaustive : bool
-        Whether s is a proven upper bound of the dual norm (all patterns, or gated).
-    s : float
-        The dual norm of the dual point that gave ``lower_bound``, used for scaling: a
-        proven upper bound of
-        :math:`\max_{\|u_\pi\|\le1}|\lambda^\top(\tilde Xu)_+|` (exhaustive: the cone
-        maxima; search: a crude closed-form bound, :func:`convexnn.duality.dual_norm.global_bound`).
-    s_found : float
-        The largest value :math:`|\lambda^\top(\tilde Xu)_+|` actually attained by a
-        direction u (a lower bound of the dual norm).
-    beta : float
-    scale : float
-        :math:`\min(1, \beta/s)`.
-    refuted : bool
-        From the network's own dual point :math:`-\nabla\ell(\hat y)`, for smooth losses:
-        a direction with :math:`|\lambda^\top(\tilde Xu)_+| > \beta(1 + 10^{-3})` was
-        found, or the network is not stationary in its free terms; either proves it is not
-        a global optimum.
-    most_violated : Violation or None
-        The largest dual-constraint value found for the network's own dual point.
-    n_patterns_checked : int
-    time : float
-    method : str
-        "exhaustive", "branch_bound", "search" or "gated".
-    loss : str
-    dual_point : str
-        Where the bound's dual point came from: "network" (:math:`-\nabla\ell(\hat y)`),
-        "convex solution" (the fit's convex predictions) or "refined" (cutting-plane dual
-        solve, :func:`convexnn.duality.dual_points.refine_dual`).
-    free_residual : float
-        Of the network's own dual point: the relative change
-        :math:`\|\lambda' - \lambda\| / \|\lambda\|` made by the projection onto the
-        free-term constraints (0 at a stationary network).
-    tol : float
-    """
-
-    lower_bound: float
-    upper_bound: float
-    gap: float
-    relative_gap: float
-    certified: bool
-    exhaustive: bool
-    s: float
-    s_found: float
-    beta: float
-    scale: float
-    refuted: bool
-    most_violated: Violation | None
-    n_patterns_checked: int
-    time: float
-    method: str
-    loss: str
-    free_residual: float
-    tol: float
-    dual_point: str = "network"
-
-    def summary_line(self) -> str:
-        """One line for :meth:`convexnn.FitResult.summary`."""
-        if self.certified and self.method == "gated":  # over the gates' patterns only
-            verdict = "CERTIFIED optimal over these gates"
-        elif self.certified:
-            verdict = "CERTIFIED globally optimal"
-        elif self.refuted:
-            verdict = "NOT optimal (refuted)"
-        elif self.exhaustive:
-            verdict = "not certified"
-        elif self.method == "branch_bound":
-            verdict = "not certified (branch and bound stopped at its time budget; the lower bound is valid)"
-        else:
-            verdict = "not certified (pattern search only; the lower bound is valid)"
-        return (f"{verdict}: gap {self.gap:.3g} (rel {self.relative_gap:.2e}), "
-                f"s/beta {self.s_found / self.beta:.6g}, LB {self.lower_bound:.10g}, "
-                f"{self.method} over {self.n_patterns_checked} patterns, {self.time:.3f}s")
-
-    def __str__(self) -> str:
-        lines = [
-            f"Certificate ({self.method}, {self.loss} loss, beta={self.beta:g})",
-            f"  network objective (upper) : {self.upper_bound:.10g}",
-            f"  dual bound        (lower) : {self.lower_bound:.10g}",
-            f"  gap                       : {self.gap:.3e} (relative {self.relative_gap:.3e}, tol {self.tol:g})",
-            f"  dual norm s (proven bound): {self.s:.10g}  (s/beta = {self.s / self.beta:.6g})",
-            f"  largest value found       : {self.s_found:.10g}  (s/beta = {self.s_found / self.beta:.6g})",
-            f"  patterns checked          : {self.n_patterns_checked} "
-            f"({_checked(self.method, self.exhaustive)})",
-            f"  dual point from           : {self.dual_point}",
-            f"  free-term projection      : {self.free_residual:.2e}",
-            f"  certified                 : {self.certified}   refuted: {self.refuted}",
-            f"  time                      : {self.time:.4f}s",
-        ]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:  # one line (the generated one prints the violation's arrays)
-        from ..core.reprs import certificate
-
-        return certificate(self)
-
-
-def _checked(method: str, exhaustive: bool = False) -> str:
-    """What a certificate's pattern check covers, by method."""
-    if method == "branch_bound" and exhaustive:
-        return "every direction, by branch and bound"
-    return {"exhaustive": "all", "gated": "the gates' patterns: optimal among gated networks "
-            "with these gates, not over every ReLU network"}.get(
-        method, "a sample: can refute, never certify")
-
-
-def _check_network(network: Network, d: int, bias: str, skip: bool, constant: bool) -> None:
+def _check_network(network: Network, d: int, variant: Variant) -> None:
     if not isinstance(network, Network):
         raise TypeError(f"network must be a convexnn Network; got {type(network).__name__}")
     if network.n_outputs != 1:
         raise ValueError(f"network has {network.n_outputs} outputs; certify handles scalar output")
     if network.input_dim != d:
         raise ValueError(f"network expects {network.input_dim} features; X has {d}")
-    if bias == "none" and np.any(network.b1 != 0):
+    if not variant.has_bias and np.any(network.b1 != 0):
         raise ValueError("bias='none' but the network has nonzero hidden biases b1; "
                          "pass bias='regularized' or 'free'")
-    if network.gates is not None and bias == "none" and np.any(network.gate_bias != 0):
+    if network.gates is not None and not variant.has_bias and np.any(network.gate_bias != 0):
         raise ValueError("bias='none' but the network's gates have offsets; pass bias='regularized'")
-    if network.gates is not None and bias == "free":
-        raise ValueError("bias='free' is degenerate for gated networks (see TwoLayerProgram)")
-    if not skip and np.any(network.skip != 0):
+    if not variant.skip and np.any(network.skip != 0):
         raise ValueError("the network has a skip term; pass skip=True")
-    if not constant and np.any(np.asarray(network.c0) != 0):
+    if not variant.has_free_constant and np.any(np.asarray(network.c0) != 0):
         raise ValueError("the network has an output bias c0; pass output_bias=True (or bias='free')")
 
 
@@ -301,32 +174,26 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     Pilanci & Ergen (2020), dual of the two-layer problem; Wang, Lacotte & Pilanci
     (2022), optimality checks for trained networks; THEORY A.6-A.8, B.
     """
-    if (getattr(loss, "name", loss) == "cross_entropy"
-            or isinstance(network, Network) and network.n_outputs > 1):  # vector output
-        from ..vector.certificate import certify_vector_public
-
-        return certify_vector_public(network, X, y, beta=beta, loss=loss, bias=bias, skip=skip,
-                                     output_bias=output_bias, patterns=patterns,
-                                     seed=0 if seed is None else seed, tol=tol)
     t0 = time.perf_counter()
     X, y = check_X_y(X, y)
     beta = check_positive("beta", beta)
-    bias = check_choice("bias", bias, BIASES)
     tol = check_positive("tol", tol)
     loss = get_loss(loss)
     y = loss.check_targets(y)
-    constant = bool(output_bias) or bias == "free"
-    _check_network(network, X.shape[1], bias, bool(skip), constant)
-    Xt, free = lift_bias(X, bias)
-    gated = network.gates is not None
+    gated = isinstance(network, Network) and network.gates is not None
+    if gated and bias == "free":
+        raise ValueError("bias='free' is degenerate for gated networks (see TwoLayerProgram)")
+    variant = Variant("gated" if gated else "relu", bias, bool(skip), bool(output_bias))
+    _check_network(network, X.shape[1], variant)
+    Xt, free = variant.lift(X)
     if gated:
         D = gate_patterns(network, X, Xt, patterns, seed)
         pset = None
     else:
-        pset = auto_patterns(Xt, bias, patterns, seed, n_samples)
+        pset = auto_patterns(Xt, variant.has_bias, patterns, seed, n_samples)
         D = pset.D
-    return _certify(network, X, y, Xt, free, beta=beta, loss=loss, bias=bias, skip=bool(skip),
-                    constant=constant, D=D, exhaustive=gated or pset.exhaustive, gated=gated,
+    return _certify(network, X, y, Xt, free, beta=beta, loss=loss, variant=variant,
+                    D=D, exhaustive=gated or pset.exhaustive, gated=gated,
                     tol=tol, t0=t0, refine=bool(refine),
                     bb_time=check_positive("time_limit", time_limit, allow_zero=True))
 
@@ -399,8 +266,8 @@ def _evaluate_dual(network: Network, lam_raw: np.ndarray, lam: np.ndarray, X, y,
                      float(lower), moved, bool(proven))
 
 
-def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias: str,
-             skip: bool, constant: bool, D: np.ndarray, exhaustive: bool, gated: bool,
+def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, variant: Variant,
+             D: np.ndarray, exhaustive: bool, gated: bool,
              tol: float, t0: float, extra_predictions: tuple = (),
              refine: bool = True, bb_time: float = BB_TIME,
              proof: tuple | None = None, neuron_starts: bool = False,
@@ -416,8 +283,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     ``refuted``, ``most_violated`` and ``free_residual`` always describe the network's own
     dual point; ``s``, ``s_found`` and ``scale`` the one that gave the bound.
     """
-    F = free_term_basis(X, skip, constant)
-    net = replace(network, regularize_bias=bias == "regularized")
+    F = variant.free_basis(X)
+    net = replace(network, regularize_bias=variant.regularized_bias)
     upper = float(net.objective(X, y, beta=beta, loss=loss))
     lo, hi = dual_box(loss, y)
     kw = dict(beta=beta, loss=loss, exhaustive=exhaustive, gated=gated, bb_time=bb_time,
@@ -447,8 +314,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)
     near_optimal = (upper - best.lower) / max(1.0, abs(upper)) <= REFINE_RTOL
     if (refine and unfinished(best.lower) and (exhaustive or gated)
-            and (near_optimal or loss.name == "hinge")
-            and loss.name in ("squared", "logistic", "hinge")):
+            and (near_optimal or not loss.smooth)):
         lam = refine_dual(loss, Xt, y, z_net, best.lam, F, D, None if not free.any() else free,
                            beta, gated, rtol=0.1 * tol)
         lam = project_dual(lam, F, lo, hi)
@@ -458,7 +324,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, bias:
     gap = upper - lower
     rel = gap / max(1.0, abs(upper))
     certified = bool(best.proven and rel <= tol)
-    refuted = bool(loss.name in _SMOOTH
+    # a smooth loss has one dual point per network: a violation there is a proof
+    refuted = bool(loss.smooth
                    and (own.found > beta * (1 + REFUTE_RTOL) or own.moved > REFUTE_RTOL))
     return Certificate(lower_bound=float(lower), upper_bound=upper, gap=float(gap),
                        relative_gap=float(rel), certified=certified, exhaustive=bool(best.proven),
@@ -488,10 +355,10 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     program = result.program
     network = result.network
     X, y = program.X, program.y
-    constant = program.has_free_constant
-    _check_network(network, X.shape[1], program.bias, program.skip, constant)
-    Xt, free = lift_bias(X, program.bias)
-    gated = program.variant.gated
+    variant = program.variant
+    _check_network(network, X.shape[1], variant)
+    Xt, free = variant.lift(X)
+    gated = variant.gated
     exhaustive = gated or bool(result.exhaustive)
     D = program.D
     climb = None
@@ -505,22 +372,21 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
             # 0.48 s for the batched projections of 64 fresh cells before)
             D = np.zeros((X.shape[0], 0), dtype=bool)
             climb = rng.standard_normal((GENERATED_SEARCH_SAMPLES, Xt.shape[1]))
-        elif getattr(result, "generation", None) is not None:
+        elif result.generation is not None:
             # branch and bound, seeded with fresh cells (the generation's own cannot refute)
             D = sample_patterns(Xt, GENERATED_SEARCH_SAMPLES, seed=rng).D
         else:
             D = np.concatenate([D, sample_patterns(Xt, GENERATED_SEARCH_SAMPLES, seed=rng).D],
                                axis=1)
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
-                    bias=program.bias, skip=program.skip, constant=constant, D=D,
-                    exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
+                    variant=variant, D=D, exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
                     extra_predictions=(program.predict(result.solution),), bb_time=time_limit,
                     proof=_generation_proof(result), neuron_starts=True, climb=climb)
 
 
 def _generation_proof(result) -> tuple | None:
     """(lambda, s bound) proven by the fit's pattern generation for its final solution."""
-    gen = getattr(result, "generation", None)
+    gen = result.generation
     if gen is None or gen.proof is None:
         return None
     lam, level, sol = gen.proof

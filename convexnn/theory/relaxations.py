@@ -89,10 +89,10 @@ def svd_tightness(Xt: np.ndarray, D: np.ndarray, V: np.ndarray, *, tol: float = 
 def nuclear_relaxation(X: Any, Y: Any, *, beta: float, bias: str = "none", solver: str = "fista",
                        tol: float = 1e-9) -> tuple[float, bool]:
     """(value, tight) of the nuclear-norm relaxation over every pattern (see module doc)."""
-    from .fit import fit_vector
+    from ..api import fit
 
     X, Y, beta, Xt, pset = _data(X, Y, beta, bias)
-    res = fit_vector(X, Y, beta=beta, model="gated", bias=bias, patterns="exact", solver=solver,
+    res = fit(X, Y, beta=beta, model="gated", bias=bias, patterns="exact", solver=solver,
                      tol=tol, certify=True, prune=False)
     lower = res.certificate.lower_bound  # a certified lower bound of the relaxation
     V = res.solution.V
@@ -126,10 +126,10 @@ def dnn_relaxation(X: Any, Y: Any, *, beta: float, bias: str = "none", solver: s
 
 def bounds(X: Any, Y: Any, *, beta: float, bias: str = "none", dnn: bool | None = None) -> Bounds:
     """The ReLU fit (upper), its certificate (lower), and both relaxations (lower), side by side."""
-    from .fit import fit_vector
+    from ..api import fit as fit_
 
     X, Y, beta, Xt, pset = _data(X, Y, beta, bias)
-    fit = fit_vector(X, Y, beta=beta, model="relu", bias=bias)
+    fit = fit_(X, Y, beta=beta, model="relu", bias=bias)
     nuc, tight = nuclear_relaxation(X, Y, beta=beta, bias=bias)
     use_dnn = X.shape[0] <= DNN_MAX_N if dnn is None else dnn
     return Bounds(upper=fit.objective, certificate_lower=fit.certificate.lower_bound,

@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from ..core.solution import ITERATION_LIMIT, OPTIMAL
+from ..core.solution import OPTIMAL
+from ..generation import Descended, Master, Priced, Proof
 from ..solvers.cvxpy_backend import solve_problem
 from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
 from .pricing import Pricing, dual_norm
@@ -131,64 +132,98 @@ def refine_directions(program: VectorProgram, U: np.ndarray, G: np.ndarray, A: n
     return W[keep] / nrm[keep, None]
 
 
-def neuron_generation(program: VectorProgram, *, solver: str = "fista", tol: float = 1e-6,
-                      exact: bool | None = None, max_rounds: int = 200, add: int = 10,
-                      seed=None, time_limit: float | None = None, verbose: bool = False,
-                      refine: bool = True) -> tuple[VectorSolution, Pricing, np.ndarray]:
-    r"""Alternate master solves and pricing until :math:`s \le \beta(1+` ``tol``:math:`)`.
+class NeuronPricer:
+    r"""Neuron directions as the engine's columns (:mod:`convexnn.generation`; see the module
+    docstring): the master is the group lasso over unit directions, pricing is
+    :func:`convexnn.vector.pricing.dual_norm` (exact by face enumeration when the
+    arrangement is small, ``exact``), descent moves the active directions by L-BFGS
+    (:func:`refine_directions`).
 
-    Returns (master solution, final pricing, final :math:`\Lambda`).  The solution's status
-    is "optimal" only if the final pricing was exhaustive and the master converged;
-    "iteration_limit" when rounds or time ran out.
+    Parameters
+    ----------
+    program : VectorProgram
+    solver : str
+        "fista" or a CVXPY solver for the masters.
+    tol : float
+        The pricing threshold: a direction enters when its value exceeds beta (1 + tol).
+    exact : bool or None
+        Exact pricing: None when the arrangement is small, True to force, False never.
+    add : int
+        New directions per round, at most.
+    rng : numpy Generator
     """
-    t0 = time.perf_counter()
-    Xt, pen, beta = program.Xt, program.penalized, program.beta
-    c = program.n_outputs
-    Q = free_projector(program.free_basis)
-    rng = np.random.default_rng(seed)
-    U = np.zeros((0, Xt.shape[1]))
-    G = np.zeros((0, c))
-    A = None
-    sol = None
-    master_tol = min(1e-8, 0.01 * tol)
-    rounds, converged, pr, lam = 0, False, None, None
-    for rounds in range(1, max_rounds + 1):
-        sol = solve_master(program, U, solver=solver, tol=master_tol, G0=G, A0=A, verbose=verbose)
-        G, A = sol.G, sol.A
-        Z = program.predict(sol)
-        lam = -program.loss.gradient(Z, program.y)
-        if Q is not None:
-            lam = lam - Q @ (Q.T @ lam)
-        active = U[np.linalg.norm(G, axis=1) > 0] if U.shape[0] else U
-        pr = dual_norm(Xt, lam, pen, exact=exact, starts=active, seed=rng, keep=max(add, 1))
-        if verbose:
-            print(f"round {rounds}: K={U.shape[0]} obj={sol.objective_reported:.10g} "
-                  f"s/beta={pr.found / beta:.8f} ({pr.method})")
-        if pr.found <= beta * (1 + tol):
-            converged = True
-            break
-        keep = np.linalg.norm(G, axis=1) > 0
-        base, Gb = U[keep], G[keep]
-        if refine and base.shape[0]:
-            # local descent moves the active directions; the moved ones replace those
-            # they came from (the master over them is never worse)
-            base = refine_directions(program, base, Gb, A)
-            Gb = np.zeros((base.shape[0], c))
-        new = _new_directions(pr, base, beta * (1 + tol), add)
-        if new.shape[0] == 0 and not refine:
-            break
-        U, G = np.vstack([base, new]), np.vstack([Gb, np.zeros((new.shape[0], c))])
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            break
+
+    columns_name = "neurons"
+
+    def __init__(self, program: VectorProgram, *, solver: str, tol: float, exact: bool | None,
+                 add: int, rng: np.random.Generator, refine: bool = True,
+                 verbose: bool = False) -> None:
+        self.program, self.solver, self.tol, self.exact = program, solver, tol, exact
+        self.add, self.rng, self.refine, self.verbose = add, rng, refine, verbose
+        k, c = program.Xt.shape[1], program.n_outputs
+        self.U, self.G, self.A = np.zeros((0, k)), np.zeros((0, c)), None
+        self.Q = free_projector(program.free_basis)
+        self._exhaustive = False
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.U.shape[0])
+
+    def start(self, report) -> None:
+        """No seed: the first master is the free terms alone."""
+
+    def master(self) -> Master:
+        p = self.program
+        sol = solve_master(p, self.U, solver=self.solver, tol=min(1e-8, 0.01 * self.tol),
+                           G0=self.G, A0=self.A, verbose=self.verbose)
+        self.G, self.A = sol.G, sol.A
+        lam = -p.loss.gradient(p.predict(sol), p.y)
+        if self.Q is not None:
+            lam = lam - self.Q @ (self.Q.T @ lam)
+        return Master(p, sol, p.objective(sol), state={"lam": lam})
+
+    def price(self, m: Master) -> Priced:
+        p, beta = self.program, self.program.beta
+        active = self.U[np.linalg.norm(self.G, axis=1) > 0] if self.U.shape[0] else self.U
+        pr = dual_norm(p.Xt, m.state["lam"], p.penalized, exact=self.exact, starts=active,
+                       seed=self.rng, keep=max(self.add, 1))
+        self._exhaustive = bool(pr.exhaustive)
+        p.exhaustive = self._exhaustive
+        m.state["pricing"] = pr
+        keep = np.linalg.norm(self.G, axis=1) > 0
+        base = self.U[keep]
+        new = _new_directions(pr, base, beta * (1 + self.tol), self.add)
+        m.state.update(base=base, G_base=self.G[keep], new=new)
+        return Priced(float(pr.found / beta), int(new.shape[0]), {"pricing": pr.method})
+
+    def descend(self, m: Master, priced: Priced) -> Descended:
+        base = m.state["base"]
+        if not (self.refine and priced.added and base.shape[0]):
+            return Descended()
+        # local descent moves the active directions; the moved ones replace those they
+        # came from (the master over them is never worse)
+        m.state["base"] = refine_directions(self.program, base, m.state["G_base"], self.A)
+        m.state["G_base"] = np.zeros((m.state["base"].shape[0], self.program.n_outputs))
+        return Descended(added=int(m.state["base"].shape[0]))
+
+    def prove(self, m: Master) -> Proof | None:
+        """The last pricing was exhaustive (face enumeration over every cell): a proof."""
+        if self._exhaustive:
+            return Proof("proven", evidence=m.state["lam"])
+        return None
+
+    def advance(self, m: Master) -> None:
+        c = self.program.n_outputs
+        base, new = m.state["base"], m.state["new"]
+        self.U = np.vstack([base, new])
+        self.G = np.vstack([m.state["G_base"], np.zeros((new.shape[0], c))])
+
+
+def finish_solution(sol: VectorSolution) -> VectorSolution:
+    """The master's solution restricted to its active neurons."""
     keep = np.linalg.norm(sol.G, axis=1) > 0
     sol.U, sol.G = sol.U[keep], sol.G[keep]
-    sol.iterations = rounds
-    sol.info.update(rounds=rounds, pricing=pr.method, s=pr.s, found=pr.found,
-                    exhaustive=pr.exhaustive, converged=converged)
-    if not converged or sol.status != OPTIMAL:
-        sol.status = ITERATION_LIMIT if not converged else sol.status
-    sol.solve_time = time.perf_counter() - t0
-    return sol, pr, lam
+    return sol
 
 
-__all__ = ["neuron_generation", "solve_master"]
+__all__ = ["NeuronPricer", "finish_solution", "refine_directions", "solve_master"]

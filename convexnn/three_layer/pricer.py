@@ -50,20 +50,15 @@ gap; it is reported as is.  On tiny data the exact groups can price exactly
 
 from __future__ import annotations
 
-import time
-import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..core.losses import Loss, get_loss
-from ..core.solution import ITERATION_LIMIT
-from ..core.threads import limit_blas
-from ..core.validation import check_choice, check_int, check_positive, check_X_y
+from ..core.losses import Loss
 from ..duality.cones import cone_support
-from ..exceptions import InaccurateSolutionWarning, PatternBudgetError
-from ..networks.parallel import PATHS, ParallelNetwork
+from ..exceptions import PatternBudgetError
+from ..generation import Descended, Master, Priced, Proof
+from ..networks.parallel import ParallelNetwork
 from .groups import Groups, cone_matrix, exact_groups, lifted_matrix
 from .pricing import (  # noqa: F401  (re-exported)
     _combine,
@@ -76,6 +71,7 @@ from .pricing import (  # noqa: F401  (re-exported)
     relaxed_dual_norm,
     subnetwork_values,
 )
+from .program import ThreeLayerProgram
 
 #: L-BFGS runs of the seed, their width K and iterations.
 SEED_RUNS = 3
@@ -103,25 +99,6 @@ STALL_RTOL = 1e-7
 STALL_ROUNDS = 5
 #: Clarabel tolerances of the master programs.
 _MASTER_TOL = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
-
-
-@dataclass
-class ThreeLayerGenerationReport:
-    """What the group generation did (``ThreeLayerResult.generation``)."""
-
-    rounds: int = 0
-    stopped: str = ""
-    time: float = 0.0
-    seed_objective: float = float("nan")
-    history: list[dict] = field(default_factory=list)
-    #: True when exact pricing over the enumerated groups found no violated group (the
-    #: proof is the exact certificate's, ``certificate.certified``)
-    exact_priced: bool = False
-
-    def summary_line(self) -> str:
-        last = self.history[-1] if self.history else {}
-        return (f"{self.rounds} rounds, {last.get('groups', 0)} groups at the end, "
-                f"stopped: {self.stopped}, {self.time:.2f}s")
 
 
 class GroupSet:
@@ -270,7 +247,7 @@ def _append(net: ParallelNetwork, W: np.ndarray, c: np.ndarray, alpha: np.ndarra
                            alpha=np.concatenate([net.alpha, alpha]), path=net.path)
 
 
-def _exact_pricing_groups(X: np.ndarray, path: str, m1: int, exact_pricing: Any) -> Groups | None:
+def exact_pricing_groups(X: np.ndarray, path: str, m1: int, exact_pricing: Any) -> Groups | None:
     if exact_pricing is False or path != "l2":
         return None
     if exact_pricing == "auto" and X.shape[0] > EXACT_PRICING_N:
@@ -283,221 +260,133 @@ def _exact_pricing_groups(X: np.ndarray, path: str, m1: int, exact_pricing: Any)
         return None
 
 
-def generate_three_layer(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2,
-                         loss: str | Loss = "squared", seed: Any = None,
-                         time_limit: float = 60.0, max_rounds: int = 30,
-                         seed_runs: int = SEED_RUNS, exact_pricing: Any = "auto",
-                         certify: bool = True, verbose: bool = False):
-    r"""Parallel three-layer network by group generation (module docstring).
-
-    .. math::
-        \min_\theta\ \ell(f_\theta(X); y) + \beta R(\theta),\qquad
-        f_\theta = \sum_k\alpha_k\Big(\sum_{j\le m_1}(XW_{kj})_+c_{kj}\Big)_+,
-
-    solved as the convex program of THEORY E.1 over generated groups.
+class GroupPricer:
+    r"""Sub-network groups as the engine's columns (:mod:`convexnn.generation`; see the module
+    docstring).
 
     Parameters
     ----------
-    X, y : array-like (n, d), (n,)
+    X, y : ndarray
     beta : float
     path : {"l1", "l2"}
-    m1 : int, default=2
-        First-layer width of the sub-networks (the block width of the groups, both paths).
-    time_limit : float, default=60
-        Seconds; checked between rounds.
-    max_rounds : int, default=30
-    seed_runs : int, default=3
-        L-BFGS runs whose sub-networks seed the group set.
-    exact_pricing : {"auto", True, False}
-        Price over the exactly enumerated groups (l2 only; "auto": n <= 10) once the
-        heuristic pricing finds nothing: their cone supports either give violated groups or
-        prove optimality.
-    certify : bool
-        Attach :func:`relaxed_certificate` (a valid global lower bound), or the exact
-        certificate when exact pricing proved optimality.
-
-    Returns
-    -------
-    ThreeLayerResult
-        ``exhaustive`` is False; ``status`` is "optimal" when the last master program (over
-        the generated groups) solved optimally, "iteration_limit" when a budget ended the
-        loop; ``certificate.certified`` only with a proof of global optimality.
+    m1 : int
+        First-layer width of the sub-networks (the block width of the groups).
+    loss : Loss
+    rng : numpy Generator
+    exact : Groups or None
+        Every group (tiny n): exact pricing over them once the search finds nothing.
+    solve : callable
+        ``solve(ThreeLayerProgram) -> ThreeLayerSolution`` for the masters.
     """
-    X, y = check_X_y(X, y)
-    beta = check_positive("beta", beta)
-    check_choice("path", path, PATHS)
-    m1 = check_int("m1", m1)
-    max_rounds = check_int("max_rounds", max_rounds)
-    time_limit = check_positive("time_limit", time_limit)
-    seed_runs = check_int("seed_runs", seed_runs, minimum=0)
-    if exact_pricing not in ("auto", True, False):
-        raise ValueError(f"exact_pricing must be 'auto', True or False; got {exact_pricing!r}")
-    loss_obj = get_loss(loss)
-    y = loss_obj.check_targets(y)
-    with limit_blas(1, n_samples=X.shape[0]):
-        return _generate(X, y, beta=beta, path=path, m1=m1, loss=loss_obj, seed=seed,
-                         time_limit=time_limit, max_rounds=max_rounds, seed_runs=seed_runs,
-                         exact_pricing=exact_pricing, certify=certify, verbose=verbose)
 
+    columns_name = "groups"
 
-def _generate(X, y, *, beta, path, m1, loss, seed, time_limit, max_rounds, seed_runs,
-              exact_pricing, certify, verbose):
-    from ..training.parallel import random_parallel, train_parallel
-    from .fit import certify_parallel
-    from .groups import sample_subnetworks
+    def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, path: str, m1: int,
+                 loss: Loss, rng: np.random.Generator, exact: Groups | None, solve: Any,
+                 seed_runs: int = SEED_RUNS) -> None:
+        self.X, self.y, self.beta, self.path, self.m1 = X, y, beta, path, m1
+        self.loss, self.rng, self.exact, self.solve = loss, rng, exact, solve
+        self.seed_runs = seed_runs
+        self.S = GroupSet(X.shape[0], m1)
+        self._new: list = []
 
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    n, d = X.shape
-    report = ThreeLayerGenerationReport()
-    S = GroupSet(n, m1)
-    # 1) seed: short L-BFGS runs and random sub-networks
-    seed_obj = np.inf
-    for _ in range(seed_runs):
-        run = train_parallel(X, y, beta=beta, path=path, K=SEED_WIDTH, m1=m1, loss=loss,
-                             seed=int(rng.integers(2**31)), max_iter=SEED_ITERATIONS)
-        seed_obj = min(seed_obj, run.objective)
-        S.add_network(run.network, X)
-    report.seed_objective = float(seed_obj)
-    for _ in range(10):  # random sub-networks (again while S is empty: h <= 0 is possible)
-        P1, sg, D2 = sample_subnetworks(X, SEED_SAMPLES, m1, seed=rng)
-        for a in range(SEED_SAMPLES):
-            S.add(P1[a], sg[a], D2[a])
-        if len(S):
-            break
-    if not len(S):
-        raise ValueError("no sub-network with a nonzero output was found for this X")
-    exact = _exact_pricing_groups(X, path, m1, exact_pricing)
-    best = best_desc = None
-    for rnd in range(1, max_rounds + 1):
-        t_round = time.perf_counter()
-        groups = S.groups()
-        keys = S.keys()
-        # 2) master over S
-        res = _master(X, y, beta=beta, path=path, m1=m1, loss=loss, groups=groups)
-        obj = res.objective
-        if best is None or obj <= best.objective + 1e-12 * max(1.0, abs(obj)):
-            best = res
-        net = res.network
-        Z = res.program.solution()
-        lam = -loss.gradient(res.program.predictions(Z), y)
-        norms = res.program.group_norms(Z)
-        G = groups.n_groups
-        act = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(G, 1)
-        # 3) pricing from random, two-layer and current sub-networks
-        W0, c0 = pricing_starts(X, lam, net, m1, rng)
-        vals, Wc, cc, sig = price_subnetworks(X, lam, W0, c0, path=path)
-        if path == "l2":  # the exact maximum over the best candidates' groups
-            vals, Wc, cc, sig = _cell_refine(X, lam, vals, Wc, cc, sig)
-        level = beta * (1 + PRICE_RTOL)
-        viol = np.flatnonzero(vals > level)
-        new_p = []
-        for i in viol:
-            cand = ParallelNetwork(W=Wc[i:i + 1], c=cc[i:i + 1], alpha=sig[i:i + 1], path=path)
-            new_p += S.add_network(cand, X)
-            if len(new_p) >= MAX_ADD:
+    @property
+    def n_columns(self) -> int:
+        return len(self.S)
+
+    def start(self, report) -> None:
+        """Short L-BFGS runs of the parallel network and random sub-networks."""
+        from ..training.parallel import train_parallel
+        from .groups import sample_subnetworks
+
+        seed_obj = np.inf
+        for _ in range(self.seed_runs):
+            run = train_parallel(self.X, self.y, beta=self.beta, path=self.path, K=SEED_WIDTH,
+                                 m1=self.m1, loss=self.loss, seed=int(self.rng.integers(2**31)),
+                                 max_iter=SEED_ITERATIONS)
+            seed_obj = min(seed_obj, run.objective)
+            self.S.add_network(run.network, self.X)
+        report.seed_objective = float(seed_obj)
+        for _ in range(10):  # random sub-networks (again while S is empty: h <= 0 is possible)
+            P1, sg, D2 = sample_subnetworks(self.X, SEED_SAMPLES, self.m1, seed=self.rng)
+            for a in range(SEED_SAMPLES):
+                self.S.add(P1[a], sg[a], D2[a])
+            if len(self.S):
                 break
-        # 4) descent from the recovered network plus the violators
-        k = min(DESCENT_ADD, viol.size)
-        init = _pad(net, m1) if net.n_subnetworks else random_parallel(d, 1, m1, path=path, seed=rng.integers(2**31))
+        if not len(self.S):
+            raise ValueError("no sub-network with a nonzero output was found for this X")
+
+    def master(self) -> Master:
+        groups = self.S.groups()
+        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss)
+        sol = self.solve(program)
+        lam = -self.loss.gradient(program.predict(sol), self.y)
+        norms = program.group_norms(sol.Z)
+        active = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(groups.n_groups, 1)
+        return Master(program, sol, program.objective(sol),
+                      state={"lam": lam, "net": program.recover(sol), "keys": self.S.keys(),
+                             "active": np.unique(active)})
+
+    def price(self, m: Master) -> Priced:
+        lam, net = m.state["lam"], m.state["net"]
+        W0, c0 = pricing_starts(self.X, lam, net, self.m1, self.rng)
+        vals, Wc, cc, sig = price_subnetworks(self.X, lam, W0, c0, path=self.path)
+        if self.path == "l2":  # the exact maximum over the best candidates' groups
+            vals, Wc, cc, sig = _cell_refine(self.X, lam, vals, Wc, cc, sig)
+        viol = np.flatnonzero(vals > self.beta * (1 + PRICE_RTOL))
+        new = []
+        for i in viol:
+            cand = ParallelNetwork(W=Wc[i:i + 1], c=cc[i:i + 1], alpha=sig[i:i + 1], path=self.path)
+            new += self.S.add_network(cand, self.X)
+            if len(new) >= MAX_ADD:
+                break
+        m.state["violators"] = (Wc[viol], cc[viol], sig[viol])
+        self._new = list(new)
+        return Priced(float(vals[0] / self.beta) if vals.size else 0.0, len(new))
+
+    def descend(self, m: Master, priced: Priced) -> Descended:
+        """L-BFGS from the recovered network plus the violators as small sub-networks."""
+        from ..training.parallel import random_parallel, train_parallel
+
+        net = m.state["net"]
+        Wv, cv, sv = m.state["violators"]
+        k = min(DESCENT_ADD, sv.size)
+        init = (_pad(net, self.m1) if net.n_subnetworks else
+                random_parallel(self.X.shape[1], 1, self.m1, path=self.path,
+                                seed=self.rng.integers(2**31)))
         if k:
             scale = 1e-3 * max(1.0, float(np.abs(net.alpha).max(initial=1.0)))
-            init = _append(init, Wc[viol[:k]], cc[viol[:k]], scale * sig[viol[:k]])
-        desc = train_parallel(X, y, beta=beta, path=path, loss=loss, init=init,
-                              max_iter=DESCENT_ITERATIONS)
-        new_d = S.add_network(desc.network, X) if desc.objective < obj * (1 - 1e-9) else []
-        entry = dict(round=rnd, groups=G, objective=obj,
-                     max_violation=float(vals[0] / beta) if vals.size else 0.0,
-                     new_pricing=len(new_p), new_descent=len(new_d),
-                     descent_objective=float(desc.objective),
-                     time=time.perf_counter() - t0, round_time=time.perf_counter() - t_round)
-        report.history.append(entry)
-        report.rounds = rnd
-        if verbose:
-            print(f"three-layer generation round {rnd}: G={G} objective={obj:.10g} "
-                  f"max s/beta={entry['max_violation']:.6f} +{len(new_p)} priced "
-                  f"+{len(new_d)} descent ({desc.objective:.10g}) {entry['time']:.2f}s")
-        if not new_p and not new_d and exact is not None:
-            # exact pricing: the cone support of every enumerated group and sign
-            sup_viol = _exact_violations(X, lam, exact, level)
-            entry["exact_pricing"] = len(sup_viol)
-            for g in sup_viol:
-                key = S.add(exact.D1[:, exact.pattern[g]].T, exact.sign[g], exact.D2[g])
-                if key is not None:
-                    new_p.append(key)
-            if not sup_viol:
-                report.exact_priced = True
-                report.stopped = "no violated group found by exact pricing over all groups"
-                break
-        if best_desc is None or desc.objective < best_desc.objective:
-            best_desc = desc
-        if not new_p and not new_d:
-            report.stopped = ("exact pricing: violations only in groups of the master "
-                              "(solver tolerance)" if "exact_pricing" in entry
-                              else "no violated constraint found by the pricing search")
-            break
-        if _stalled(report.history):
-            report.stopped = (f"stalled: less than {STALL_RTOL:g} relative decrease over "
-                              f"{STALL_ROUNDS} rounds")
-            break
-        if time.perf_counter() - t0 > time_limit:
-            report.stopped = f"time limit ({time_limit:g}s)"
-            break
-        if len(S) > MAX_KEEP:
-            S.restrict([keys[g] for g in np.unique(act)] + new_p + new_d)
-    else:
-        report.stopped = f"max_rounds ({max_rounds})"
-    report.time = time.perf_counter() - t0
-    result = best
-    result.generation = report
-    result.groups = result.program.groups
-    if best_desc is not None and best_desc.objective < result.recovered_objective:
-        # the last descent left the master's groups: keep the better network
-        result.network = best_desc.network
-        result.polished_objective = best_desc.objective
-    if report.stopped.startswith(("time", "max_rounds")):
-        result.status = ITERATION_LIMIT
-    if certify:
-        if report.exact_priced:
-            result.certificate = certify_parallel(result.network, X, y, beta=beta, groups=exact,
-                                                  loss=loss)
-        else:
-            result.certificate = relaxed_certificate(result.network, X, y, beta=beta, m1=m1,
-                                                     loss=loss)
-        result.timings["certify"] = result.certificate.time
-    proven = result.certificate is not None and result.certificate.certified
-    result.messages.append("globally optimal (certificate)" if proven
-                           else "optimal over the generated groups only")
-    result.timings["generation"] = report.time
-    result.timings["total"] = time.perf_counter() - t0
-    return result
+            init = _append(init, Wv[:k], cv[:k], scale * sv[:k])
+        desc = train_parallel(self.X, self.y, beta=self.beta, path=self.path, loss=self.loss,
+                              init=init, max_iter=DESCENT_ITERATIONS)
+        new = (self.S.add_network(desc.network, self.X)
+               if desc.objective < m.objective * (1 - 1e-9) else [])
+        self._new += new
+        return Descended(float(desc.objective), len(new))
 
+    def prove(self, m: Master) -> Proof | None:
+        """The cone support of every enumerated group and sign (tiny n, l2 path)."""
+        if self.exact is None:
+            return None
+        level = self.beta * (1 + PRICE_RTOL)
+        found = _exact_violations(self.X, m.state["lam"], self.exact, level)
+        new = []
+        for g in found:
+            key = self.S.add(self.exact.D1[:, self.exact.pattern[g]].T, self.exact.sign[g],
+                             self.exact.D2[g])
+            if key is not None:
+                new.append(key)
+        if not found:
+            return Proof("proven", evidence=self.exact)
+        self._new += new
+        # violations only in groups of the master: solver tolerance, no new column
+        return Proof("violated", len(new))
 
-def _master(X, y, *, beta, path, m1, loss, groups):
-    """The program over ``groups`` (:func:`convexnn.three_layer.fit.fit_three_layer`); when
-    Clarabel breaks down (seen with the exponential cones of the logistic loss) it is
-    retried at tighter tolerances, then with SCS (the numpy re-checks decide the status)."""
-    from ..exceptions import SolverError
-    from .fit import fit_three_layer
-
-    attempts = (_MASTER_TOL, {}, {"solver": "SCS", "eps": 1e-9, "max_iters": 100_000})
-    with warnings.catch_warnings():  # an inaccurate master is recorded in its status
-        warnings.simplefilter("ignore", InaccurateSolutionWarning)
-        for k, opts in enumerate(attempts):
-            try:
-                return fit_three_layer(X, y, beta=beta, path=path, m1=m1, loss=loss,
-                                       groups=groups, certify=False, polish=False, **opts)
-            except SolverError:
-                if k == len(attempts) - 1:
-                    raise
-
-
-def _stalled(history: list[dict]) -> bool:
-    """The objective fell by less than STALL_RTOL (relative) over the last STALL_ROUNDS."""
-    if len(history) <= STALL_ROUNDS:
-        return False
-    old, new = history[-1 - STALL_ROUNDS]["objective"], history[-1]["objective"]
-    return old - new <= STALL_RTOL * max(1.0, abs(old))
+    def advance(self, m: Master) -> None:
+        if len(self.S) > MAX_KEEP:
+            keys = m.state["keys"]
+            self.S.restrict([keys[g] for g in m.state["active"]] + self._new)
+        self._new = []
 
 
 def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: float) -> list[int]:
@@ -514,6 +403,4 @@ def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: flo
     return [g for _, g in found[:MAX_ADD]]
 
 
-__all__ = ["GroupSet", "ThreeLayerGenerationReport", "generate_three_layer", "ascend_subnetworks",
-           "price_subnetworks", "subnetwork_values", "relaxed_dual_norm", "relaxed_certificate",
-           "best_scaled_dual", "group_support"]
+__all__ = ["GroupPricer", "GroupSet", "exact_pricing_groups", "pricing_starts"]
