@@ -18,12 +18,13 @@ from . import pipeline
 from .core.patterns import MAX_PATTERNS
 from .core.results import FitResult
 from .core.spec import make_spec
+from .core.variant import DEFAULT_BIAS
 from .kinds import kind_for
 
 
 def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "squared",
         depth: int = 2, path: str = "l2", m1: int = 2, patterns: Any = "auto",
-        bias: str = "none", skip: bool = False, output_bias: bool = False,
+        bias: str = DEFAULT_BIAS, skip: bool = False, output_bias: bool = False,
         solver: str = "auto", seed: Any = None, prune: bool = True, tol: float | None = None,
         max_patterns: int = MAX_PATTERNS, certify: bool = True, init: Any = None,
         time_limit: float | None = None, max_rounds: int | None = None, verbose: bool = False,
@@ -68,9 +69,10 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         the arrangement has at most 1000 cells, else "generate" (ReLU) or 200 sampled
         gates (gated: optimal among networks with those gates).  For ``depth=3`` also a
         :class:`~convexnn.three_layer.groups.Groups`.
-    bias : {"none", "regularized", "free"}, default="none"
-        Hidden biases: absent, with weight decay, or free (which also frees the output
-        constant).
+    bias : {"none", "regularized", "free"}, default="regularized"
+        Hidden biases: absent, with weight decay (the default everywhere: the biases of a
+        PyTorch ``nn.Linear`` trained with weight decay), or free (which also frees the
+        output constant; branch and bound then cannot prove optima).
     skip : bool, default=False
         Free linear skip term :math:`X w_0`.
     output_bias : bool, default=False

@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .core.protocol import Budget, Master
+
 #: Why the loop stopped (``GenerationReport.stopped``), and whether the search converged.
 STOPS = {
     "proven": "no violated constraint (proven by exact pricing)",
@@ -41,57 +43,6 @@ STOPS = {
 }
 #: Stops at which the search had not converged (the fit's status is "iteration_limit").
 UNFINISHED = ("max_rounds", "time_limit")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The work the loop may do: rounds, the stall rule, and an optional time cap."""
-
-    max_rounds: int
-    stall_rounds: int = 3
-    stall_rtol: float = 1e-4
-    time_limit: float | None = None
-    prove: bool = True
-
-
-@dataclass
-class Master:
-    """A master program's answer: the program over the current columns, its solution and
-    objective (recomputed in numpy), and whatever the pricer keeps of it (``state``)."""
-
-    program: Any
-    solution: Any
-    objective: float
-    state: Any = None
-
-
-@dataclass
-class Priced:
-    """One pricing search: the largest constraint value found over beta, the columns
-    added, and details for the report."""
-
-    found: float
-    added: int
-    detail: dict = field(default_factory=dict)
-
-
-@dataclass
-class Descended:
-    """One descent: the objective reached and the columns added."""
-
-    objective: float = float("nan")
-    added: int = 0
-
-
-@dataclass
-class Proof:
-    """Exact pricing's outcome: "proven" (no violated constraint), "violated" (``added``
-    columns found), or "budget" (its work budget ended: no proof either way);
-    ``evidence`` is what the certificate may reuse."""
-
-    outcome: str
-    added: int = 0
-    evidence: Any = None
 
 
 @dataclass
@@ -207,5 +158,4 @@ def generate(pricer: Any, budget: Budget, *, progress: Any = None,
     return Generated(best.program, best.solution, report)
 
 
-__all__ = ["Budget", "Descended", "GenerationReport", "Generated", "Master", "Priced", "Proof",
-           "STOPS", "UNFINISHED", "generate"]
+__all__ = ["Budget", "GenerationReport", "Generated", "STOPS", "UNFINISHED", "generate"]

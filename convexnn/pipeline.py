@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .core import progress
@@ -32,22 +30,10 @@ from .core.results import FitResult, rel_diff
 from .core.solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED
 from .core.threads import limit_blas, small_problem_threads, solve_threads
 from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
-from .generation import Budget, generate
+from .generation import generate
 
 #: Relative tolerance of the numpy re-checks, for every kind.
 CHECK_RTOL = 1e-5
-
-
-@dataclass
-class Plan:
-    """A kind's plan for a spec: a ``program`` over fixed columns with its ``solve``, or a
-    ``pricer`` for the engine with its ``budget``; ``time``: seconds spent planning."""
-
-    program: Any = None
-    solve: Callable | None = None
-    pricer: Any = None
-    budget: Budget | None = None
-    time: float = 0.0
 
 
 def run(kind: Any, spec: Any, data: Any) -> FitResult:
@@ -59,7 +45,7 @@ def run(kind: Any, spec: Any, data: Any) -> FitResult:
                     n_samples=data.n_samples):
         plan = kind.plan(spec, data)
         if plan.pricer is None:
-            solution = plan.solve(plan.program)
+            solution = plan.solver(plan.program)
             return finish(kind, spec, plan.program, solution, t0=t0,
                           timings={"patterns": plan.time})
         with small_problem_threads(data.n_samples), \
@@ -153,4 +139,4 @@ def refit(result: FitResult, beta: float) -> FitResult:
         return finish(kind, spec, program, solution, t0=t0, timings={"patterns": 0.0})
 
 
-__all__ = ["CHECK_RTOL", "Plan", "finish", "refit", "run"]
+__all__ = ["CHECK_RTOL", "finish", "refit", "run"]

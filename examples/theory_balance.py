@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convexnn.networks.two_layer import DeepNetwork, Network
+from convexnn.networks.deep import DeepNetwork
+from convexnn.networks.two_layer import Network
 from convexnn.theory import balance_check, deep_balance_errors, neuron_norms, rebalance_check
 from convexnn.theory.deep_linear import deep_objective_gradient
 

@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
 from convexnn.three_layer.generation import generate_three_layer
+
 from convexnn.training.parallel import train_parallel
 
 

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from convexnn.three_layer.fit import fit_three_layer
 
 from convexnn.theory.extreme_points import extreme_point_check
-from convexnn.three_layer.fit import fit_three_layer
 from convexnn.training.parallel import compare_parallel
 
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 import convexnn as cn
 from convexnn.duality.certificate import Certificate
 from convexnn.duality.dual_points import project_dual
-from convexnn.two_layer.certificate import certify, certify_fit
 from convexnn.networks.two_layer import Network
 from convexnn.path import beta_max, zero_network
+from convexnn.two_layer.certificate import certify, certify_fit
 
 LOSSES = ("squared", "logistic", "hinge")
 BIASES = ("none", "regularized", "free")

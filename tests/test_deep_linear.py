@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad, minimize_scalar
 
-from convexnn.networks.two_layer import DeepNetwork
+from convexnn.networks.deep import DeepNetwork
 from convexnn.theory import balance_check
 from convexnn.theory.deep_linear import (
     _objective_and_grad,

@@ -8,10 +8,10 @@ from _lbfgs import train_two_layer
 
 import convexnn as cn
 from convexnn.core.losses import get_loss
-from convexnn.duality.pricing import ascend, best_bias
-from convexnn.two_layer.pricer import network_patterns
-from convexnn.two_layer.descent import descend, random_start
 from convexnn.core.variant import Variant
+from convexnn.duality.pricing import ascend, best_bias
+from convexnn.two_layer.descent import descend, random_start
+from convexnn.two_layer.pricer import network_patterns
 
 
 def rank4(n, seed=0):

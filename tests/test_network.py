@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexnn.networks.two_layer import DeepNetwork, Network
+from convexnn.networks.deep import DeepNetwork
+from convexnn.networks.two_layer import Network
 
 
 def random_net(rng, m=5, d=3, c=None, gated=False, regularize_bias=False):

@@ -13,7 +13,8 @@ import pytest
 
 import convexnn as cn
 from convexnn.exceptions import NetworkFileError
-from convexnn.networks.two_layer import DeepNetwork, Network
+from convexnn.networks.deep import DeepNetwork
+from convexnn.networks.two_layer import Network
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convexnn.api import fit
-from convexnn.networks.two_layer import DeepNetwork, Network
+from convexnn.networks.deep import DeepNetwork
+from convexnn.networks.two_layer import Network
 from convexnn.theory import (
     active_neurons,
     balance_check,

@@ -13,7 +13,7 @@ from convexnn.three_layer.groups import (
     sampled_groups,
     second_level_patterns,
 )
-from convexnn.training.compare import compare_parallel
+from convexnn.training.compare_parallel import compare_parallel
 from convexnn.training.parallel import random_parallel, train_parallel
 
 BETA = 0.2

@@ -8,6 +8,7 @@ import pytest
 import convexnn as cn
 from convexnn.core.losses import get_loss
 from convexnn.three_layer.certificate import certify_parallel
+from convexnn.three_layer.groups import exact_groups
 from convexnn.three_layer.pricer import GroupSet
 from convexnn.three_layer.pricing import (
     ascend_subnetworks,
@@ -16,7 +17,6 @@ from convexnn.three_layer.pricing import (
     relaxed_dual_norm,
     subnetwork_values,
 )
-from convexnn.three_layer.groups import exact_groups
 from convexnn.training.parallel import random_parallel, train_parallel
 
 BETA = 0.2

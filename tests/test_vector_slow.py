@@ -1,10 +1,9 @@
 """Vector output on iris (slow): the convex fit against L-BFGS runs, certificates, compare."""
 
 import numpy as np
-
-import convexnn as cn
 import pytest
 
+import convexnn as cn
 from convexnn import training as tb
 
 pytestmark = pytest.mark.slow

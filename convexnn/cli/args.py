@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-#: Hidden-bias default per model: "free" is degenerate for gated networks (a zero-weight
-#: neuron with a free bias fits a constant on its gate's region at no cost).
-DEFAULT_BIAS = {"relu": "free", "gated": "regularized"}
+from ..core.variant import DEFAULT_BIAS, Variant
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -80,8 +78,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                         "generation, proven by branch and bound where the rank allows), an "
                         "integer number of sampled gates, or 'auto'")
     p.add_argument("--bias", choices=("none", "regularized", "free"), default=None,
-                   help="hidden biases (default: free for --model relu, regularized for "
-                        "--model gated, where free is degenerate)")
+                   help="hidden biases (default: regularized, as nn.Linear with weight decay)")
     p.add_argument("--skip", action="store_true", help="free linear skip term")
     p.add_argument("--output-bias", action="store_true", help="free output constant")
     p.add_argument("--solver", default="auto",
@@ -91,15 +88,15 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def fit_kwargs(args: argparse.Namespace, task: str) -> dict:
     """The keyword arguments of :func:`convexnn.fit` from the parsed flags (loss "auto":
-    squared for regression, logistic for labels; bias by model, :data:`DEFAULT_BIAS`)."""
+    squared for regression, logistic for labels; bias :data:`DEFAULT_BIAS`)."""
     loss = args.loss
     if loss == "auto":
         loss = "squared" if task == "regression" else "logistic"
-    bias = DEFAULT_BIAS[args.model] if args.bias is None else args.bias
-    if args.model == "gated" and bias == "free":
-        raise ValueError("--bias free is degenerate for --model gated (a zero-weight gated "
-                         "neuron with a free bias fits a constant at no cost); use --bias "
-                         "regularized (its default) or --bias none")
+    bias = DEFAULT_BIAS if args.bias is None else args.bias
+    try:
+        Variant(model=args.model, bias=bias)
+    except ValueError as e:  # gated with a free bias is degenerate
+        raise ValueError(str(e).replace("bias='", "--bias '").replace("model='", "--model '")) from None
     kw = dict(beta=args.beta, model=args.model, loss=loss, patterns=args.patterns,
               bias=bias, skip=args.skip, output_bias=args.output_bias,
               solver=args.solver, seed=args.seed)

@@ -438,7 +438,7 @@ AUTO_EXACT_SECONDS = 2.0
 AUTO_SAMPLES = 200
 
 
-def resolve(Xt: np.ndarray, model: str = "relu", *, sampled: int | None = None) -> str | int:
+def resolve(Xt: np.ndarray, gated: bool = False, *, sampled: int | None = None) -> str | int:
     """What ``patterns="auto"`` means for lifted data ``Xt`` -- decided here only.
 
     "exact" when the arrangement is enumerable: rank <= 2, or at most
@@ -453,7 +453,7 @@ def resolve(Xt: np.ndarray, model: str = "relu", *, sampled: int | None = None) 
         return "exact"
     if sampled is not None:
         return sampled
-    return "generate" if model == "relu" else AUTO_SAMPLES
+    return AUTO_SAMPLES if gated else "generate"
 
 
 def make_patterns(X: np.ndarray, patterns: Any, *, seed: Any = None,

@@ -18,6 +18,8 @@ point.  See ``docs/architecture.md`` for how each program maps onto it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -160,4 +162,70 @@ class Pricer(Protocol):
         """The next round's columns: the master's active ones and the new ones."""
 
 
-__all__ = ["BlockProgram", "ConvexProgram", "Pricer", "ProgramKind"]
+# ---- what a kind's pricer hands the engine (convexnn.generation) ----------------------
+@dataclass(frozen=True)
+class Budget:
+    """The work the loop may do: rounds, the stall rule, and an optional time cap."""
+
+    max_rounds: int
+    stall_rounds: int = 3
+    stall_rtol: float = 1e-4
+    time_limit: float | None = None
+    prove: bool = True
+
+
+@dataclass
+class Master:
+    """A master program's answer: the program over the current columns, its solution and
+    objective (recomputed in numpy), and whatever the pricer keeps of it (``state``)."""
+
+    program: Any
+    solution: Any
+    objective: float
+    state: Any = None
+
+
+@dataclass
+class Priced:
+    """One pricing search: the largest constraint value found over beta, the columns
+    added, and details for the report."""
+
+    found: float
+    added: int
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class Descended:
+    """One descent: the objective reached and the columns added."""
+
+    objective: float = float("nan")
+    added: int = 0
+
+
+@dataclass
+class Proof:
+    """Exact pricing's outcome: "proven" (no violated constraint), "violated" (``added``
+    columns found), or "budget" (its work budget ended: no proof either way);
+    ``evidence`` is what the certificate may reuse."""
+
+    outcome: str
+    added: int = 0
+    evidence: Any = None
+
+
+@dataclass
+class Plan:
+    """A kind's plan for a spec: a ``program`` over fixed columns with its ``solver``, or a
+    ``pricer`` for the column-generation engine with its ``budget``; ``time``: seconds
+    spent planning."""
+
+    program: Any = None
+    solver: Callable | None = None
+    pricer: Any = None
+    budget: Any = None
+    time: float = 0.0
+
+
+__all__ = ["BlockProgram", "Budget", "ConvexProgram", "Descended", "Master", "Plan", "Priced",
+           "Pricer", "ProgramKind", "Proof"]

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ..core.validation import check_array, check_int
+from ..networks.chains import TrunkNetwork
 from .program import chain_features, chain_weights, library_dictionary
 
 
@@ -107,36 +108,6 @@ def fit_on_features(x: Any, y: Any, signs: np.ndarray, breaks: np.ndarray
     return sol[:-1], float(sol[-1]), res, float(np.abs(sol[:-1]).sum())
 
 
-@dataclass(frozen=True)
-class TrunkNetwork:
-    r"""The notebooks' ``par=False`` network of depth L:
-    :math:`h_1 = x,\ h_{l+1} = (w_l h_l + b_l)_+\ (l \le L-2)`,
-    :math:`f = c + \sum_j a_j(W_j h_{L-1} + B_j)_+`."""
-
-    w: np.ndarray  # (L-2,)
-    b: np.ndarray  # (L-2,)
-    W: np.ndarray  # (m,)
-    B: np.ndarray  # (m,)
-    a: np.ndarray  # (m,)
-    c: float = 0.0
-
-    @property
-    def depth(self) -> int:
-        return len(self.w) + 2
-
-    def predict(self, x: Any) -> np.ndarray:
-        h = np.asarray(x, float)
-        for wl, bl in zip(self.w, self.b):
-            h = np.maximum(wl * h + bl, 0.0)
-        return self.c + np.maximum(np.outer(h, self.W) + self.B, 0.0) @ self.a
-
-    def penalty(self) -> float:
-        r""":math:`\tfrac1L\sum_{\text{weights}}|p|^L` (biases free)."""
-        L = self.depth
-        return float((np.sum(np.abs(self.w) ** L) + np.sum(np.abs(self.W) ** L)
-                      + np.sum(np.abs(self.a) ** L)) / L)
-
-
 def split_trunk(signs: np.ndarray, breaks: np.ndarray, z: float, m: int) -> TrunkNetwork:
     r"""The chain :math:`z\,\phi` (one feature of :mod:`convexnn.deep_1d.program`) as a
     trunk network whose last layer holds m equal copies; trunk weights :math:`\pm t`, last
@@ -158,4 +129,4 @@ def split_trunk(signs: np.ndarray, breaks: np.ndarray, z: float, m: int) -> Trun
 
 
 __all__ = ["InterpolationLP", "min_cost_interpolation", "notebook_feature", "fit_on_features",
-           "TrunkNetwork", "split_trunk"]
+           "split_trunk"]

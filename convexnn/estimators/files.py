@@ -89,10 +89,10 @@ def save_estimator(est: Any, path: str | Path) -> Path:
     return path
 
 
-def load_estimator(path: str | Path, expected: type | None = None) -> Any:
-    """Read an estimator written by :func:`save_estimator`; ``result_`` is None."""
+def load_estimator(path: str | Path, expected: type) -> Any:
+    """Read an estimator of class ``expected`` (or a subclass) written by
+    :func:`save_estimator`; ``result_`` is None."""
     from ..networks.two_layer import Network
-    from . import models as estimators
 
     with np.load(Path(path), allow_pickle=False) as f:
         header = json.loads(str(f["header"]))
@@ -103,8 +103,9 @@ def load_estimator(path: str | Path, expected: type | None = None) -> Any:
             raise ValueError(f"{path} has format_version {header['format_version']}; this "
                              f"convexnn reads up to {FORMAT_VERSION}")
         arrays = {k: f[k] for k in f.files if k != "header"}
-    cls = getattr(estimators, header["class"], None)
-    if cls is None or (expected is not None and not issubclass(cls, expected)):
+    known = {c.__name__: c for c in (expected, *expected.__subclasses__())}
+    cls = known.get(header["class"])
+    if cls is None:
         raise ValueError(f"{path} holds a {header['class']}, not a "
                          f"{getattr(expected, '__name__', 'convexnn estimator')}")
     params = {k: arrays[f"param.{k}"] if isinstance(v, dict) else v

@@ -29,10 +29,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.validation import check_choice
+from ..core.variant import BIASES, DEFAULT_BIAS, MODELS, Variant
 from ..networks.two_layer import Network
 
-MODELS = ("relu", "gated")
-BIASES = ("auto", "none", "regularized", "free")
 CLASSIFIER_LOSSES = ("logistic", "hinge")
 MULTI_CLASS = ("auto", "ovr", "multinomial")
 
@@ -84,8 +83,7 @@ class _ConvexReLUBase(BaseEstimator):
         """Validated keyword arguments of :func:`convexnn.fit` (all but loss and beta)."""
         model = check_choice("model", self.model, MODELS)
         bias = check_choice("bias", self.bias, BIASES)
-        if bias == "auto":  # a free bias makes the gated program degenerate (guide 2)
-            bias = "free" if model == "relu" else "regularized"
+        Variant(model=model, bias=bias)  # refuses the degenerate gated + free bias
         for name in ("skip", "output_bias", "certify"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}")
@@ -135,9 +133,9 @@ _PARAMS_DOC = """
         lambda use ``beta = n * lambda``.
     model : {"relu", "gated"}, default="relu"
         C-ReLU (cone constrained, exact for ReLU networks) or C-GReLU (gated ReLU).
-    bias : {"auto", "none", "regularized", "free"}, default="auto"
-        Hidden biases; "auto" is "free" for ReLU and "regularized" for gated networks
-        (a free bias makes the gated program degenerate).
+    bias : {"none", "regularized", "free"}, default="regularized"
+        Hidden biases (the default of every entry point: ``nn.Linear`` biases under weight
+        decay; a free bias makes the gated program degenerate).
     skip : bool, default=False
         Free linear skip term :math:`Xw_0`.
     output_bias : bool, default=True
@@ -200,7 +198,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     (True, True)
     """)
 
-    def __init__(self, beta: float = 1.0, *, model: str = "relu", bias: str = "auto",
+    def __init__(self, beta: float = 1.0, *, model: str = "relu", bias: str = DEFAULT_BIAS,
                  skip: bool = False, output_bias: bool = True, patterns: Any = "auto",
                  solver: str = "auto", tol: float | None = None, certify: bool = True,
                  random_state: Any = None, verbose: bool = False):
@@ -284,7 +282,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     """)
 
     def __init__(self, beta: float = 1.0, *, loss: str = "logistic", model: str = "relu",
-                 bias: str = "auto", skip: bool = False, output_bias: bool = True,
+                 bias: str = DEFAULT_BIAS, skip: bool = False, output_bias: bool = True,
                  patterns: Any = "auto", solver: str = "auto", tol: float | None = None,
                  certify: bool = True, multi_class: str = "auto", random_state: Any = None,
                  verbose: bool = False):

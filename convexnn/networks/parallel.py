@@ -119,10 +119,18 @@ class ParallelNetwork:
         return float(loss.value(self.predict(X), np.asarray(y, np.float64)) + beta * self.penalty(path))
 
     def to_torch(self, *, dtype: Any = None):
-        """A :class:`convexnn.training.parallel.ParallelModule` with these weights."""
-        from ..training.parallel import ParallelModule
+        """A :class:`convexnn.training.parallel_module.ParallelModule` with these weights."""
+        from ..training.parallel_module import ParallelModule
 
-        return ParallelModule.from_network(self, dtype=dtype)
+        return ParallelModule(self.W, self.c, self.alpha, path=self.path, dtype=dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> ParallelNetwork:
+        """The network of a :class:`~convexnn.training.parallel_module.ParallelModule`."""
+        from ..training.modules import to_numpy
+
+        return cls(W=to_numpy(module.W), c=to_numpy(module.c), alpha=to_numpy(module.alpha),
+                   path=module.path)
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (.npz): the arrays plus a JSON header (no pickle)."""

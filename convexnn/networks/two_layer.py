@@ -31,7 +31,6 @@ from ..core.variant import Variant
 from .files import FORMAT_VERSION, file_error, header_field, read_network_file
 
 _FORMAT = "convexnn.Network/1"
-_DEEP_FORMAT = "convexnn.DeepNetwork/1"
 
 
 def _as2d(a: np.ndarray) -> np.ndarray:
@@ -285,17 +284,63 @@ class Network:
         """
         import torch
 
-        from ..training.modules import network_to_module
+        from ..training.modules import TwoLayerModule
 
-        return network_to_module(self, bias=bias, skip=skip, output_bias=output_bias,
-                                 dtype=torch.float64 if dtype is None else dtype)
+        bias = self._trainable_bias(bias)
+        v = self.variant
+        nonzero_skip = bool(np.any(self.skip != 0))
+        nonzero_c0 = bool(np.any(np.asarray(self.c0) != 0))
+        skip = (v.skip if v is not None else nonzero_skip) if skip is None else bool(skip)
+        output_bias = ((v.output_bias if v is not None else nonzero_c0) if output_bias is None
+                       else bool(output_bias))
+        if nonzero_skip and not skip:
+            raise ValueError("skip=False but the network has a nonzero skip term")
+        variant = Variant(bias=bias, skip=skip, output_bias=output_bias)
+        if nonzero_c0 and not variant.has_free_constant:
+            raise ValueError("output_bias=False but the network has a nonzero output bias c0")
+        return TwoLayerModule(
+            self.W1, self.W2, b1=self.b1 if variant.has_bias else None,
+            skip=self.skip if skip else None,
+            c0=self.c0 if variant.has_free_constant else None,
+            gates=self.gates, gate_bias=self.gate_bias, bias=bias,
+            dtype=torch.float64 if dtype is None else dtype)
+
+    def _trainable_bias(self, bias: str | None) -> str:
+        """The hidden-bias setting of the torch module: as given, else the recorded
+        :attr:`variant`, else inferred (lossy: a free bias that is zero reads "none")."""
+        if bias is None and self.variant is not None:
+            bias = self.variant.bias
+        if bias is None:
+            return ("regularized" if self.regularize_bias
+                    else "free" if np.any(self.b1 != 0) else "none")
+        variant = Variant(bias=bias)
+        if variant.regularized_bias != self.regularize_bias:
+            raise ValueError(f"bias={bias!r} conflicts with the network's regularize_bias="
+                             f"{self.regularize_bias}: the objectives would differ")
+        if not variant.has_bias and np.any(self.b1 != 0):
+            raise ValueError("bias='none' but the network has nonzero hidden biases b1")
+        return bias
 
     @classmethod
     def from_torch(cls, module: Any) -> Network:
-        """The network of a :class:`convexnn.training.TwoLayerModule` (float64 copies)."""
-        from ..training.modules import module_to_network
+        """The network of a :class:`convexnn.training.TwoLayerModule` (float64 copies); the
+        trainable configuration is kept in ``meta`` so that :meth:`to_torch` round-trips it."""
+        from ..training.modules import TwoLayerModule, to_numpy
 
-        return module_to_network(module)
+        if not isinstance(module, TwoLayerModule):
+            raise TypeError(f"module must be a TwoLayerModule; got {type(module).__name__} "
+                            "(use DeepNetwork.from_torch for an MLP)")
+        c0 = to_numpy(module.c0)
+        if c0 is None:
+            c0 = 0.0 if module.W2.ndim == 1 else np.zeros(module.W2.shape[1])
+        elif c0.ndim == 0:
+            c0 = float(c0)
+        meta = {"bias": module.bias, "skip": module.skip is not None,
+                "output_bias": module.c0 is not None}
+        return cls(W1=to_numpy(module.W1), W2=to_numpy(module.W2), b1=to_numpy(module.b1),
+                   c0=c0, skip=to_numpy(module.skip), gates=to_numpy(module.gates),
+                   gate_bias=to_numpy(module.gate_bias),
+                   regularize_bias=Variant(bias=module.bias).regularized_bias, meta=meta)
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -339,149 +384,4 @@ class Network:
                 f"n_outputs={self.n_outputs}, regularize_bias={self.regularize_bias})")
 
 
-_ACTIVATIONS = ("relu", "linear", "leaky_relu")
-
-
-@dataclass(frozen=True, eq=False)
-class DeepNetwork:
-    r"""An MLP :math:`f(x) = W_L \sigma(\cdots \sigma(W_1 x + b_1) \cdots) + b_L`.
-
-    Parameters
-    ----------
-    weights : list of ndarray
-        ``weights[l]`` has shape (d_{l+1}, d_l) (torch's ``nn.Linear`` convention).
-    biases : list of ndarray, default=zeros
-        ``biases[l]`` has shape (d_{l+1},).
-    activation : {"relu", "linear", "leaky_relu"}, default="relu"
-    negative_slope : float, default=0.01
-        Slope of the leaky ReLU for negative inputs.
-    regularize_bias : bool, default=False
-        Whether the biases enter the penalty :math:`\tfrac12\sum_l \|W_l\|_F^2 [+\|b_l\|^2]`.
-    """
-
-    weights: list
-    biases: list = None  # type: ignore[assignment]
-    activation: str = "relu"
-    negative_slope: float = 0.01
-    regularize_bias: bool = False
-
-    def __post_init__(self) -> None:
-        Ws = [np.asarray(W, dtype=np.float64) for W in self.weights]
-        if not Ws:
-            raise ValueError("weights is empty")
-        for l, W in enumerate(Ws):
-            if W.ndim != 2:
-                raise ValueError(f"weights[{l}] must be 2-D; got shape {W.shape}")
-            if l and W.shape[1] != Ws[l - 1].shape[0]:
-                raise ValueError(f"weights[{l}] has {W.shape[1]} inputs; layer {l - 1} has {Ws[l - 1].shape[0]} outputs")
-        bs = [np.zeros(W.shape[0]) for W in Ws] if self.biases is None else [np.asarray(b, np.float64) for b in self.biases]
-        if len(bs) != len(Ws) or any(b.shape != (W.shape[0],) for b, W in zip(bs, Ws)):
-            raise ValueError("biases must be one (d_{l+1},) vector per layer")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
-        object.__setattr__(self, "weights", Ws)
-        object.__setattr__(self, "biases", bs)
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    def sigma(self, Z: np.ndarray) -> np.ndarray:
-        if self.activation == "relu":
-            return np.maximum(Z, 0.0)
-        if self.activation == "leaky_relu":
-            return np.where(Z >= 0, Z, self.negative_slope * Z)
-        return Z
-
-    def preactivations(self, X: Any) -> list[np.ndarray]:
-        """Pre-activations of every hidden layer, each (n, d_l)."""
-        H = check_array("X", X, ndim=2)
-        out = []
-        for W, b in zip(self.weights[:-1], self.biases[:-1]):
-            Z = H @ W.T + b
-            out.append(Z)
-            H = self.sigma(Z)
-        return out
-
-    def predict(self, X: Any) -> np.ndarray:
-        H = check_array("X", X, ndim=2)
-        if H.shape[1] != self.weights[0].shape[1]:
-            raise ValueError(f"X has {H.shape[1]} features; the network expects {self.weights[0].shape[1]}")
-        for W, b in zip(self.weights[:-1], self.biases[:-1]):
-            H = self.sigma(H @ W.T + b)
-        out = H @ self.weights[-1].T + self.biases[-1]
-        return out[:, 0] if out.shape[1] == 1 else out
-
-    __call__ = predict
-
-    def penalty(self) -> float:
-        r""":math:`\tfrac12 \sum_l (\|W_l\|_F^2 [+ \|b_l\|^2])`."""
-        sq = sum(float(np.sum(W**2)) for W in self.weights)
-        if self.regularize_bias:
-            sq += sum(float(np.sum(b**2)) for b in self.biases)
-        return 0.5 * sq
-
-    def objective(self, X: Any, y: Any, *, beta: float, loss: str | Loss = "squared") -> float:
-        r""":math:`\ell(f(X); y) + \beta\cdot` :meth:`penalty`."""
-        return get_loss(loss).value(self.predict(X), np.asarray(y, np.float64)) + float(beta) * self.penalty()
-
-    @classmethod
-    def from_network(cls, net: Network) -> DeepNetwork:
-        """The two-layer ReLU ``net`` as a depth-2 MLP (skip term must be zero)."""
-        if net.gates is not None:
-            raise ValueError("a gated network is not an MLP")
-        if np.any(net.skip != 0):
-            raise ValueError("a network with a skip term is not a plain MLP")
-        W2 = _as2d(net.W2).T
-        return cls([net.W1, W2], [net.b1, np.atleast_1d(np.asarray(net.c0, float))],
-                   regularize_bias=net.regularize_bias)
-
-    def to_torch(self, *, dtype: Any = None):
-        """An ``nn.Sequential`` (:class:`convexnn.training.MLPModule`) with the same
-        predictions and penalty (float64 by default)."""
-        import torch
-
-        from ..training.modules import deep_to_module
-
-        return deep_to_module(self, dtype=torch.float64 if dtype is None else dtype)
-
-    @classmethod
-    def from_torch(cls, module: Any) -> DeepNetwork:
-        """The MLP of an ``nn.Sequential`` of ``nn.Linear`` and activation layers."""
-        from ..training.modules import module_to_deep
-
-        return module_to_deep(module)
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        header = {"format": _DEEP_FORMAT, "format_version": FORMAT_VERSION,
-                  "activation": self.activation,
-                  "negative_slope": self.negative_slope, "regularize_bias": self.regularize_bias,
-                  "depth": self.depth}
-        arrays = {f"W{l}": W for l, W in enumerate(self.weights)}
-        arrays.update({f"b{l}": b for l, b in enumerate(self.biases)})
-        np.savez(path, header=np.asarray(json.dumps(header)), **arrays)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> DeepNetwork:
-        """Load an MLP written by :meth:`save` (a damaged or foreign file raises
-        :class:`~convexnn.exceptions.NetworkFileError` naming it)."""
-        header, arrays = read_network_file(path, "DeepNetwork", (_DEEP_FORMAT,), ())
-        L = header_field(path, header, "depth", int)
-        names = [f"{p}{l}" for l in range(max(L, 0)) for p in "Wb"]
-        if L < 1 or sorted(names) != sorted(arrays):
-            raise file_error(path, f"its arrays {sorted(arrays)} do not match depth {L}")
-        settings = {"activation": header_field(path, header, "activation", str),
-                    "negative_slope": header_field(path, header, "negative_slope", (int, float)),
-                    "regularize_bias": header_field(path, header, "regularize_bias", bool)}
-        try:
-            return cls([arrays[f"W{l}"] for l in range(L)], [arrays[f"b{l}"] for l in range(L)],
-                       **settings)
-        except (ValueError, TypeError) as e:
-            raise file_error(path, f"its arrays are inconsistent ({e})") from None
-
-
-__all__ = ["Network", "DeepNetwork"]
+__all__ = ["Network"]

@@ -28,7 +28,8 @@ is handled by weighting it with :math:`\rho^{-1/2}` (the projection in the metri
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from ..core.lazy import torch_module as _torch
 
@@ -112,99 +113,125 @@ def project_cones(Xt, D, pat, C, *, max_steps: int | None = None, tol: float = 1
                       max(o.steps for o in outs))
 
 
+@dataclass
+class _Chunk:
+    """The active-set iteration's state for one chunk of blocks (:func:`_project_chunk`)."""
+
+    Xt: Any
+    XnT: Any  # row-normalized data, transposed
+    DcT: Any  # (m, n) bool: the chunk's patterns, a row per block
+    SgT: Any  # the row signs 2 D - 1, one in-place product per scan
+    u: Any
+    act: Any  # (m, d) active row indices (-1: empty slot)
+    gam: Any  # (m, d) their multipliers
+    Aw: Any  # (m, d, d) active rows (zero when empty)
+    pending: Any  # (m,) row being added (-1: none)
+    gp: Any  # its multiplier so far
+    done: Any
+
+    def signs(self, rows, blk):
+        """2 D[row, pat[blk]] - 1, elementwise."""
+        return 2.0 * self.DcT[blk, rows].to(self.Xt.dtype) - 1.0
+
+
 def _project_chunk(Xt, Xn, D, pat, C, *, max_steps, tol, active0, stop_below):
     """:func:`project_cones` on one chunk of blocks (see there)."""
     torch = _torch()
-    n, d = Xt.shape
+    d = Xt.shape[1]
     m = C.shape[0]
     dt_, dev = Xt.dtype, Xt.device
-    u = C.clone()
-    XnT = Xn.T.contiguous()
-    act = torch.full((m, d), -1, dtype=torch.long, device=dev)
-    gam = torch.zeros(m, d, dtype=dt_, device=dev)
-    Aw = torch.zeros(m, d, d, dtype=dt_, device=dev)  # active rows (zero when empty)
-    pending = torch.full((m,), -1, dtype=torch.long, device=dev)  # row being added
-    gp = torch.zeros(m, dtype=dt_, device=dev)  # its multiplier so far
-    done = torch.zeros(m, dtype=torch.bool, device=dev)
-    DcT = D[:, pat].T.contiguous()  # (m, n) bool: the chunk's patterns, a row per block
-    SgT = 2.0 * DcT.to(dt_) - 1.0  # the row signs, one in-place product per scan
-
-    def signs(rows, blk):  # 2 D[row, pat[blk]] - 1, elementwise
-        return 2.0 * DcT[blk, rows].to(dt_) - 1.0
-
+    DcT = D[:, pat].T.contiguous()
+    st = _Chunk(Xt, Xn.T.contiguous(), DcT, 2.0 * DcT.to(dt_) - 1.0, C.clone(),
+                torch.full((m, d), -1, dtype=torch.long, device=dev),
+                torch.zeros(m, d, dtype=dt_, device=dev),
+                torch.zeros(m, d, d, dtype=dt_, device=dev),
+                torch.full((m,), -1, dtype=torch.long, device=dev),
+                torch.zeros(m, dtype=dt_, device=dev),
+                torch.zeros(m, dtype=torch.bool, device=dev))
     if active0 is not None and active0.numel():
-        act, gam, Aw, u = _warm_start(Xt, signs, C, active0, d)
+        st.act, st.gam, st.Aw, st.u = _warm_start(Xt, st.signs, C, active0, d)
     steps = 0
     for steps in range(1, max_steps + 1):  # noqa: B007 (the count is returned)
-        unorm = torch.linalg.norm(u, dim=1)
+        unorm = torch.linalg.norm(st.u, dim=1)
         if stop_below is not None:
-            done |= (pending < 0) & (unorm <= stop_below)
-        # 1) blocks without a pending row pick the most violated row: one product
-        pick = (pending < 0) & ~done
-        if bool(pick.any()):
-            idx = torch.nonzero(pick)[:, 0]
-            # (k, n) values / ||x_j||, a row per block (contiguous reductions)
-            Z = u[idx] @ XnT
-            Z.mul_(SgT if idx.numel() == m else SgT[idx])
-            a_idx = act[idx]
-            valid = a_idx >= 0
-            blk = torch.arange(idx.numel(), device=dev)[:, None].expand_as(a_idx)
-            Z[blk[valid], a_idx[valid]] = math.inf  # active rows hold with equality
-            val, prow = Z.min(1)
-            viol = val < -tol * unorm[idx].clamp(min=1e-300)
-            pending[idx[viol]] = prow[viol]
-            gp[idx[viol]] = 0.0
-            done[idx[~viol]] = True
-        live = (pending >= 0) & ~done
+            st.done |= (st.pending < 0) & (unorm <= stop_below)
+        _pick(st, unorm, tol)
+        live = (st.pending >= 0) & ~st.done
         if not bool(live.any()):
             break
-        # 2) step towards satisfying the pending row p
-        li = torch.nonzero(live)[:, 0]
-        p = pending[li]
-        ap = signs(p, li)[:, None] * Xt[p]  # (k, d)
-        Awl = Aw[li]
-        empty = act[li] < 0
-        Gw = Awl @ Awl.transpose(1, 2) + torch.diag_embed(empty.to(dt_))
-        r, info = torch.linalg.solve_ex(Gw, (Awl @ ap[:, :, None]))  # dual direction
-        r = r[:, :, 0]
-        broken = (info > 0) | ~torch.isfinite(r).all(1)  # numerically dependent active rows
-        r = torch.where(empty | broken[:, None], torch.zeros_like(r), r)
-        z = ap - (Awl.transpose(1, 2) @ r[:, :, None])[:, :, 0]  # primal direction
-        zz = (z * z).sum(1)
-        apn2 = (ap * ap).sum(1)
-        indep = zz > 1e-20 * apn2
-        t1 = torch.where(indep, -(ap * u[li]).sum(1) / torch.where(indep, zz, torch.ones_like(zz)),
-                         torch.full_like(zz, math.inf))
-        ratio = torch.where((r > 0) & ~empty, gam[li] / torch.where(r > 0, r, torch.ones_like(r)),
-                            torch.full_like(r, math.inf))
-        t2, kdrop = ratio.min(1)
-        t = torch.minimum(t1, t2)
-        stuck = ~torch.isfinite(t) | broken  # stop there: u = c + A^T gamma stays a bound
-        t = torch.where(stuck, torch.zeros_like(t), t)
-        u[li] = u[li] + t[:, None] * torch.where(indep[:, None], z, torch.zeros_like(z))
-        gam[li] = torch.where(empty, gam[li], gam[li] - t[:, None] * r)
-        gp[li] = gp[li] + t
-        full = (t1 <= t2) & ~stuck
-        # full step: p joins the active set in the first empty slot
-        fi = li[full]
-        if fi.numel():
-            slot = torch.argmax((act[fi] < 0).to(torch.int8), dim=1)
-            act[fi, slot] = pending[fi]
-            gam[fi, slot] = gp[fi]
-            Aw[fi, slot] = signs(pending[fi], fi)[:, None] * Xt[pending[fi]]
-            pending[fi] = -1
-        # partial step: drop the row whose multiplier reached zero, keep p pending
-        di = li[~full & ~stuck]
-        if di.numel():
-            k = kdrop[~full & ~stuck]
-            act[di, k] = -1
-            gam[di, k] = 0.0
-            Aw[di, k] = 0.0
-        done[li[stuck]] = True
-    exact = (pending < 0) & done
+        _step(st, torch.nonzero(live)[:, 0])
+    exact = (st.pending < 0) & st.done
     if stop_below is not None:
-        exact = exact & (torch.linalg.norm(u, dim=1) > stop_below)  # stopped early: a bound only
-    return Projection(u, act, gam, exact, steps)
+        exact = exact & (torch.linalg.norm(st.u, dim=1) > stop_below)  # stopped early: a bound only
+    return Projection(st.u, st.act, st.gam, exact, steps)
+
+
+def _pick(st: _Chunk, unorm, tol: float) -> None:
+    """1) blocks without a pending row pick the most violated row: one product."""
+    torch = _torch()
+    pick = (st.pending < 0) & ~st.done
+    if not bool(pick.any()):
+        return
+    m = st.u.shape[0]
+    idx = torch.nonzero(pick)[:, 0]
+    # (k, n) values / ||x_j||, a row per block (contiguous reductions)
+    Z = st.u[idx] @ st.XnT
+    Z.mul_(st.SgT if idx.numel() == m else st.SgT[idx])
+    a_idx = st.act[idx]
+    valid = a_idx >= 0
+    blk = torch.arange(idx.numel(), device=Z.device)[:, None].expand_as(a_idx)
+    Z[blk[valid], a_idx[valid]] = math.inf  # active rows hold with equality
+    val, prow = Z.min(1)
+    viol = val < -tol * unorm[idx].clamp(min=1e-300)
+    st.pending[idx[viol]] = prow[viol]
+    st.gp[idx[viol]] = 0.0
+    st.done[idx[~viol]] = True
+
+
+def _step(st: _Chunk, li) -> None:
+    """2) a step of the live blocks ``li`` towards satisfying their pending row p: the
+    whole way (p joins the active set) or until a multiplier reaches zero (its row
+    leaves)."""
+    torch = _torch()
+    dt_ = st.Xt.dtype
+    p = st.pending[li]
+    ap = st.signs(p, li)[:, None] * st.Xt[p]  # (k, d)
+    Awl = st.Aw[li]
+    empty = st.act[li] < 0
+    Gw = Awl @ Awl.transpose(1, 2) + torch.diag_embed(empty.to(dt_))
+    r, info = torch.linalg.solve_ex(Gw, (Awl @ ap[:, :, None]))  # dual direction
+    r = r[:, :, 0]
+    broken = (info > 0) | ~torch.isfinite(r).all(1)  # numerically dependent active rows
+    r = torch.where(empty | broken[:, None], torch.zeros_like(r), r)
+    z = ap - (Awl.transpose(1, 2) @ r[:, :, None])[:, :, 0]  # primal direction
+    zz = (z * z).sum(1)
+    indep = zz > 1e-20 * (ap * ap).sum(1)
+    t1 = torch.where(indep, -(ap * st.u[li]).sum(1) / torch.where(indep, zz, torch.ones_like(zz)),
+                     torch.full_like(zz, math.inf))
+    ratio = torch.where((r > 0) & ~empty, st.gam[li] / torch.where(r > 0, r, torch.ones_like(r)),
+                        torch.full_like(r, math.inf))
+    t2, kdrop = ratio.min(1)
+    t = torch.minimum(t1, t2)
+    stuck = ~torch.isfinite(t) | broken  # stop there: u = c + A^T gamma stays a bound
+    t = torch.where(stuck, torch.zeros_like(t), t)
+    st.u[li] = st.u[li] + t[:, None] * torch.where(indep[:, None], z, torch.zeros_like(z))
+    st.gam[li] = torch.where(empty, st.gam[li], st.gam[li] - t[:, None] * r)
+    st.gp[li] = st.gp[li] + t
+    full = (t1 <= t2) & ~stuck
+    fi = li[full]  # full step: p joins the active set in the first empty slot
+    if fi.numel():
+        slot = torch.argmax((st.act[fi] < 0).to(torch.int8), dim=1)
+        st.act[fi, slot] = st.pending[fi]
+        st.gam[fi, slot] = st.gp[fi]
+        st.Aw[fi, slot] = st.signs(st.pending[fi], fi)[:, None] * st.Xt[st.pending[fi]]
+        st.pending[fi] = -1
+    di = li[~full & ~stuck]  # partial step: drop the row whose multiplier reached zero
+    if di.numel():
+        k = kdrop[~full & ~stuck]
+        st.act[di, k] = -1
+        st.gam[di, k] = 0.0
+        st.Aw[di, k] = 0.0
+    st.done[li[stuck]] = True
 
 
 def _warm_start(Xt, signs, C, active0, d):

@@ -29,7 +29,6 @@ from ..core.losses import Loss
 from ..core.solution import ITERATION_LIMIT, OPTIMAL
 
 #: Lipschitz constants of the loss gradients (squared: 1; softmax cross-entropy: 1/2).
-LOSS_LIPSCHITZ = {"squared": 1.0, "cross_entropy": 0.5}
 
 
 @dataclass
@@ -108,7 +107,7 @@ def fista(op: GroupOperator, F: np.ndarray | None, Y: np.ndarray, loss: Loss, be
     n, c = Y.shape
     q = 0 if F is None else F.shape[1]
     Q = free_projector(F)
-    L = LOSS_LIPSCHITZ[loss.name] * _lipschitz(op, F, (n, c), np.random.default_rng(seed))
+    L = loss.lipschitz * _lipschitz(op, F, (n, c), np.random.default_rng(seed))
     step = 1.0 / max(L, 1e-300)
     B = np.zeros(op.shape) if B0 is None else B0.copy()
     A = np.zeros((q, c)) if A0 is None else A0.copy()

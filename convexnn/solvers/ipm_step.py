@@ -129,37 +129,14 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
     if prob.q:
         ra = -res["rd_a"] if res.get("rd_a") is not None else torch.zeros(prob.q, dtype=rt.dtype,
                                                                            device=rt.device)
+    h = None
     if prob.hinge:
-        # xi eliminated: (th0 + th1) dxi + th1 y dyhat = r_xi; written so that no two
-        # large (theta-scaled) terms are subtracted
-        zero_n = torch.zeros_like(y)
-        rd_xi = res.get("rd_xi") if res.get("rd_xi") is not None else zero_n
-        rp_h = res.get("rp_h") if res.get("rp_h") is not None else torch.zeros_like(sc["lam_h"])
-        th0, th1 = sc["th_h"][0], sc["th_h"][1]
-        tot_h = th0 + th1
-        q_h = (rc_h / sc["lam_h"]) if rc_h is not None else torch.zeros_like(sc["lam_h"])
-        aq = sc["rh"] * q_h  # a_i q_i
-        rp0, rp1 = rp_h[0], rp_h[1]
-        harm = th0 * th1 / tot_h
-        base = (-rd_xi + aq[0] + aq[1]) / tot_h
-        extra = y * ((th0 * aq[1] - th1 * aq[0] + th1 * rd_xi) / tot_h - harm * (rp1 - rp0))
-        rv = rv + blocks.adjoint(extra)
+        h = _hinge_elimination(prob, sc, res, rc_h)
+        rv = rv + blocks.adjoint(h["extra"])
         if prob.q:
-            ra = ra + prob.F.T @ extra
-    dt, dv, da = kkt.solve(rt, rv, ra)
-    last = math.inf
-    for _ in range(refine_reduced if (kkt.mode == "n" and prob.hinge) else 0):
-        kt, kv, ka = kkt.apply(dt, dv, da)
-        et, ev = rt - kt, rv - kv
-        ea = (ra - ka) if prob.q else None
-        err = abs_max(et, ev, ea)
-        if err <= 1e-15 * max(abs_max(rt, rv, ra), 1e-300) or not err < 0.5 * last:
-            break  # converged, or refinement stopped helping
-        last = err
-        ct, cv, ca = kkt.solve(et, ev, ea)
-        dt, dv = dt + ct, dv + cv
-        if prob.q:
-            da = da + ca
+            ra = ra + prob.F.T @ h["extra"]
+    dt, dv, da = _solve_refined(kkt, prob, rt, rv, ra,
+                                refine_reduced if (kkt.mode == "n" and prob.hinge) else 0)
     # scaled slack and dual directions
     gs_soc = torch.cat([dt[:, None], dv * pen], 1)
     if rp_soc is not None:
@@ -175,18 +152,56 @@ def direction(prob: Subproblem, st: IPMState, A: RowOps, res, sc: dict, kkt: KKT
     out = dict(t=dt, v=dv, a=da, xi=None, s_soc=gs_soc, z_soc=Wi(dzt_soc),
                s_lin=gs_lin, z_lin=rl * dzt_lin, s_h=None, z_h=None,
                dst_soc=dst_soc, dzt_soc=dzt_soc, dst_lin=dst_lin, dzt_lin=dzt_lin)
-    if prob.hinge:
+    if h is not None:
         dyhat = blocks.predict(dv)
         if prob.q:
             dyhat = dyhat + prob.F @ da
         ydy = y * dyhat
+        th0, th1, tot_h, rp0, rp1, base = (h[k] for k in ("th0", "th1", "tot", "rp0", "rp1", "base"))
         gs_h = torch.stack([base + th1 / tot_h * (rp0 - rp1 - ydy),
                             base + th0 / tot_h * (ydy + rp1 - rp0)])
-        dxi = gs_h[0] - rp0
         dst_h = sc["rh"] * gs_h
-        dzt_h = q_h - dst_h
-        out.update(xi=dxi, s_h=gs_h, z_h=sc["rh"] * dzt_h, dst_h=dst_h, dzt_h=dzt_h)
+        dzt_h = h["q"] - dst_h
+        out.update(xi=gs_h[0] - rp0, s_h=gs_h, z_h=sc["rh"] * dzt_h, dst_h=dst_h, dzt_h=dzt_h)
     return out
+
+
+def _hinge_elimination(prob: Subproblem, sc: dict, res: dict, rc_h) -> dict:
+    r"""The hinge loss's slack :math:`\xi` eliminated: :math:`(\theta_0 + \theta_1)d\xi +
+    \theta_1 y\,d\hat y = r_\xi`, written so that no two large (:math:`\theta`-scaled) terms
+    are subtracted; the right-hand side's extra term and what the back-substitution needs."""
+    torch = _torch()
+    y = prob.y
+    rd_xi = res.get("rd_xi") if res.get("rd_xi") is not None else torch.zeros_like(y)
+    rp_h = res.get("rp_h") if res.get("rp_h") is not None else torch.zeros_like(sc["lam_h"])
+    th0, th1 = sc["th_h"][0], sc["th_h"][1]
+    tot = th0 + th1
+    q = (rc_h / sc["lam_h"]) if rc_h is not None else torch.zeros_like(sc["lam_h"])
+    aq = sc["rh"] * q  # a_i q_i
+    rp0, rp1 = rp_h[0], rp_h[1]
+    harm = th0 * th1 / tot
+    extra = y * ((th0 * aq[1] - th1 * aq[0] + th1 * rd_xi) / tot - harm * (rp1 - rp0))
+    return dict(extra=extra, base=(-rd_xi + aq[0] + aq[1]) / tot, q=q, rp0=rp0, rp1=rp1,
+                th0=th0, th1=th1, tot=tot)
+
+
+def _solve_refined(kkt: KKTSolver, prob: Subproblem, rt, rv, ra, refine: int):
+    """``kkt.solve`` plus up to ``refine`` steps of iterative refinement (while they help)."""
+    dt, dv, da = kkt.solve(rt, rv, ra)
+    last = math.inf
+    for _ in range(refine):
+        kt, kv, ka = kkt.apply(dt, dv, da)
+        et, ev = rt - kt, rv - kv
+        ea = (ra - ka) if prob.q else None
+        err = abs_max(et, ev, ea)
+        if err <= 1e-15 * max(abs_max(rt, rv, ra), 1e-300) or not err < 0.5 * last:
+            break  # converged, or refinement stopped helping
+        last = err
+        ct, cv, ca = kkt.solve(et, ev, ea)
+        dt, dv = dt + ct, dv + cv
+        if prob.q:
+            da = da + ca
+    return dt, dv, da
 
 
 def dual_equation(prob: Subproblem, A: RowOps, res: dict, dd: dict) -> dict:

@@ -37,13 +37,12 @@ the primal point is feasible for every row and the relative gap is at most ``tol
 from __future__ import annotations
 
 import math
-import time
 from typing import NamedTuple
 
 import numpy as np
 
 from ..core.lazy import torch_module as _torch
-from ..core.solution import FAILED, INACCURATE, ITERATION_LIMIT, OPTIMAL, ConvexSolution
+from ..core.solution import ConvexSolution
 from ..core.threads import allow_wide_products, limit_blas, limit_torch, solve_threads
 from ..core.validation import check_num_threads
 from ..exceptions import PatternBudgetError
@@ -57,10 +56,8 @@ from .gap_certificate import (
     dual_point,
     scan_threads,
 )
-from .ipm import InteriorPoint
+from .rounds import finish_run, run_round, start_run
 from .row_store import CHUNK_ROWS, RowStore, nearest_rows
-from .subproblem import Subproblem
-from .warm_start import warm_state
 
 #: Default relative duality-gap tolerance of the certificate.
 DEFAULT_TOL = 1e-6
@@ -86,16 +83,6 @@ MAX_FIRST_BLOCKS = 8192
 INITIAL_ROWS = 4
 INITIAL_ROWS_CAP = 48
 MANY_ROWS_RATIO = 100
-#: Interior-point tolerance relative to the certified gap ``tol``, without polish: the
-#: certificate's gap tracks the method's complementarity gap closely (diabetes: 4.3e-6 /
-#: 1.5e-7 against 4.3e-6 / 1.5e-7), and a point that does not certify is refined further.
-IPM_TOL_RATIO = 0.25
-#: The same with ``polish`` (the default): a point a hundred times more accurate than the
-#: certified gap, so that zero blocks are zero to working precision and the recovered
-#: network's objective equals the convex one to ~1e-8.
-POLISH_TOL_RATIO = 0.01
-
-
 class Growth(NamedTuple):
     """The working set after a round (:meth:`WorkingSetSolver._grow`)."""
 
@@ -111,14 +98,6 @@ class MemoryBudgetError(PatternBudgetError, MemoryError):
     """The working-set solver's estimated memory exceeds its budget (raised before
     allocating)."""
 
-
-
-def _device(device):
-    """The torch device of a ``device`` option ("auto"/None: cuda when available)."""
-    torch = _torch()
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def available_memory() -> int:
@@ -402,118 +381,13 @@ class WorkingSetSolver:
             return self._solve(program, cache)
 
     def _solve(self, program, cache: SolveCache) -> ConvexSolution:
-        torch = _torch()
-        t0 = time.perf_counter()
-        dev = _device(self.device)
-        universe = program.block_set(dev)  # apply: the program as blocks
-        n, dp, M = universe.n, universe.dim, universe.m
-        k0 = self._rows0(program)
-        m0 = self._first_blocks(n, M, dp, program.loss.constant_hessian, k0)
-        ws = torch.arange(M, device=dev) if m0 >= M else self._screen(program, universe, m0, cache)
-        store = RowStore(universe) if program.has_cone_rows else None
-        if store is not None:
-            store.add(*nearest_rows(program, universe, ws, k0))
-        Q = orthonormal_free_basis(program.free_basis)
-        F_t = None if Q is None else torch.as_tensor(Q, dtype=torch.float64, device=dev)
-        y_t = torch.as_tensor(program.y, dtype=torch.float64, device=dev)
-        ratio = POLISH_TOL_RATIO if self.polish else IPM_TOL_RATIO
-        ipm_tol = self.ipm_tol if self.ipm_tol is not None else self.tol * ratio
-        setup = time.perf_counter() - t0
-        if self.verbose:
-            print(f"set-up {setup:.2f} s: {int(ws.numel())} of {M} blocks, {k0} rows per block")
-        state, iters, rounds = None, 0, 0
-        previous = None  # (state, ws, blocks) of the last working set, for the warm start
-        status, cert, sol, best = ITERATION_LIMIT, None, None, None
-        history = []
-        blocks = prob = None
-        exploring = bool(ws.numel() < M)
-        fresh = torch.zeros(M, dtype=torch.bool, device=dev)  # blocks added last round
-        while True:
-            rounds += 1
-            if state is None:  # a new working set, warm-started from the last one's iterate
-                blocks = universe.subset(ws)
-                if store is not None:
-                    blocks.rows, blocks.rmask = store.view(ws)
-                prob = Subproblem(blocks, y_t, program.loss, program.beta, F_t)
-                if previous is not None and self.warm_start:
-                    state = warm_state(prob, ws, *previous)
-                previous = None
-            # a working set that is still growing is solved loosely: its dual point only has
-            # to find the next blocks; the final set continues from there (same problem)
-            tol_now = max(ipm_tol, self.screen_tol) if exploring else ipm_tol
-            ipm = InteriorPoint(tol=tol_now, max_iter=max(0, self.max_iter - iters), verbose=self.verbose)
-            separate = None
-            if store is not None and self.separate_add > 0:
-                separate = self._separator(store, blocks, ws, M)
-            res = ipm.solve(prob, state, time_limit=self.time_limit - (time.perf_counter() - t0),
-                            separate=separate)
-            iters += res.iterations
-            state = res.state
-            sol = program.solution_from_blocks(blocks, state.v, state.a, Q)  # invert
-            t_cert = time.perf_counter()
-            cert = certify(program, universe, ws, blocks, state, sol,
-                           state.z_h[1].cpu().numpy() if prob.hinge else None,
-                           quick=exploring and (self.quick_certificates or rounds == 1),
-                           projection_steps=self.projection_steps, cache=cache)
-            t_cert = time.perf_counter() - t_cert
-            rel = cert.gap / max(1.0, abs(cert.primal))
-            if best is None or (cert.violation <= 1e-9 and rel < best[1]):
-                best = (sol, rel, cert)
-            ws_before = ws
-            ws, fresh, added_rows, added_blocks, dropped, shrink = self._grow(
-                program, universe, store, blocks, ws, state, cert, fresh, exploring, tol_now, k0)
-            history.append(dict(round=rounds, ipm=res.status, iterations=res.iterations, blocks=int(blocks.m),
-                                ipm_time=res.time, certificate_time=t_cert,
-                                primal=cert.primal, lower=cert.lower, rel_gap=rel,
-                                added_rows=added_rows, added_blocks=added_blocks,
-                                ipm_added_rows=res.rows_added, dropped_blocks=dropped,
-                                time=time.perf_counter() - t0))
-            if self.verbose:
-                print(f"round {rounds}: ipm {res.status} ({res.iterations} it, {blocks.m} blocks), "
-                      f"P={cert.primal:.10g} LB={cert.lower:.10g} rel.gap={rel:.2e} "
-                      f"s/beta-1={cert.s / program.beta - 1:.2e} +rows={added_rows} +blocks={added_blocks}")
-            if added_rows == 0 and added_blocks == 0 and rel <= self.tol:
-                status = OPTIMAL
-                break
-            if iters >= self.max_iter or time.perf_counter() - t0 > self.time_limit:
-                status = ITERATION_LIMIT
-                break
-            if added_rows or added_blocks:
-                previous = (state, ws_before, blocks)
-                state = None  # a new working set
-                exploring = bool(added_blocks) and bool(ws.numel() < M)
-                continue
-            if exploring:
-                exploring = False  # nothing to add: continue the same problem to ipm_tol
-                if shrink:
-                    previous = (state, ws_before, blocks)
-                    state = None
-                continue
-            if res.status in ("failed", "stalled"):
-                # at the roundoff floor of the method: a feasible point with a certified
-                # but larger gap is "inaccurate"; no finite certificate is a failure
-                status = INACCURATE if math.isfinite(cert.gap) and cert.violation <= 1e-6 else FAILED
-                break
-            ipm_tol = ipm_tol * 0.1  # same set: continue to a more accurate point
-            if ipm_tol < 1e-15:
-                status = INACCURATE if math.isfinite(cert.gap) else FAILED
-                break
-        if status != OPTIMAL and best is not None and best[1] < rel:
-            sol, rel, cert = best
-        sol.status = status
-        sol.solver = "working_set"
-        sol.solver_status = f"{status} ({rounds} rounds, {int(ws.numel())} of {M} blocks, " \
-                            f"{store.total if store is not None else 0} cone rows)"
-        sol.objective_reported = cert.primal
-        sol.dual_bound = cert.lower
-        sol.iterations = iters
-        sol.setup_time = setup
-        sol.solve_time = time.perf_counter() - t0 - setup
-        sol.info.update(gap=cert.gap, rel_gap=rel, s_over_beta=cert.s / program.beta,
-                        rows=store.total if store is not None else 0, blocks=int(ws.numel()),
-                        all_blocks=M, rounds=rounds, history=history, device=str(dev),
-                        constraint_violation=cert.violation)
-        return sol
+        """Rounds until the working set's solution is certified over every block, a budget
+        ends, or the method reaches its roundoff floor (:mod:`convexnn.solvers.rounds`)."""
+        run = start_run(self, program, cache)
+        status = None
+        while status is None:
+            status = run_round(self, run, cache)
+        return finish_run(run, status)
 
 
 def solve_working_set(program, *, verbose: bool = False, tol: float | None = None,

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_array
-from ..networks.two_layer import DeepNetwork, Network
+from ..networks.deep import DeepNetwork
+from ..networks.two_layer import Network
 
 #: Negative-side slope of each named activation.
 ACTIVATION_SLOPES = {"relu": 0.0, "linear": 1.0}

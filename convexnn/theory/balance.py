@@ -21,7 +21,8 @@ import numpy as np
 
 from ..core.losses import get_loss
 from ..core.validation import check_array, check_positive
-from ..networks.two_layer import DeepNetwork, Network
+from ..networks.deep import DeepNetwork
+from ..networks.two_layer import Network
 from .report import Check
 
 

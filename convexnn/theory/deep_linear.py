@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_array, check_int, check_positive
-from ..networks.two_layer import DeepNetwork
+from ..networks.deep import DeepNetwork
 from .report import Check, _close
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_array, check_int, check_positive
-from ..networks.two_layer import DeepNetwork
+from ..networks.deep import DeepNetwork
 from .closed_forms import _whitened
 from .deep_linear import shrink
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.protocol import Budget, Plan
 from ..core.solution import OPTIMAL
 from ..core.validation import check_choice, check_int, check_options
 from ..exceptions import SolverError
-from ..generation import Budget
 from ..solvers.cvxpy_backend import solve_cvxpy
 from ..solvers.options import accepted_options
 from .certificate import certify_parallel
@@ -73,8 +73,6 @@ class ThreeLayerKind:
             check_int("patterns", p)
 
     def plan(self, spec, data):
-        from ..pipeline import Plan
-
         t0 = time.perf_counter()
         X, y = data.X, data.y
         patterns = spec.patterns
@@ -94,7 +92,7 @@ class ThreeLayerKind:
                                  loss=spec.loss, rng=np.random.default_rng(spec.seed),
                                  exact=exact_pricing_groups(X, spec.path, spec.m1,
                                                             spec.options.get("exact_pricing", "auto")),
-                                 solve=solve_master,
+                                 solve_master=solve_master,
                                  seed_runs=spec.options.get("seed_runs", SEED_RUNS))
             budget = Budget(max_rounds=spec.max_rounds or GENERATE_ROUNDS, stall_rounds=STALL_ROUNDS,
                             stall_rtol=STALL_RTOL, time_limit=spec.time_limit)
@@ -109,7 +107,7 @@ class ThreeLayerKind:
         from .program import ThreeLayerProgram
 
         program = ThreeLayerProgram(X, y, spec.beta, spec.path, groups, spec.loss)
-        return Plan(program=program, time=time.perf_counter() - t0, solve=self.solver(spec))
+        return Plan(program=program, time=time.perf_counter() - t0, solver=self.solver(spec))
 
     def solver(self, spec):
         """The solver of a program over fixed groups (Clarabel at tight tolerances)."""

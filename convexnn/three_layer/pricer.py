@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 
 from ..core.losses import Loss
+from ..core.protocol import Descended, Master, Priced, Proof
 from ..duality.cones import cone_support
 from ..exceptions import PatternBudgetError
-from ..generation import Descended, Master, Priced, Proof
 from ..networks.parallel import ParallelNetwork
 from .groups import Groups, cone_matrix, exact_groups, lifted_matrix
 from .pricing import (  # noqa: F401  (re-exported)
@@ -275,17 +275,17 @@ class GroupPricer:
     rng : numpy Generator
     exact : Groups or None
         Every group (tiny n): exact pricing over them once the search finds nothing.
-    solve : callable
-        ``solve(ThreeLayerProgram) -> ThreeLayerSolution`` for the masters.
+    solve_master : callable
+        ``solve_master(ThreeLayerProgram) -> ThreeLayerSolution``.
     """
 
     columns_name = "groups"
 
     def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, path: str, m1: int,
-                 loss: Loss, rng: np.random.Generator, exact: Groups | None, solve: Any,
+                 loss: Loss, rng: np.random.Generator, exact: Groups | None, solve_master: Any,
                  seed_runs: int = SEED_RUNS) -> None:
         self.X, self.y, self.beta, self.path, self.m1 = X, y, beta, path, m1
-        self.loss, self.rng, self.exact, self.solve = loss, rng, exact, solve
+        self.loss, self.rng, self.exact, self.solve_master = loss, rng, exact, solve_master
         self.seed_runs = seed_runs
         self.S = GroupSet(X.shape[0], m1)
         self._new: list = []
@@ -319,7 +319,7 @@ class GroupPricer:
     def master(self) -> Master:
         groups = self.S.groups()
         program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss)
-        sol = self.solve(program)
+        sol = self.solve_master(program)
         lam = -self.loss.gradient(program.predict(sol), self.y)
         norms = program.group_norms(sol.Z)
         active = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(groups.n_groups, 1)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from importlib import import_module
 
 _MODULES = {
-    "modules": ("MLPModule", "TwoLayerModule", "as_module", "as_network", "deep_to_module",
-                "loss_sum", "module_penalty", "module_to_deep", "module_to_network",
-                "network_to_module", "objective", "random_module", "sequential_penalty",
-                "torch_seed"),
+    "modules": ("MLPModule", "TwoLayerModule", "loss_sum", "module_penalty", "objective",
+                "random_module", "sequential_penalty", "torch_seed"),
+    "convert": ("as_module", "as_network", "deep_to_module", "module_to_deep",
+                "module_to_network", "network_to_module"),
     "trainer": ("DEFAULT_LR", "OPTIMIZERS", "REFUSED_OPTIMIZERS", "TrainResult", "check_optimizer",
               "default_lr", "train"),
 }

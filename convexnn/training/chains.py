@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..core.validation import check_int, check_positive
-from ..deep_1d.program import DeepChainNetwork
+from ..networks.chains import DeepChainNetwork
 
 
 def train_chains(x: Any, y: Any, *, beta: float, depth: int, K: int = 20, seed: int = 0,

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.losses import get_loss
 from ..core.validation import check_int, check_n_jobs, check_positive, check_X_y
+from ..core.variant import DEFAULT_BIAS, Variant
 
 #: Relative gap below which a run counts as having reached the optimum in tables.
 REACHED_RTOL = 1e-3
@@ -217,7 +218,7 @@ def _gate_pool(fit_result, X: np.ndarray, bias: str) -> tuple[np.ndarray, np.nda
     if fit_result.gates is not None:
         G = np.asarray(fit_result.gates)
         Gs.append(G[:, :d])
-        g0s.append(G[:, d] if bias != "none" else np.zeros(G.shape[0]))
+        g0s.append(G[:, d] if Variant(bias=bias).has_bias else np.zeros(G.shape[0]))
     G, g0 = np.vstack(Gs), np.concatenate(g0s)
     D = X @ G.T + g0 >= 0
     _, first = np.unique(np.packbits(D, axis=0), axis=1, return_index=True)
@@ -301,12 +302,53 @@ def _run_jobs(tasks: list, n_jobs: int | None, *, progress: bool) -> list:
 
 
 # ---- public entry point ---------------------------------------------------------------------
+def _check_optimizers(optimizers: Any, check: Any) -> tuple[str, ...]:
+    """The optimizers as a non-empty tuple, each checked (AdamW refused with its reason)."""
+    if isinstance(optimizers, str):
+        optimizers = (optimizers,)
+    optimizers = tuple(optimizers)
+    if not optimizers:
+        raise ValueError("optimizers is empty")
+    for o in optimizers:
+        try:
+            check(o)
+        except ValueError as e:
+            raise ValueError(f"optimizers: {e}") from None
+    return optimizers
+
+
+def _batches(batch_size: Any, optimizers: tuple, n: int) -> dict:
+    """Mini-batch size per optimizer (one size: for the mini-batch methods only)."""
+    batches = _per_optimizer("batch_size", batch_size, optimizers,
+                             lambda v: check_int("batch_size", v))
+    if not isinstance(batch_size, Mapping):
+        batches.update({o: None for o in optimizers if o in ("gd", "lbfgs")})
+    too_big = {o: b for o, b in batches.items() if b is not None and b > n}
+    if too_big:
+        raise ValueError(f"batch_size must be <= n = {n}; got {too_big}")
+    return batches
+
+
+def _below_sampled(optimum: Any, runs: list) -> list[str]:
+    """Warn (and say) when runs end below a sampled optimum, which is then no optimum."""
+    below = [] if optimum.exhaustive else [r for r in runs if r["rel_gap"] < -BELOW_RTOL]
+    if not below:
+        return []
+    low = min(r["objective"] for r in below)
+    msg = (f"{len(below)}/{len(runs)} runs ended below the sampled upper bound p_S = "
+           f"{optimum.objective:.8g} (lowest {low:.8g}): p_S is the optimum over "
+           f"{optimum.program.n_patterns} sampled patterns, not the global optimum; use "
+           "patterns='exact' where feasible, or more sampled patterns")
+    warnings.warn(msg, BelowSampledBoundWarning, stacklevel=3)
+    return [msg]
+
+
 def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
             optimizers: Sequence[str] = ("sgd", "adam"),
             widths: Sequence[int | str] | None = None,
             epochs: int = 1000, lr: float | Mapping[str, float] | None = None,
             batch_size: int | Mapping[str, int] | None = None, model: str = "relu",
-            loss: str = "squared", bias: str = "none", skip: bool = False,
+            loss: str = "squared", bias: str = DEFAULT_BIAS, skip: bool = False,
             output_bias: bool = False, patterns: Any = "auto", seed: int | None = 0,
             n_jobs: int | None = None, solver: str = "auto", log_every: int | None = None,
             certify: bool = True, quiet: bool = False) -> CompareResult:
@@ -384,25 +426,11 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
     beta = check_positive("beta", beta)
     n_jobs = check_n_jobs(n_jobs)
     loss = get_loss(loss).name
-    if isinstance(optimizers, str):
-        optimizers = (optimizers,)
-    optimizers = tuple(optimizers)
-    if not optimizers:
-        raise ValueError("optimizers is empty")
-    for o in optimizers:
-        try:
-            tb.check_optimizer(o)
-        except ValueError as e:
-            raise ValueError(f"optimizers: {e}") from None
+    optimizers = _check_optimizers(optimizers, tb.check_optimizer)
     epochs = check_int("epochs", epochs)
     run_seeds = _run_seeds(seeds, seed)
     lrs = _per_optimizer("lr", lr, optimizers, lambda v: check_positive("lr", v))
-    batches = _per_optimizer("batch_size", batch_size, optimizers, lambda v: check_int("batch_size", v))
-    if not isinstance(batch_size, Mapping):  # one size: for the mini-batch methods only
-        batches.update({o: None for o in optimizers if o in ("gd", "lbfgs")})
-    too_big = {o: b for o, b in batches.items() if b is not None and b > X.shape[0]}
-    if too_big:
-        raise ValueError(f"batch_size must be <= n = {X.shape[0]}; got {too_big}")
+    batches = _batches(batch_size, optimizers, X.shape[0])
     width_specs = _width_specs(["m*"] if widths is None else widths)
     log_every = max(1, epochs // 200) if log_every is None else check_int("log_every", log_every)
 
@@ -414,7 +442,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
                 "output_bias": bool(output_bias), "epochs": epochs, "log_every": log_every,
                 "optimum": float(optimum.objective), "certify": bool(certify)}
     settings["certify_patterns"] = None
-    if model == "gated":
+    if Variant(model=model, bias=bias).gated:
         settings["gate_pool"] = _gate_pool(optimum, X, bias)
         settings["certify_patterns"] = optimum.patterns
     jobs = [{"optimizer": o, "width": w, "seed": s, "lr": lrs[o], "batch_size": batches[o],
@@ -426,15 +454,7 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
 
     messages = [f"{r['optimizer']} width {r['width']} seed {r['seed']}: {m}"
                 for r in runs for m in r["messages"]]
-    below = [] if optimum.exhaustive else [r for r in runs if r["rel_gap"] < -BELOW_RTOL]
-    if below:
-        low = min(r["objective"] for r in below)
-        msg = (f"{len(below)}/{len(runs)} runs ended below the sampled upper bound p_S = "
-               f"{optimum.objective:.8g} (lowest {low:.8g}): p_S is the optimum over "
-               f"{optimum.program.n_patterns} sampled patterns, not the global optimum; use "
-               "patterns='exact' where feasible, or more sampled patterns")
-        warnings.warn(msg, BelowSampledBoundWarning, stacklevel=2)
-        messages.append(msg)
+    messages += _below_sampled(optimum, runs)
     settings.pop("gate_pool", None)
     settings.pop("certify_patterns")
     settings.update(seeds=run_seeds, optimizers=optimizers, widths=list(widths), lr=lrs,
@@ -444,43 +464,4 @@ def compare(X: Any, y: Any, *, beta: float, seeds: int | Sequence[int] = 20,
                          settings=settings, time=time.perf_counter() - t0, messages=messages)
 
 
-# ---- parallel three-layer networks ------------------------------------------------------
-@dataclass
-class ParallelComparison:
-    """Convex optimum against gradient runs of the same architecture."""
-
-    optimum: float
-    exhaustive: bool
-    runs: list  # of convexnn.training.parallel.ParallelRun
-
-    @property
-    def best(self) -> float:
-        return min(r.objective for r in self.runs)
-
-    def table(self) -> str:
-        lines = [f"convex optimum {self.optimum:.10g} ({'exact' if self.exhaustive else 'upper bound'})",
-                 " seed   objective        (F - p*)/p*"]
-        for r in sorted(self.runs, key=lambda r: r.objective):
-            lines.append(f" {r.seed:4d}   {r.objective:.10g}   {(r.objective - self.optimum) / abs(self.optimum):+.2e}")
-        return "\n".join(lines)
-
-    __str__ = table
-
-
-def compare_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", m1: int = 2, K: int = 10,
-                     seeds: Any = 10, result: Any = None, max_iter: int = 2000,
-                     loss: Any = "squared") -> ParallelComparison:
-    """Fit the convex program (unless ``result`` is given) and run L-BFGS from ``seeds``."""
-    from ..api import fit
-    from .parallel import train_parallel
-
-    if result is None:
-        result = fit(X, y, beta=beta, depth=3, path=path, m1=m1, loss=loss)
-    seeds = range(seeds) if isinstance(seeds, int) else seeds
-    runs = [train_parallel(X, y, beta=beta, path=path, K=K, m1=m1, seed=s, max_iter=max_iter,
-                           loss=loss) for s in seeds]
-    return ParallelComparison(result.objective, result.exhaustive, runs)
-
-
-__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning", "ParallelComparison",
-           "compare_parallel"]
+__all__ = ["compare", "CompareResult", "BelowSampledBoundWarning"]

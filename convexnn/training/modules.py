@@ -13,7 +13,6 @@ when the bias is regularized).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -22,8 +21,7 @@ from torch import nn
 
 from ..core.losses import Loss, get_loss
 from ..core.validation import check_choice, check_int
-from ..core.variant import BIASES, MODELS
-from ..networks.two_layer import DeepNetwork, Network
+from ..core.variant import BIASES, Variant
 
 #: Relative size below which a neuron counts as inactive in the pattern count.
 ACTIVE_RTOL = 1e-6
@@ -72,15 +70,16 @@ class TwoLayerModule(nn.Module):
                  dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
         self.bias = check_choice("bias", bias, BIASES)
+        self._variant = Variant(bias=bias)
         self.W1 = _param(W1, dtype)
         self.W2 = _param(W2, dtype)
         m, d = self.W1.shape
-        if bias != "none":
+        if self._variant.has_bias:
             self.b1 = _param(np.zeros(m) if b1 is None else b1, dtype)
         else:
             self.register_parameter("b1", None)
         self.skip = None if skip is None else _param(skip, dtype)
-        if c0 is None and bias == "free":
+        if c0 is None and self._variant.free_bias:
             c0 = np.zeros(self.W2.shape[1:])
         self.c0 = None if c0 is None else _param(c0, dtype)
         if gates is not None:
@@ -119,7 +118,7 @@ class TwoLayerModule(nn.Module):
     def penalty(self) -> torch.Tensor:
         r""":math:`\tfrac12(\|W_1\|_F^2 + \|W_2\|_F^2\,[+\|b_1\|^2])` (free parts excluded)."""
         sq = torch.sum(self.W1**2) + torch.sum(self.W2**2)
-        if self.bias == "regularized":
+        if self._variant.regularized_bias:
             sq = sq + torch.sum(self.b1**2)
         return 0.5 * sq
 
@@ -176,145 +175,6 @@ def module_penalty(module: nn.Module) -> torch.Tensor:
     return module.penalty()
 
 
-# ---- conversions ----------------------------------------------------------------------------
-def _infer_bias(net: Network, bias: str | None) -> str:
-    """The hidden-bias setting of ``net``: as given, else its recorded
-    :attr:`Network.variant`, else inferred (lossy: a free bias that is zero reads "none")."""
-    if bias is None and net.variant is not None:
-        bias = net.variant.bias
-    if bias is None:
-        return "regularized" if net.regularize_bias else ("free" if np.any(net.b1 != 0) else "none")
-    bias = check_choice("bias", bias, BIASES)
-    if (bias == "regularized") != net.regularize_bias:
-        raise ValueError(f"bias={bias!r} conflicts with the network's regularize_bias="
-                         f"{net.regularize_bias}: the objectives would differ")
-    if bias == "none" and np.any(net.b1 != 0):
-        raise ValueError("bias='none' but the network has nonzero hidden biases b1")
-    return bias
-
-
-def network_to_module(net: Network, *, bias: str | None = None, skip: bool | None = None,
-                      output_bias: bool | None = None,
-                      dtype: torch.dtype = torch.float64) -> TwoLayerModule:
-    """A :class:`TwoLayerModule` with the same predictions and objective as ``net``.
-
-    ``bias``, ``skip``, ``output_bias`` choose the trainable free parts; by default they
-    are read from ``net.variant`` (recorded by :func:`convexnn.fit` in ``net.training``,
-    or by :func:`module_to_network` in ``net.meta``), else inferred:
-    "regularized" when ``net.regularize_bias``, "free" when some ``b1 != 0``, else "none";
-    a skip term / output bias when nonzero.  A free hidden bias brings a free output bias.
-    """
-    bias = _infer_bias(net, bias)
-    nonzero_skip, nonzero_c0 = bool(np.any(net.skip != 0)), bool(np.any(np.asarray(net.c0) != 0))
-    v = net.variant
-    skip = (v.skip if v is not None else nonzero_skip) if skip is None else bool(skip)
-    output_bias = ((v.output_bias if v is not None else nonzero_c0) if output_bias is None
-                   else bool(output_bias))
-    if nonzero_skip and not skip:
-        raise ValueError("skip=False but the network has a nonzero skip term")
-    if nonzero_c0 and not (output_bias or bias == "free"):
-        raise ValueError("output_bias=False but the network has a nonzero output bias c0")
-    return TwoLayerModule(
-        net.W1, net.W2, b1=None if bias == "none" else net.b1,
-        skip=net.skip if skip else None,
-        c0=net.c0 if (output_bias or bias == "free") else None,
-        gates=net.gates, gate_bias=net.gate_bias, bias=bias, dtype=dtype)
-
-
-def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().to(torch.float64).numpy().copy()
-
-
-def module_to_network(module: TwoLayerModule) -> Network:
-    """The :class:`Network` of a :class:`TwoLayerModule` (float64 numpy copies).
-
-    The trainable configuration is kept in ``meta`` so that :func:`network_to_module`
-    round-trips it.
-    """
-    if not isinstance(module, TwoLayerModule):
-        raise TypeError(f"module must be a TwoLayerModule; got {type(module).__name__} "
-                        "(use DeepNetwork.from_torch for an MLP)")
-    c0 = _numpy(module.c0)
-    if c0 is None:
-        c0 = 0.0 if module.W2.ndim == 1 else np.zeros(module.W2.shape[1])
-    elif c0.ndim == 0:
-        c0 = float(c0)
-    meta = {"bias": module.bias, "skip": module.skip is not None,
-            "output_bias": module.c0 is not None}
-    return Network(W1=_numpy(module.W1), W2=_numpy(module.W2), b1=_numpy(module.b1), c0=c0,
-                   skip=_numpy(module.skip), gates=_numpy(module.gates),
-                   gate_bias=_numpy(module.gate_bias),
-                   regularize_bias=module.bias == "regularized", meta=meta)
-
-
-def _activation_layer(net: DeepNetwork) -> nn.Module:
-    if net.activation == "relu":
-        return nn.ReLU()
-    if net.activation == "leaky_relu":
-        return nn.LeakyReLU(net.negative_slope)
-    return nn.Identity()
-
-
-def deep_to_module(net: DeepNetwork, *, dtype: torch.dtype = torch.float64) -> MLPModule:
-    """An :class:`MLPModule` with the same predictions and penalty as ``net``."""
-    layers: list[nn.Module] = []
-    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-        lin = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.as_tensor(W, dtype=dtype))
-            lin.bias.copy_(torch.as_tensor(b, dtype=dtype))
-        layers.append(lin)
-        if l < net.depth - 1:
-            layers.append(_activation_layer(net))
-    return MLPModule(*layers, regularize_bias=net.regularize_bias)
-
-
-def module_to_deep(module: nn.Sequential) -> DeepNetwork:
-    """A :class:`DeepNetwork` from an ``nn.Sequential`` of ``nn.Linear`` layers separated by
-    one activation kind (``nn.ReLU``, ``nn.LeakyReLU`` or none / ``nn.Identity``)."""
-    if not isinstance(module, nn.Sequential):
-        raise TypeError(f"module must be an nn.Sequential; got {type(module).__name__}")
-    Ws, bs, acts = [], [], set()
-    for layer in module:
-        if isinstance(layer, nn.Linear):
-            Ws.append(_numpy(layer.weight))
-            bs.append(np.zeros(layer.out_features) if layer.bias is None else _numpy(layer.bias))
-        elif isinstance(layer, nn.ReLU):
-            acts.add(("relu", 0.01))
-        elif isinstance(layer, nn.LeakyReLU):
-            acts.add(("leaky_relu", float(layer.negative_slope)))
-        elif not isinstance(layer, nn.Identity):
-            raise ValueError(f"unsupported layer {type(layer).__name__} in an MLP")
-    if len(acts) > 1:
-        raise ValueError(f"the MLP mixes activations {sorted(acts)}; DeepNetwork has one")
-    activation, slope = acts.pop() if acts else ("linear", 0.01)
-    return DeepNetwork(Ws, bs, activation=activation, negative_slope=slope,
-                       regularize_bias=getattr(module, "regularize_bias", False))
-
-
-def as_module(model: Any, *, bias: str | None = None, skip: bool | None = None,
-              output_bias: bool | None = None, dtype: torch.dtype = torch.float64) -> nn.Module:
-    """A deep copy of a torch module, or the module of a Network / DeepNetwork.  A plain
-    ``nn.Sequential`` MLP becomes an :class:`MLPModule` (through :class:`DeepNetwork`:
-    missing biases become zero, trainable, unpenalized ones)."""
-    if isinstance(model, Network):
-        return network_to_module(model, bias=bias, skip=skip, output_bias=output_bias, dtype=dtype)
-    if isinstance(model, DeepNetwork):
-        return deep_to_module(model, dtype=dtype)
-    if isinstance(model, nn.Linear):  # a linear model: the one-layer Sequential
-        model = nn.Sequential(model)
-    if isinstance(model, nn.Sequential) and not isinstance(model, MLPModule):
-        return deep_to_module(module_to_deep(model), dtype=dtype)
-    if isinstance(model, nn.Module):
-        return copy.deepcopy(model).to(dtype)  # the data are cast to dtype too
-    raise TypeError(f"model must be a Network, DeepNetwork or torch module; got {type(model).__name__}")
-
-
-def as_network(module: nn.Module) -> Network | DeepNetwork:
-    """The numpy network of a trained module."""
-    return module_to_network(module) if isinstance(module, TwoLayerModule) else module_to_deep(module)
-
-
 # ---- initialisation -------------------------------------------------------------------------
 def torch_seed(seed: Any, stream: int = 0) -> int:
     """A 63-bit torch seed from an int / None / numpy Generator, one per ``stream``."""
@@ -337,19 +197,20 @@ def random_module(d: int, width: int, *, model: str = "relu", bias: str = "none"
     ``gates`` (m, d) (and optionally ``gate_bias``); they are fixed, not drawn.
     """
     d, width = check_int("d", d), check_int("width", width)
-    check_choice("model", model, MODELS)
-    if (model == "gated") != (gates is not None):
+    gated = Variant(model=model).gated
+    if gated != (gates is not None):
         raise ValueError("model='gated' needs gates (m, d); model='relu' takes none")
     if gates is not None and np.shape(gates) != (width, d):
         raise ValueError(f"gates must have shape ({width}, {d}); got {np.shape(gates)}")
     g = torch.Generator().manual_seed(torch_seed(seed, 0))
-    fan_in = d + (bias != "none")
+    has_bias = Variant(bias=bias).has_bias
+    fan_in = d + has_bias
 
     def uniform(shape, scale):
         return (2 * torch.rand(shape, generator=g, dtype=torch.float64) - 1) * scale
 
     W1 = uniform((width, d), fan_in**-0.5)
-    b1 = uniform((width,), fan_in**-0.5) if bias != "none" else None
+    b1 = uniform((width,), fan_in**-0.5) if has_bias else None
     W2 = uniform((width,) if n_outputs is None else (width, n_outputs), width**-0.5)
     out_shape = (d,) if n_outputs is None else (d, n_outputs)
     return TwoLayerModule(
@@ -369,6 +230,10 @@ def objective(module: nn.Module, X: torch.Tensor, y: torch.Tensor, *, beta: floa
     return scale * loss_sum(loss, module(X), y) + beta * module_penalty(module)
 
 
-__all__ = ["TwoLayerModule", "MLPModule", "objective", "loss_sum", "network_to_module",
-           "module_to_network", "deep_to_module", "module_to_deep", "as_module", "as_network",
-           "random_module", "torch_seed", "module_penalty", "sequential_penalty"]
+def to_numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    """A float64 numpy copy of a tensor (None stays None)."""
+    return None if t is None else t.detach().cpu().to(torch.float64).numpy().copy()
+
+
+__all__ = ["TwoLayerModule", "MLPModule", "objective", "loss_sum", "random_module",
+           "torch_seed", "module_penalty", "sequential_penalty", "to_numpy"]

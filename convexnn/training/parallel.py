@@ -14,49 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..core.losses import Loss, get_loss
 from ..core.validation import check_choice, check_int, check_positive, check_X_y
 from ..networks.parallel import PATHS, ParallelNetwork
 from .modules import loss_sum
-
-_EPS = 1e-300  # inside square roots: gradient 0 (not NaN) at a zero weight
-
-
-class ParallelModule(nn.Module):
-    r"""Torch version of :class:`ParallelNetwork`: :math:`\sum_k\alpha_k(\sum_j(XW_{kj})_+c_{kj})_+`."""
-
-    def __init__(self, W: Any, c: Any, alpha: Any, *, path: str = "l2",
-                 dtype: torch.dtype | None = None) -> None:
-        super().__init__()
-        dtype = dtype or torch.float64
-        self.W = nn.Parameter(torch.as_tensor(np.asarray(W), dtype=dtype).clone())
-        self.c = nn.Parameter(torch.as_tensor(np.asarray(c), dtype=dtype).clone())
-        self.alpha = nn.Parameter(torch.as_tensor(np.asarray(alpha), dtype=dtype).clone())
-        self.path = check_choice("path", path, PATHS)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        H1 = torch.relu(torch.einsum("nd,kjd->nkj", X, self.W))
-        h = torch.einsum("nkj,kj->nk", H1, self.c)
-        return torch.relu(h) @ self.alpha
-
-    def penalty(self) -> torch.Tensor:
-        """The path norm R(theta) of the module's ``path``."""
-        wn = torch.sqrt((self.W**2).sum(dim=2) + _EPS)
-        prod = wn * torch.sqrt(self.c**2 + _EPS)
-        inner = prod.sum(dim=1) if self.path == "l1" else torch.sqrt((prod**2).sum(dim=1) + _EPS)
-        return (torch.sqrt(self.alpha**2 + _EPS) * inner).sum()
-
-    @classmethod
-    def from_network(cls, net: ParallelNetwork, *, dtype: torch.dtype | None = None) -> ParallelModule:
-        return cls(net.W, net.c, net.alpha, path=net.path, dtype=dtype)
-
-    def to_network(self) -> ParallelNetwork:
-        def arr(t):
-            return t.detach().cpu().double().numpy()
-
-        return ParallelNetwork(W=arr(self.W), c=arr(self.c), alpha=arr(self.alpha), path=self.path)
+from .parallel_module import ParallelModule
 
 
 def random_parallel(d: int, K: int, m1: int, *, path: str = "l2", seed: Any = 0) -> ParallelNetwork:
@@ -87,7 +50,7 @@ def train_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", K: int = 10
     loss = get_loss(loss)
     net = init if init is not None else random_parallel(
         X.shape[1], check_int("K", K), check_int("m1", m1), path=path, seed=seed)
-    mod = ParallelModule.from_network(net)
+    mod = net.to_torch()
     mod.path = path
     Xt = torch.as_tensor(X)
     yt = torch.as_tensor(y)
@@ -102,7 +65,7 @@ def train_parallel(X: Any, y: Any, *, beta: float, path: str = "l2", K: int = 10
         return F
 
     opt.step(closure)
-    out = mod.to_network()
+    out = ParallelNetwork.from_torch(mod)
     its = int(opt.state[opt._params[0]].get("n_iter", 0))
     return ParallelRun(int(seed) if isinstance(seed, int | np.integer) else -1,
                        out.objective(X, y, beta=beta, loss=loss), out, its)

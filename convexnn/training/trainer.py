@@ -38,7 +38,9 @@ from torch import nn
 from ..core.losses import Loss, encode_labels, get_loss
 from ..core.threads import limit_torch
 from ..core.validation import check_array, check_choice, check_int, check_positive, check_X_y
-from .modules import MLPModule, TwoLayerModule, as_module, as_network, objective, torch_seed
+from ..core.variant import Variant
+from .convert import as_module, as_network
+from .modules import MLPModule, TwoLayerModule, objective, torch_seed
 
 OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs")
 #: Optimizers refused, with the reason shown to the user.
@@ -117,7 +119,7 @@ def default_lr(optimizer: str, X: np.ndarray, *, bias: str = "none") -> float:
     0.3 gave the smallest median gap after 1000 GD steps; 1.0 was unstable, 3.0 diverged.)"""
     if optimizer in DEFAULT_LR:
         return DEFAULT_LR[optimizer]
-    Xt = X if bias == "none" else np.hstack([X, np.ones((X.shape[0], 1))])
+    Xt, _ = Variant(bias=bias).lift(X)
     return 0.3 / max(float(np.linalg.norm(Xt, 2)) ** 2, 1e-12)
 
 

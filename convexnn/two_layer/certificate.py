@@ -181,8 +181,6 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     loss = get_loss(loss)
     y = loss.check_targets(y)
     gated = isinstance(network, Network) and network.gates is not None
-    if gated and bias == "free":
-        raise ValueError("bias='free' is degenerate for gated networks (see TwoLayerProgram)")
     variant = Variant("gated" if gated else "relu", bias, bool(skip), bool(output_bias))
     _check_network(network, X.shape[1], variant)
     Xt, free = variant.lift(X)

@@ -25,9 +25,9 @@ from ..core.patterns import (
     resolve,
     unique_patterns,
 )
+from ..core.protocol import Budget, Plan
 from ..core.validation import check_options
 from ..exceptions import UnrealizablePatternsError
-from ..generation import Budget
 from ..networks.two_layer import Network
 from ..solvers.options import accepted_options
 from ..solvers.registry import SOLVERS, choose_solver
@@ -59,8 +59,6 @@ class TwoLayerKind:
                              "pass an int (sampled gates) or 'exact'")
 
     def plan(self, spec, data):
-        from ..pipeline import Plan
-
         t0 = time.perf_counter()
         X, y = data.X, data.y
         Xt, free = spec.variant.lift(X)
@@ -89,7 +87,7 @@ class TwoLayerKind:
             return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
         if seeds is not None and not pset.exhaustive:
             pset = with_seeds(pset, seeds, Xt, spec.variant.gated)
-        return Plan(program=make(pset), solve=self.solver(spec), time=time.perf_counter() - t0)
+        return Plan(program=make(pset), solver=self.solver(spec), time=time.perf_counter() - t0)
 
     def solver(self, spec):
         """The solver of a program over fixed patterns: ``solve(program) -> solution``."""
@@ -124,7 +122,7 @@ def resolve_patterns(Xt: np.ndarray, patterns: Any, *, has_bias: bool, seed: Any
     "generate" (also what "auto" means for ReLU beyond enumeration) is returned as is."""
     one_d_bias = Xt.shape[1] == 2 and has_bias
     if isinstance(patterns, str) and patterns == "auto":
-        patterns = resolve(Xt, "gated" if gated else "relu")
+        patterns = resolve(Xt, gated=gated)
     if isinstance(patterns, str) and patterns == "generate":
         return "generate"
     pset = make_patterns(Xt, patterns, seed=seed, max_patterns=max_patterns,

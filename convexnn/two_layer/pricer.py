@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from ..core.patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
+from ..core.protocol import Descended, Master, Priced, Proof
 from ..duality.dual_norm import BB_MAX_RANK, BB_NODES
 from ..duality.dual_points import dual_box, project_dual
 from ..duality.pricing import price
-from ..generation import Descended, Master, Priced, Proof
 from .descent import descend, from_blocks, random_start
 
 #: Sampled gates in the starting set when the seed networks give no pattern.
@@ -75,8 +75,8 @@ class PatternPricer:
     ----------
     make : callable
         ``make(PatternSet) -> TwoLayerProgram`` over the same data and variant.
-    solve : callable
-        ``solve(program) -> ConvexSolution``.
+    solve_master : callable
+        ``solve_master(program) -> ConvexSolution``.
     X, y : ndarray
         The validated data.
     Xt, free, F : ndarray
@@ -90,10 +90,10 @@ class PatternPricer:
 
     columns_name = "patterns"
 
-    def __init__(self, make: Callable, solve: Callable, X: np.ndarray, y: np.ndarray,
+    def __init__(self, make: Callable, solve_master: Callable, X: np.ndarray, y: np.ndarray,
                  Xt: np.ndarray, free: np.ndarray, F: np.ndarray | None, *, beta: float,
                  loss: Any, init: np.ndarray | None, rng: np.random.Generator) -> None:
-        self.make, self.solve = make, solve
+        self.make, self.solve_master = make, solve_master
         self.X, self.y, self.Xt, self.free, self.F = X, y, Xt, free, F
         self.beta, self.loss, self.init, self.rng = beta, loss, init, rng
         self.pen = (~free).astype(float)
@@ -122,7 +122,7 @@ class PatternPricer:
     def master(self) -> Master:
         S = (self.Xt @ self.G.T) >= 0
         program = self.make(PatternSet(S, self.G, exhaustive=False, method="generated"))
-        sol = self.solve(program)
+        sol = self.solve_master(program)
         lam = self._lambda(program, program.predict(sol))
         return Master(program, sol, program.objective(sol),
                       state={"lam": lam, "S": S, "net": program.recover(sol)})

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..core.patterns import make_patterns, resolve
+from ..core.protocol import Budget, Plan
 from ..core.validation import check_choice, check_options
-from ..generation import Budget
 from ..solvers.cvxpy_backend import solve_cvxpy
 from ..solvers.options import accepted_options
 from .pricer import NeuronPricer
@@ -60,8 +60,6 @@ class VectorKind:
             raise ValueError("init is not supported for vector output yet")
 
     def plan(self, spec, data):
-        from ..pipeline import Plan
-
         t0 = time.perf_counter()
         v = spec.variant
         pset = None
@@ -69,7 +67,7 @@ class VectorKind:
             Xt, _ = v.lift(data.X)
             patterns = spec.patterns
             if isinstance(patterns, str) and patterns == "auto":
-                patterns = resolve(Xt, "gated")
+                patterns = resolve(Xt, gated=True)
             pset = make_patterns(Xt, patterns, seed=spec.seed, max_patterns=spec.max_patterns,
                                  one_d_bias=Xt.shape[1] == 2 and v.has_bias)
         program = VectorProgram(data.X, data.y, beta=spec.beta, loss=spec.loss, patterns=pset,
@@ -77,7 +75,7 @@ class VectorKind:
         program.exact = _exact(spec.patterns)
         solver = _solver(spec)
         if v.gated:
-            return Plan(program=program, solve=self.solver(spec), time=time.perf_counter() - t0)
+            return Plan(program=program, solver=self.solver(spec), time=time.perf_counter() - t0)
         pricer = NeuronPricer(program, solver=solver, tol=1e-6 if spec.tol is None else spec.tol,
                               exact=program.exact, add=ADD, rng=np.random.default_rng(spec.seed),
                               verbose=spec.verbose)

@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
+from ..core.protocol import Descended, Master, Priced, Proof
 from ..core.solution import OPTIMAL
-from ..generation import Descended, Master, Priced, Proof
 from ..solvers.cvxpy_backend import solve_problem
 from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
 from .pricing import Pricing, dual_norm
