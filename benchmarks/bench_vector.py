@@ -42,7 +42,7 @@ def _limits(limit: float) -> dict:
 
 
 def gated_row(name, X, y, beta, P, solvers, limit):
-    from convexnn.vector.fit import fit_vector
+    from convexnn import fit as fit_vector
 
     row = {"data": name, "n": X.shape[0], "d": X.shape[1], "c": int(y.max()) + 1, "P": P}
     for solver in solvers:
@@ -60,14 +60,14 @@ def gated_row(name, X, y, beta, P, solvers, limit):
 
 def relu_row(name, X, y, beta, epochs, time_limit):
     from convexnn import training as tb
-    from convexnn.vector.fit import fit_vector, predict_labels
+    from convexnn import fit as fit_vector
 
     t = time.perf_counter()
     r = fit_vector(X, y, beta=beta, loss="cross_entropy", bias="regularized", seed=0,
                    time_limit=time_limit)
     t_cvx = time.perf_counter() - t
     row = {"data": name, "convex": (r.recovered_objective, t_cvx, r.network.width),
-           "lower": r.certificate.lower_bound, "acc": float(np.mean(predict_labels(r, X) == y))}
+           "lower": r.certificate.lower_bound, "acc": float(np.mean(r.predict_labels(X) == y))}
     c = int(y.max()) + 1
     width = max(2 * r.network.width, 10)
     for opt in ("lbfgs", "adam"):

@@ -32,7 +32,7 @@ from .api import fit
 from .core.losses import Loss, get_loss
 from .core.results import FitResult
 from .core.validation import check_choice, check_positive, check_X_y
-from .core.variant import BIASES, Variant
+from .core.variant import BIASES, DEFAULT_BIAS, Variant
 from .duality.cones import pattern_supports
 from .duality.dual_norm import auto_patterns
 from .duality.dual_points import dual_point
@@ -62,7 +62,7 @@ def _fit_free_terms(F: np.ndarray | None, y: np.ndarray, loss: Loss) -> np.ndarr
 
 
 def zero_network(X: np.ndarray, y: np.ndarray, *, loss: str | Loss = "squared",
-                 bias: str = "none", skip: bool = False, output_bias: bool = False) -> Network:
+                 bias: str = DEFAULT_BIAS, skip: bool = False, output_bias: bool = False) -> Network:
     r"""The width-0 network whose free terms minimize :math:`\ell(Xw_0 + c1; y)`: the
     global optimum for :math:`\beta \ge \beta_{\max}`."""
     loss = get_loss(loss)
@@ -74,7 +74,7 @@ def zero_network(X: np.ndarray, y: np.ndarray, *, loss: str | Loss = "squared",
                    regularize_bias=variant.regularized_bias)
 
 
-def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = "none",
+def beta_max(X: Any, y: Any, *, loss: str | Loss = "squared", bias: str = DEFAULT_BIAS,
              skip: bool = False, output_bias: bool = False, patterns: Any = "auto",
              seed: Any = None) -> float:
     r"""The smallest :math:`\beta` at which the zero network (plus free terms) is optimal.

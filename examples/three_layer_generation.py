@@ -1,7 +1,7 @@
 """Three-layer programs beyond tiny n: group generation against L-BFGS (THEORY E.1, A.10).
 
 On n = 40 points in 3-D (beta = 0.1), solves the parallel three-layer program over generated
-groups (convexnn.three_layer.generation: master over the groups, two-level pricing of the
+groups (convexnn.fit(depth=3, patterns="generate"): master over the groups, two-level pricing of the
 dual constraint, L-BFGS descent) for the l1 and l2 path norms, and trains the same
 architecture (K = 10 sub-networks of first-layer width 2) by L-BFGS from independent seeds.
 The figure shows the master objective per round, the L-BFGS objectives and the valid
@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from convexnn.three_layer.generation import generate_three_layer
 
+import convexnn as cn
 from convexnn.training.parallel import train_parallel
 
 
@@ -43,8 +43,9 @@ def main() -> None:
     beta = 0.1
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, path in zip(axes, ("l1", "l2")):
-        res = generate_three_layer(X, y, beta=beta, path=path, m1=2, seed=args.seed,
-                                   time_limit=args.time_limit, seed_runs=args.seed_runs)
+        res = cn.fit(X, y, beta=beta, depth=3, path=path, m1=2, bias="none",
+                     patterns="generate", seed=args.seed, time_limit=args.time_limit,
+                     seed_runs=args.seed_runs)
         print(res.summary())
         runs = sorted(train_parallel(X, y, beta=beta, path=path, K=10, m1=2, seed=1000 + s,
                                      max_iter=args.lbfgs_iter).objective for s in range(args.runs))

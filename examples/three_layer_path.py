@@ -12,10 +12,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from convexnn.three_layer.fit import fit_three_layer
 
+import convexnn as cn
 from convexnn.theory.extreme_points import extreme_point_check
-from convexnn.training.parallel import compare_parallel
+from convexnn.training.compare_parallel import compare_parallel
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     beta = 0.2
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, (path, m1) in zip(axes, (("l1", 4), ("l2", 2))):
-        res = fit_three_layer(X, y, beta=beta, path=path, m1=2)
+        res = cn.fit(X, y, beta=beta, depth=3, path=path, m1=2, bias="none")
         print(res.summary())
         chk = extreme_point_check(res.network, X, y, beta=beta, groups=res.groups)
         print(chk.summary_line())

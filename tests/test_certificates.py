@@ -24,7 +24,7 @@ def _quiet_fit(X, y, **kw):
     """fit with exact patterns; inaccurate-solution warnings are inspected via status."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cn.fit(X, y, **kw)
+        return cn.fit(X, y, **{"bias": "none", **kw})
 
 
 def _data(rng, loss, n, d):
@@ -48,7 +48,7 @@ def i6():
     """THEORY I6: random n=8, d=3, no bias, beta=0.3, 58 patterns."""
     rng = np.random.default_rng(6)
     X, y = rng.standard_normal((8, 3)), rng.standard_normal(8)
-    return X, y, 0.3, cn.fit(X, y, beta=0.3, patterns="exact")
+    return X, y, 0.3, cn.fit(X, y, beta=0.3, patterns="exact", bias="none")
 
 
 def test_i6_certificate_at_the_optimum(i6):
@@ -64,7 +64,7 @@ def test_i6_certificate_at_the_optimum(i6):
     assert c.upper_bound == pytest.approx(r.recovered_objective, rel=1e-12)
     assert c.lower_bound <= r.objective + 1e-9
     # the standalone entry point on the bare network agrees
-    c2 = certify(r.network, X, y, beta=beta)
+    c2 = certify(r.network, X, y, beta=beta, bias="none")
     assert c2.certified and c2.s == pytest.approx(beta, rel=1e-5)
     assert "CERTIFIED" in c.summary_line() and "gap" in str(c)
 
@@ -72,7 +72,7 @@ def test_i6_certificate_at_the_optimum(i6):
 def test_i6_lower_bound_by_hand(i6):
     """LB = -1/2||lam_s - y||^2 + 1/2||y||^2 with lam_s = (y - yhat) min(1, beta/s)."""
     X, y, beta, r = i6
-    c_net = certify(r.network, X, y, beta=beta, refine=False)  # the network's own lam
+    c_net = certify(r.network, X, y, beta=beta, refine=False, bias="none")  # the network's own lam
     lam = y - r.network.predict(X)
     lam_s = lam * min(1.0, beta / c_net.s)
     by_hand = -0.5 * np.sum((lam_s - y) ** 2) + 0.5 * np.sum(y**2)
@@ -85,7 +85,7 @@ def test_i6_lower_bound_by_hand(i6):
 def test_most_violated_is_consistent(i6):
     X, y, beta, r = i6
     poor = replace(r.network, W2=0.5 * r.network.W2)
-    c = certify(poor, X, y, beta=beta)
+    c = certify(poor, X, y, beta=beta, bias="none")
     v = c.most_violated
     lam = y - poor.predict(X)
     assert np.linalg.norm(v.u) <= 1 + 1e-12
@@ -100,7 +100,7 @@ def test_poor_network_not_certified_and_refuted(i6):
     for poor in (replace(r.network, W2=0.5 * r.network.W2),
                  _random_network(np.random.default_rng(0), 3, bias="none", skip=False,
                                  constant=False)):
-        c = certify(poor, X, y, beta=beta)
+        c = certify(poor, X, y, beta=beta, bias="none")
         assert not c.certified and c.refuted
         assert c.lower_bound <= p_star + 1e-9
         assert c.gap >= c.upper_bound - p_star - 1e-9  # gap bounds the true suboptimality
@@ -110,18 +110,18 @@ def test_poor_network_not_certified_and_refuted(i6):
 def test_sampled_gates_miss_the_optimum(i6):
     """3 sampled gates (THEORY A.3: 'sampled-pattern value >= p_cvx'): never certified."""
     X, y, beta, r = i6
-    r3 = cn.fit(X, y, beta=beta, patterns=3, seed=1)
+    r3 = cn.fit(X, y, beta=beta, patterns=3, seed=1, bias="none")
     assert r3.objective > r.objective + 1e-3
     c = r3.certificate
     # rank 2 with every coordinate penalized: branch and bound proves s (no cell list)
     assert not c.certified and c.exhaustive and c.method == "branch_bound"
     assert c.lower_bound <= r.objective + 1e-9
     # without it, the pattern search can only refute
-    c_search = certify(r3.network, X, y, beta=beta, patterns=20, seed=0, time_limit=0)
+    c_search = certify(r3.network, X, y, beta=beta, patterns=20, seed=0, time_limit=0, bias="none")
     assert not c_search.certified and not c_search.exhaustive and c_search.method == "search"
     assert c_search.lower_bound <= r.objective + 1e-9
     assert c.refuted  # the search finds a violated constraint: s > beta
-    c_all = certify(r3.network, X, y, beta=beta, patterns="exact")
+    c_all = certify(r3.network, X, y, beta=beta, patterns="exact", bias="none")
     assert not c_all.certified and c_all.exhaustive
     assert c_all.lower_bound <= r.objective + 1e-9
     assert c_all.gap >= r3.objective - r.objective - 1e-7
@@ -136,7 +136,7 @@ def test_equivalent_network_has_zero_gap(i6, tmp_path):
                     W2=np.concatenate([net.W2, net.W2])[::-1] / np.sqrt(2))
     assert split.objective(X, y, beta=beta) == pytest.approx(r.objective, rel=1e-8)
     loaded = Network.load(split.save(tmp_path / "split.npz"))
-    c = certify(loaded, X, y, beta=beta)
+    c = certify(loaded, X, y, beta=beta, bias="none")
     assert c.certified and c.relative_gap <= 1e-5
     assert c.gap == pytest.approx(0.0, abs=1e-5)
 
@@ -245,9 +245,9 @@ def test_nonstationary_free_terms_bound_stays_valid(i6):
     """A network with a badly chosen skip term and output constant: lam violates
     X^T lam = 0 and 1^T lam = 0; the projected point still gives LB <= p*."""
     X, y, beta, _ = i6
-    r = cn.fit(X, y, beta=beta, patterns="exact", skip=True, output_bias=True)
+    r = cn.fit(X, y, beta=beta, patterns="exact", skip=True, output_bias=True, bias="none")
     bad = replace(r.network, skip=r.network.skip + 1.0, c0=r.network.c0 - 2.0)
-    c = certify(bad, X, y, beta=beta, skip=True, output_bias=True)
+    c = certify(bad, X, y, beta=beta, skip=True, output_bias=True, bias="none")
     assert c.free_residual > 1e-3 and c.refuted and not c.certified
     assert c.lower_bound <= r.objective + 1e-9
 
@@ -274,7 +274,7 @@ def test_trained_by_gradient_descent(i6):
 
     opt.step(closure)
     net = Network(W1=W1.detach().numpy(), W2=W2.detach().numpy())
-    c = certify(net, X, y, beta=beta)
+    c = certify(net, X, y, beta=beta, bias="none")
     assert c.upper_bound >= r.objective - 1e-9
     assert c.lower_bound <= r.objective + 1e-9
     assert c.gap >= c.upper_bound - r.objective - 1e-9
@@ -288,19 +288,19 @@ def test_bad_input(i6):
     with pytest.raises(ValueError, match="bias must be one of"):
         certify(net, X, y, beta=beta, bias="maybe")
     with pytest.raises(ValueError, match="beta must be finite and > 0"):
-        certify(net, X, y, beta=-1.0)
+        certify(net, X, y, beta=-1.0, bias="none")
     with pytest.raises(ValueError, match="skip=True"):
-        certify(replace(net, skip=np.ones(3)), X, y, beta=beta)
+        certify(replace(net, skip=np.ones(3)), X, y, beta=beta, bias="none")
     with pytest.raises(ValueError, match="output_bias=True"):
-        certify(replace(net, c0=1.0), X, y, beta=beta)
+        certify(replace(net, c0=1.0), X, y, beta=beta, bias="none")
     with pytest.raises(ValueError, match="nonzero hidden biases"):
-        certify(replace(net, b1=np.ones(net.width)), X, y, beta=beta)
+        certify(replace(net, b1=np.ones(net.width)), X, y, beta=beta, bias="none")
     with pytest.raises(ValueError, match="features"):
-        certify(net, X[:, :2], y, beta=beta)
+        certify(net, X[:, :2], y, beta=beta, bias="none")
     with pytest.raises(ValueError, match="outputs"):
-        certify(Network(W1=np.ones((2, 3)), W2=np.ones((2, 2))), X, y, beta=beta)
+        certify(Network(W1=np.ones((2, 3)), W2=np.ones((2, 2))), X, y, beta=beta, bias="none")
     with pytest.raises(ValueError, match="labels"):
-        certify(net, X, y, beta=beta, loss="logistic")
+        certify(net, X, y, beta=beta, loss="logistic", bias="none")
 
 
 def test_certify_fit_reuses_the_fit(i6):
@@ -338,10 +338,10 @@ def test_refinement_tightens_and_stays_valid():
     below the optimum, and certifies it."""
     rng = np.random.default_rng(0)
     X, y = _data(rng, "logistic", 5, 1)
-    beta = 0.125 * beta_max(X, y, loss="logistic")
+    beta = 0.125 * beta_max(X, y, loss="logistic", bias="none")
     r = _quiet_fit(X, y, beta=beta, loss="logistic", patterns="exact")
-    plain = certify(r.network, X, y, beta=beta, loss="logistic", refine=False)
-    refined = certify(r.network, X, y, beta=beta, loss="logistic")
+    plain = certify(r.network, X, y, beta=beta, loss="logistic", refine=False, bias="none")
+    refined = certify(r.network, X, y, beta=beta, loss="logistic", bias="none")
     assert refined.lower_bound >= plain.lower_bound - 1e-12
     assert refined.lower_bound <= r.objective + 1e-8
     assert refined.certified and refined.relative_gap <= 1e-6
@@ -352,7 +352,7 @@ def test_gated_search_over_sampled_gates_is_seeded():
     """certify(..., patterns=<int>, seed=s) on a gated network is reproducible."""
     rng = np.random.default_rng(3)
     X, y = rng.standard_normal((12, 3)), rng.standard_normal(12)
-    r = cn.fit(X, y, beta=0.3, model="gated", patterns=10, seed=0, certify=False)
-    a = certify(r.network, X, y, beta=0.3, patterns=40, seed=5)
-    b = certify(r.network, X, y, beta=0.3, patterns=40, seed=5)
+    r = cn.fit(X, y, beta=0.3, model="gated", patterns=10, seed=0, certify=False, bias="none")
+    a = certify(r.network, X, y, beta=0.3, patterns=40, seed=5, bias="none")
+    b = certify(r.network, X, y, beta=0.3, patterns=40, seed=5, bias="none")
     assert a.s == b.s and a.lower_bound == b.lower_bound

@@ -86,13 +86,13 @@ def test_gated_works_with_the_default_bias(tmp_path, capsys, rng):
     assert rc == 0 and "model            : two-layer gated ReLU" in out and "bias=regularized" in out
     assert "over these gates" in out and "globally" not in out
     assert json.loads((tmp_path / "r.json").read_text())["bias"] == "regularized"
-    # relu keeps "free"; an explicit free bias with gated is refused by name, no traceback
+    # relu has the same default; an explicit free bias with gated is refused by name
     assert main(["solve", "--csv", str(path), "--target", "target", "--patterns", "exact",
                  "--beta", "0.1"]) == 0
-    assert "bias=free" in capsys.readouterr().out
+    assert "bias=regularized" in capsys.readouterr().out
     assert main(["solve", "--csv", str(path), "--target", "target", "--model", "gated",
                  "--bias", "free"]) == 2
-    assert "--bias free is degenerate for --model gated" in capsys.readouterr().err
+    assert "--model 'gated' with --bias 'free' is degenerate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["solve", "--help"], ["compare", "--help"]])
@@ -102,7 +102,7 @@ def test_help_shows_defaults(argv, capsys):
     assert e.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     for flag in ("(default: diabetes)", "(default: 1.0)", "(default: relu)", "(default: auto)",
-                 "(default: 0)", "free for --model relu, regularized for --model gated"):
+                 "(default: 0)", "default: regularized, as nn.Linear with weight decay"):
         assert flag in text
     assert "(default: None)" not in text and "(default: False)" not in text
     if argv[0] == "compare":

@@ -62,7 +62,7 @@ def test_optimum_is_the_fit(data, result):
 def test_widths_as_multiples_of_the_support(data):
     X, y = data
     res = compare(X, y, beta=0.2, seeds=1, optimizers=("gd",), widths=["m*", "2m*", 3, "3"],
-                  epochs=3, patterns="exact", certify=False, quiet=True)
+                  epochs=3, patterns="exact", certify=False, quiet=True, bias="none")
     m = res.optimum.network.width
     assert [r["width"] for r in res.runs] == list(dict.fromkeys([m, 2 * m, 3]))
 

@@ -25,4 +25,4 @@ def test_decomposition_bounds_and_predictions(rng, bias):
 def test_decomposition_needs_gated_fit(rng):
     X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
     with pytest.raises(ValueError, match="gated"):
-        cn.cone_decomposition(cn.fit(X, y, beta=0.2, certify=False))
+        cn.cone_decomposition(cn.fit(X, y, beta=0.2, certify=False, bias="none"))

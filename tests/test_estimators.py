@@ -75,7 +75,7 @@ def lasso_1d_objective(x, y, beta):
 def test_regressor_is_the_1d_lasso(rng):
     x = np.sort(rng.uniform(-2, 2, 15))
     y = np.sin(2 * x) + 0.1 * rng.standard_normal(15)
-    est = ConvexReLURegressor(beta=0.1, patterns="exact").fit(x[:, None], y)
+    est = ConvexReLURegressor(beta=0.1, bias="free", patterns="exact").fit(x[:, None], y)
     ref = lasso_1d_objective(x, y, 0.1)
     assert est.objective_ == pytest.approx(ref, rel=1e-6)
     # the objective is the network's own, recomputed: loss + beta * penalty

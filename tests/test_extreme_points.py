@@ -65,7 +65,7 @@ def test_stationary_but_not_optimal_is_caught_by_dual_feasibility(data):
 def test_parallel_three_layer(path):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
-    r = cn.fit(X, y, depth=3, beta=0.2, path=path, m1=2)
+    r = cn.fit(X, y, depth=3, beta=0.2, path=path, m1=2, bias="none")
     chk = extreme_point_check(r.network, X, y, beta=0.2, groups=r.groups, rtol=1e-6)
     assert chk.holds, chk.summary_line()
     early = train_parallel(X, y, beta=0.2, path=path, K=4, m1=2, seed=1, max_iter=3)

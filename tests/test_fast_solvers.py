@@ -171,7 +171,7 @@ def test_iteration_limit_is_reported():
 def test_fit_warns_at_the_iteration_limit():
     X, y, _ = _data()
     with pytest.warns(ConvergenceWarning):
-        res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="working_set", max_iter=2)
+        res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="working_set", max_iter=2, bias="none")
     assert res.status == "iteration_limit"
 
 
@@ -193,8 +193,8 @@ def test_auto_uses_the_working_set_solver():
     sol = SOLVERS["auto"](prog)
     assert sol.solver == "working_set" and "fallback" not in sol.info
     X, y, _ = _data()
-    res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1)
-    ref = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="clarabel")
+    res = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, bias="none")
+    ref = convexnn.fit(X, y, beta=0.3, patterns=10, seed=1, solver="clarabel", bias="none")
     assert res.solution.solver == "working_set"
     assert res.objective == pytest.approx(ref.objective, rel=RTOL)
     assert res.recovered_objective == pytest.approx(res.objective, rel=1e-6)
@@ -295,8 +295,8 @@ def test_one_feature_without_bias(loss):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((5, 1)), rng.standard_normal(5)
     y = y if loss == "squared" else np.where(y >= 0, 1.0, -1.0)
-    fast = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="working_set", certify=False)
-    ref = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="clarabel", certify=False)
+    fast = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="working_set", certify=False, bias="none")
+    ref = cn.fit(X, y, beta=0.3, loss=loss, patterns="exact", solver="clarabel", certify=False, bias="none")
     assert fast.status == "optimal"
     assert fast.objective == pytest.approx(ref.objective, rel=1e-6)
 

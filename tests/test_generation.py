@@ -95,7 +95,7 @@ def test_init_accepts_torch_module():
     res = cn.fit(X, y, beta=1.0, bias="regularized", patterns=3, init=module, certify=False)
     assert res.objective <= cn.Network.from_torch(module).objective(X, y, beta=1.0) + 1e-9
     with pytest.raises(TypeError, match="init"):
-        cn.fit(X, y, beta=1.0, init="not a network")
+        cn.fit(X, y, beta=1.0, init="not a network", bias="none")
 
 
 def test_best_bias_matches_brute_force():

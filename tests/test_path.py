@@ -41,7 +41,7 @@ def test_beta_max_closed_form_1d():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(9), rng.standard_normal(9)
     naive = max(abs(y @ np.maximum(x, 0)), abs(y @ np.maximum(-x, 0)))
-    assert beta_max(x[:, None], y) == pytest.approx(naive, rel=1e-12)
+    assert beta_max(x[:, None], y, bias="none") == pytest.approx(naive, rel=1e-12)
 
 
 def test_beta_max_free_bias_1d_closed_form():
@@ -85,16 +85,16 @@ def test_regularization_path_matches_separate_fits_and_compiles_once(monkeypatch
     monkeypatch.setattr(SolvingChain, "apply",
                         lambda self, *a, **k: compiles.append(1) or apply(self, *a, **k))
     X, y = _data("squared", n=9, d=2)
-    bmax = beta_max(X, y)
+    bmax = beta_max(X, y, bias="none")
     betas = bmax * np.array([0.9, 0.5, 0.2, 0.1, 0.05])
-    path = regularization_path(X, y, betas, patterns="exact", solver="clarabel")
+    path = regularization_path(X, y, betas, patterns="exact", solver="clarabel", bias="none")
     assert isinstance(path, PathResult) and len(path) == 5
     # one compiled problem (cvxpy canonicalizes once), re-solved with a new beta Parameter
     assert all(r.problem is path[0].problem for r in path)
     assert len(compiles) == 1
     for b, r in zip(betas, path):
         assert r.beta == pytest.approx(b)
-        separate = cn.fit(X, y, beta=b, patterns="exact")
+        separate = cn.fit(X, y, beta=b, patterns="exact", bias="none")
         assert r.objective == pytest.approx(separate.objective, rel=1e-6)
         assert r.recovered_objective == pytest.approx(r.objective, rel=1e-6)
         assert r.certificate is not None and r.certificate.certified
@@ -107,8 +107,8 @@ def test_regularization_path_matches_separate_fits_and_compiles_once(monkeypatch
 def test_regularization_path_bad_input():
     X, y = _data("squared")
     with pytest.raises(ValueError, match="betas must be a non-empty"):
-        regularization_path(X, y, [])
+        regularization_path(X, y, [], bias="none")
     with pytest.raises(ValueError, match="betas must be finite and > 0"):
-        regularization_path(X, y, [0.1, -1.0])
+        regularization_path(X, y, [0.1, -1.0], bias="none")
     with pytest.raises(ValueError, match="bias must be one of"):
         beta_max(X, y, bias="sometimes")

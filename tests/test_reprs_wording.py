@@ -83,7 +83,7 @@ def test_compare_below_sampled_bound_warns_and_says_so(data):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = cn.compare(X, y, beta=0.1, seeds=2, optimizers=("lbfgs",), widths=[8], epochs=30,
-                         patterns=2, seed=0, n_jobs=1, quiet=True, certify=False)
+                         patterns=2, seed=0, n_jobs=1, quiet=True, certify=False, bias="none")
     assert not res.optimum.exhaustive
     p_s = res.optimum_value
     # independent: each run's returned network, evaluated in numpy
@@ -108,7 +108,7 @@ def test_compare_exact_keeps_optimum_wording(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", BelowSampledBoundWarning)
         res = cn.compare(X, y, beta=0.5, seeds=1, optimizers=("gd",), epochs=10,
-                         patterns="exact", n_jobs=1, quiet=True, certify=False)
+                         patterns="exact", n_jobs=1, quiet=True, certify=False, bias="none")
     assert res.below_bound == [] and "convex optimum p*" in res.table()
     labels = [t.get_text() for t in res.plot().axes[0].get_legend().get_texts()]
     assert any("convex optimum p* (exact)" in s for s in labels)

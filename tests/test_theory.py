@@ -206,16 +206,16 @@ def test_split_knots_property(seed, m, skip):
 def test_I6_random_n8_d3():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(8, 3)), rng.normal(size=8)
-    relu = fit(X, y, beta=0.3, patterns="exact", certify=False)
+    relu = fit(X, y, beta=0.3, patterns="exact", certify=False, bias="none")
     assert relu.program.n_patterns == 58
     assert relu.recovered_objective == pytest.approx(relu.objective, rel=1e-5)
     assert active_neurons(relu.network, X).holds
-    gated = fit(X, y, beta=0.3, patterns="exact", model="gated", certify=False)
+    gated = fit(X, y, beta=0.3, patterns="exact", model="gated", certify=False, bias="none")
     assert gated.objective <= relu.objective * (1 + 1e-6)
     for seed in range(3):
-        sampled = fit(X, y, beta=0.3, patterns=5, seed=seed, certify=False)
+        sampled = fit(X, y, beta=0.3, patterns=5, seed=seed, certify=False, bias="none")
         assert sampled.objective >= relu.objective * (1 - 1e-6)
-    unpruned = fit(X, y, beta=0.3, patterns="exact", prune=False, certify=False)
+    unpruned = fit(X, y, beta=0.3, patterns="exact", prune=False, certify=False, bias="none")
     assert unpruned.objective == pytest.approx(relu.objective, rel=1e-5)
     check = active_neurons(unpruned.network, X)
     assert check.predicted == 8 and not check.holds  # interior-point solutions are not sparse

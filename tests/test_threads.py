@@ -53,12 +53,12 @@ def test_working_set_solve_runs_blas_single_threaded(two_threads, monkeypatch, r
 
     monkeypatch.setattr(kkt.DenseCholesky, "__init__", spy)
     before = _blas_counts()
-    capped = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False)
+    capped = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False, bias="none")
     assert seen and all(set(s) == {1} for s in seen)
     assert _blas_counts() == before  # restored
     seen.clear()
     free = cn.fit(X, y, beta=0.3, patterns="exact", solver="working_set", certify=False,
-                  num_threads=None)  # no cap: the caller's pools
+                  num_threads=None, bias="none")  # no cap: the caller's pools
     assert seen and all(s == tuple(before) for s in seen)
     assert capped.objective == pytest.approx(free.objective, rel=1e-7)
 
@@ -80,11 +80,11 @@ def test_fit_caps_blas_outside_the_solver_too(two_threads, monkeypatch, rng):
 
     monkeypatch.setattr(TwoLayerProgram, "constraint_violation", spy)
     before = _blas_counts()
-    cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
+    cn.fit(X, y, beta=0.3, patterns="exact", certify=False, bias="none")
     assert len(seen) >= 2 and all(set(s) == {1} for s in seen)
     assert _blas_counts() == before
     seen.clear()
-    cn.fit(X, y, beta=0.3, patterns="exact", certify=False, num_threads=None)
+    cn.fit(X, y, beta=0.3, patterns="exact", certify=False, num_threads=None, bias="none")
     assert len(seen) >= 2 and all(s == tuple(before) for s in seen)
 
 
@@ -166,10 +166,10 @@ def test_auto_threads_widen_the_schur_factorization(two_threads, monkeypatch, rn
         real(self, K)
 
     monkeypatch.setattr(kkt.DenseCholesky, "__init__", spy)
-    auto = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False)
+    auto = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False, bias="none")
     assert seen and max(seen) == 2
     seen.clear()
-    one = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False, num_threads=1)
+    one = cn.fit(X, y, beta=0.1, patterns=30, seed=0, certify=False, num_threads=1, bias="none")
     assert seen and set(seen) == {1}
     assert auto.objective == pytest.approx(one.objective, rel=1e-7)
 
@@ -180,4 +180,4 @@ def test_num_threads_is_validated():
     X, y = np.ones((4, 1)) * np.arange(4)[:, None], np.arange(4.0)
     for bad in ("many", 0, -1, 1.5, True):
         with pytest.raises(cn.ConvexNNError, match="num_threads"):
-            cn.fit(X, y, beta=0.1, num_threads=bad)
+            cn.fit(X, y, beta=0.1, num_threads=bad, bias="none")

@@ -27,7 +27,7 @@ def tiny(seed=0, n=6, d=2):
 @pytest.fixture(scope="module")
 def fits():
     X, y = tiny()
-    return X, y, {p: cn.fit(X, y, depth=3, beta=BETA, path=p, m1=2) for p in ("l1", "l2")}
+    return X, y, {p: cn.fit(X, y, depth=3, beta=BETA, path=p, m1=2, bias="none") for p in ("l1", "l2")}
 
 
 def test_second_level_enumeration_matches_brute_force():
@@ -93,8 +93,8 @@ def test_width_one_equals_two_layer_optimum():
     r"""With m1 = 1 a sub-network is :math:`\alpha(c(Xw)_+)_+ = \alpha c_+(Xw)_+`: a two-layer
     ReLU network with path norm :math:`|\alpha c|\|w\|`, so both programs equal C-ReLU."""
     X, y = tiny(3)
-    two = cn.fit(X, y, beta=BETA, patterns="exact", solver="clarabel").objective
-    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=1)
+    two = cn.fit(X, y, beta=BETA, patterns="exact", solver="clarabel", bias="none").objective
+    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=1, bias="none")
     assert abs(r.objective - two) <= 1e-6 * two
 
 
@@ -117,7 +117,7 @@ def test_done_when_lbfgs_runs_are_above_optimum(fits):
 @pytest.mark.parametrize("path,m1", [("l1", 4), ("l2", 2)])
 def test_done_when_ten_lbfgs_runs(path, m1):
     X, y = tiny()
-    r = cn.fit(X, y, depth=3, beta=BETA, path=path, m1=2)
+    r = cn.fit(X, y, depth=3, beta=BETA, path=path, m1=2, bias="none")
     cmp = compare_parallel(X, y, beta=BETA, path=path, m1=m1, K=10, seeds=10, result=r)
     assert r.objective <= cmp.best * (1 + 1e-9)
     assert cmp.best <= 1.1 * r.objective  # gradient runs come close
@@ -128,21 +128,21 @@ def test_sampled_groups_are_an_upper_bound(fits):
     X, y, res = fits
     g = sampled_groups(X, path="l2", m1=2, n_samples=300, seed=0)
     assert not g.exhaustive
-    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=2, patterns=g, certify=False)
+    r = cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=2, patterns=g, certify=False, bias="none")
     assert r.objective >= res["l2"].objective - 1e-7
     assert "upper bound" in r.summary()
 
 
 def test_fit_dispatch_and_errors():
     X, y = tiny(4, n=5)
-    r = cn.fit(X, y, beta=0.3, depth=3, path="l1")
+    r = cn.fit(X, y, beta=0.3, depth=3, path="l1", bias="none")
     assert r.program.path == "l1" and r.exhaustive
     with pytest.raises(ValueError, match="depth"):
-        cn.fit(X, y, beta=0.3, depth=5)
+        cn.fit(X, y, beta=0.3, depth=5, bias="none")
     with pytest.raises(ValueError, match="path"):
-        cn.fit(X, y, beta=0.3, depth=3, path="l3")
+        cn.fit(X, y, beta=0.3, depth=3, path="l3", bias="none")
     with pytest.raises(ValueError, match="beta"):
-        cn.fit(X, y, depth=3, beta=-1.0)
+        cn.fit(X, y, depth=3, beta=-1.0, bias="none")
 
 
 def test_network_save_load_torch(tmp_path):

@@ -33,7 +33,7 @@ def exact_l2():
     with warnings.catch_warnings():  # Clarabel may flag the exact solve optimal_inaccurate
         warnings.simplefilter("ignore")
         return X, y, cn.fit(X, y, depth=3, beta=BETA, path="l2", m1=2,
-                                     certify=False)
+                                     certify=False, bias="none")
 
 
 def test_generated_equals_exact_optimum_heuristic_pricing(exact_l2):
@@ -41,7 +41,7 @@ def test_generated_equals_exact_optimum_heuristic_pricing(exact_l2):
     enumeration's optimum (1e-6 relative), and the network attains it."""
     X, y, ex = exact_l2
     g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False,
-                             certify=False)
+                             certify=False, bias="none")
     assert not g.exhaustive and g.generation.stopped == "searched"
     assert abs(g.objective - ex.objective) <= 1e-6 * ex.objective
     net_obj = g.network.objective(X, y, beta=BETA)
@@ -54,8 +54,8 @@ def test_generated_equals_exact_optimum_l1(seed):
     X, y = tiny(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ex = cn.fit(X, y, depth=3, beta=BETA, path="l1", certify=False)
-    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l1", m1=2, seed=0, certify=False)
+        ex = cn.fit(X, y, depth=3, beta=BETA, path="l1", certify=False, bias="none")
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l1", m1=2, seed=0, certify=False, bias="none")
     assert abs(g.objective - ex.objective) <= 1e-6 * ex.objective
 
 
@@ -63,7 +63,7 @@ def test_exact_pricing_certifies(exact_l2):
     """With exact pricing (tiny n) the loop ends with no violated enumerated group and the
     exact weak-duality certificate proves global optimality."""
     X, y, ex = exact_l2
-    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=3, exact_pricing=True)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=3, exact_pricing=True, bias="none")
     assert g.generation.stopped == "proven"
     assert g.certificate.certified and g.certificate.exhaustive
     assert g.certificate.lower_bound <= ex.objective + 1e-9 <= g.certificate.upper_bound + 2e-9
@@ -73,7 +73,7 @@ def test_exact_pricing_certifies(exact_l2):
 def test_without_exact_pricing_nothing_is_certified(exact_l2):
     """The relaxed bound is valid (below the exact optimum) but loose here: no claim."""
     X, y, ex = exact_l2
-    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=BETA, path="l2", m1=2, seed=0, exact_pricing=False, bias="none")
     c = g.certificate
     assert "relaxed" in c.method and not c.certified
     assert c.lower_bound <= ex.objective
@@ -135,7 +135,7 @@ def test_groupset_maps_networks_into_feasible_groups():
     assert len(S) >= 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = cn.fit(X, y, depth=3, beta=0.1, path="l2", m1=2, patterns=S.groups(), certify=False)
+        r = cn.fit(X, y, depth=3, beta=0.1, path="l2", m1=2, patterns=S.groups(), certify=False, bias="none")
     assert r.objective <= net.objective(X, y, beta=0.1) * (1 + 1e-7)
     assert S.add_network(net, X) == []  # deduplicated
 
@@ -153,11 +153,11 @@ def test_ascent_values_are_attained_and_never_worse():
 
 def test_fit_dispatch_generate():
     X, y = tiny(7, n=9)
-    r = cn.fit(X, y, beta=BETA, depth=3, path="l1", patterns="auto", seed=0, time_limit=20)
+    r = cn.fit(X, y, beta=BETA, depth=3, path="l1", patterns="auto", seed=0, time_limit=20, bias="none")
     assert r.generation is not None and not r.exhaustive
     assert r.objective <= r.generation.seed_objective * (1 + 1e-7)
     with pytest.raises(TypeError, match="unknown keyword argument.*'polish'"):
-        cn.fit(X, y, beta=BETA, depth=3, patterns="generate", polish=False)
+        cn.fit(X, y, beta=BETA, depth=3, patterns="generate", polish=False, bias="none")
 
 
 @pytest.mark.slow
@@ -168,7 +168,7 @@ def test_moderate_data_below_lbfgs_runs(path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
     y = np.sin(X @ rng.standard_normal(3)) + 0.1 * rng.standard_normal(40)
-    g = cn.fit(X, y, depth=3, patterns="generate", beta=0.1, path=path, m1=2, seed=0, time_limit=60)
+    g = cn.fit(X, y, depth=3, patterns="generate", beta=0.1, path=path, m1=2, seed=0, time_limit=60, bias="none")
     runs = [train_parallel(X, y, beta=0.1, path=path, K=10, m1=2, seed=100 + s, max_iter=2000)
             for s in range(5)]
     best = min(r.objective for r in runs)
@@ -183,7 +183,7 @@ def test_logistic_loss_generation_below_lbfgs():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((20, 2))
     y = np.sign(X[:, 0] * X[:, 1] + 0.1)
-    r = cn.fit(X, y, beta=0.05, depth=3, path="l2", loss="logistic", seed=0, time_limit=15)
+    r = cn.fit(X, y, beta=0.05, depth=3, path="l2", loss="logistic", seed=0, time_limit=15, bias="none")
     run = train_parallel(X, y, beta=0.05, path="l2", K=8, m1=2, seed=0, loss="logistic",
                          max_iter=500)
     assert r.objective <= run.objective * (1 + 1e-9)

@@ -368,7 +368,7 @@ def planted_smooth_problem():
 
 def test_warm_start_at_a_smooth_optimum_stays():
     X, y, beta = planted_smooth_problem()
-    fit = convexnn.fit(X, y, beta=beta, patterns="exact")
+    fit = convexnn.fit(X, y, beta=beta, patterns="exact", bias="none")
     assert np.min(np.abs(fit.network.preactivations(X))) > 0.1  # no kink at the optimum
     module = fit.network.to_torch()
     F = torch_objective(module, X, y, beta)

@@ -34,12 +34,12 @@ def test_recovered_objective_equals_convex(rng, model, bias, loss):
 def test_reference_I6(rng):
     """THEORY I6: 58 patterns, p_gated <= p_relu, sampled >= exact, width <= n."""
     X, y = data(np.random.default_rng(0))
-    exact = cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
+    exact = cn.fit(X, y, beta=0.3, patterns="exact", certify=False, bias="none")
     assert exact.patterns.shape[1] == 58
-    gated = cn.fit(X, y, beta=0.3, model="gated", patterns="exact", certify=False)
+    gated = cn.fit(X, y, beta=0.3, model="gated", patterns="exact", certify=False, bias="none")
     assert gated.objective <= exact.objective + 1e-7
     for seed in range(3):
-        sampled = cn.fit(X, y, beta=0.3, patterns=5, seed=seed, certify=False)
+        sampled = cn.fit(X, y, beta=0.3, patterns=5, seed=seed, certify=False, bias="none")
         assert sampled.objective >= exact.objective - 1e-7
 
 
@@ -98,7 +98,7 @@ def test_beta_parameter_resolves_without_rebuilding(rng):
     prog.parameters["beta"].value = 0.1
     assert prog.build() is problem
     problem.solve(solver="CLARABEL")
-    fresh = cn.fit(X, y, beta=0.1, patterns="exact", certify=False)
+    fresh = cn.fit(X, y, beta=0.1, patterns="exact", certify=False, bias="none")
     assert problem.value == pytest.approx(fresh.objective, rel=1e-6)
 
 
@@ -106,9 +106,9 @@ def test_free_output_bias_and_skip(rng):
     """Free terms only lower the optimum; with a free constant the centered problem applies."""
     X, y = data(rng)
     y = y + 5.0
-    plain = cn.fit(X, y, beta=0.3, patterns="exact", certify=False)
-    withc = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, certify=False)
-    both = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, skip=True, certify=False)
+    plain = cn.fit(X, y, beta=0.3, patterns="exact", certify=False, bias="none")
+    withc = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, certify=False, bias="none")
+    both = cn.fit(X, y, beta=0.3, patterns="exact", output_bias=True, skip=True, certify=False, bias="none")
     assert both.objective <= withc.objective <= plain.objective
     assert withc.network.c0 != 0.0
     assert both.recovered_objective == pytest.approx(both.objective, rel=1e-5)
@@ -123,10 +123,10 @@ def test_beta_above_max_gives_zero_network(rng):
     ang = np.linspace(0, 2 * np.pi, 20001)
     U = np.stack([np.cos(ang), np.sin(ang)])
     bmax = np.max(np.abs(y @ np.maximum(X @ U, 0)))
-    r = cn.fit(X, y, beta=1.01 * bmax, patterns=ps.D, certify=False)
+    r = cn.fit(X, y, beta=1.01 * bmax, patterns=ps.D, certify=False, bias="none")
     assert r.objective == pytest.approx(0.5 * y @ y, rel=1e-6)
     assert r.n_active == 0
-    r = cn.fit(X, y, beta=0.9 * bmax, patterns=ps.D, certify=False)
+    r = cn.fit(X, y, beta=0.9 * bmax, patterns=ps.D, certify=False, bias="none")
     assert r.objective < 0.5 * y @ y - 1e-6
 
 
@@ -154,7 +154,7 @@ def test_purely_affine_optimum_keeps_its_free_constant():
 def test_zero_optimum_is_not_flagged_inaccurate(rng):
     """Solver noise around the zero solution is no cone violation."""
     X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
-    r = cn.fit(X, y, beta=1e3, patterns="exact", certify=False)
+    r = cn.fit(X, y, beta=1e3, patterns="exact", certify=False, bias="none")
     assert r.status == "optimal" and r.n_active == 0
     assert r.objective == pytest.approx(0.5 * y @ y, rel=1e-7)
 

@@ -115,7 +115,7 @@ def test_whitened_one_hot_closed_form(rng, model):
     Y = np.eye(3)[[0, 0, 0, 1, 1, 2]]
     beta = 1.2  # class sizes 3, 2, 1: two classes alive, one thresholded to zero
     cf = whitened_one_hot(X, Y, beta=beta)
-    res = cn.fit(X, Y, beta=beta, model=model, patterns="exact")
+    res = cn.fit(X, Y, beta=beta, model=model, patterns="exact", bias="none")
     if model == "relu":
         assert res.objective == pytest.approx(cf.objective, rel=1e-5)
         assert res.certificate.certified
@@ -182,21 +182,21 @@ def test_cross_entropy_labels_and_certificate_of_a_trained_network(rng):
 def test_bad_input_clear_errors(rng):
     X = rng.standard_normal((6, 2))
     with pytest.raises(ValueError, match="single class"):
-        cn.fit(X, np.zeros(6, int), beta=1.0, loss="cross_entropy")
+        cn.fit(X, np.zeros(6, int), beta=1.0, loss="cross_entropy", bias="none")
     with pytest.raises(ValueError, match="more than n"):
-        cn.fit(X[:2], rng.standard_normal((2, 3)), beta=1.0)
+        cn.fit(X[:2], rng.standard_normal((2, 3)), beta=1.0, bias="none")
     Y = rng.standard_normal((6, 2))
     Y[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        cn.fit(X, Y, beta=1.0)
+        cn.fit(X, Y, beta=1.0, bias="none")
     with pytest.raises(ValueError, match="NaN"):
-        cn.fit(X, np.array([0.0, 1.0, np.nan, 0.0, 1.0, 1.0]), beta=1.0, loss="cross_entropy")
+        cn.fit(X, np.array([0.0, 1.0, np.nan, 0.0, 1.0, 1.0]), beta=1.0, loss="cross_entropy", bias="none")
     with pytest.raises(TypeError, match="comparable"):
-        cn.fit(X, np.array([1, "a", 2, "b", 1, 2], dtype=object), beta=1.0, loss="cross_entropy")
+        cn.fit(X, np.array([1, "a", 2, "b", 1, 2], dtype=object), beta=1.0, loss="cross_entropy", bias="none")
     with pytest.raises(ValueError, match="loss"):
-        cn.fit(X, Y * 0 + 1, beta=1.0, loss="hinge")
+        cn.fit(X, Y * 0 + 1, beta=1.0, loss="hinge", bias="none")
     with pytest.raises(ValueError, match="one-hot"):
-        cn.fit(X, rng.standard_normal((6, 2)), beta=1.0, loss="cross_entropy")
+        cn.fit(X, rng.standard_normal((6, 2)), beta=1.0, loss="cross_entropy", bias="none")
 
 
 def test_theory_checks_on_fit_and_trained_network(rng):

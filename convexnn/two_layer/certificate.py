@@ -77,6 +77,22 @@ BB_TIME = 120.0
 GENERATED_SEARCH_SAMPLES = 64
 
 
+def _settings(network: Any, bias: str | None, skip: bool | None,
+              output_bias: bool | None) -> tuple[str, bool, bool]:
+    """(bias, skip, output_bias) as given, else as the network records or shows them."""
+    v = network.variant if isinstance(network, Network) else None
+    if bias is None:
+        bias = v.bias if v is not None else (
+            "regularized" if getattr(network, "regularize_bias", False)
+            else "free" if np.any(getattr(network, "b1", 0) != 0) else "none")
+    if skip is None:
+        skip = v.skip if v is not None else bool(np.any(getattr(network, "skip", 0) != 0))
+    if output_bias is None:
+        output_bias = (v.output_bias if v is not None
+                       else bool(np.any(np.asarray(getattr(network, "c0", 0)) != 0)))
+    return bias, bool(skip), bool(output_bias)
+
+
 def _check_network(network: Network, d: int, variant: Variant) -> None:
     if not isinstance(network, Network):
         raise TypeError(f"network must be a convexnn Network; got {type(network).__name__}")
@@ -96,7 +112,8 @@ def _check_network(network: Network, d: int, variant: Variant) -> None:
 
 
 def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss = "squared",
-            bias: str = "none", skip: bool = False, output_bias: bool = False,
+            bias: str | None = None, skip: bool | None = None,
+            output_bias: bool | None = None,
             patterns: Any = None, seed: Any = None, tol: float = TOL,
             n_samples: int = SEARCH_SAMPLES, refine: bool = True,
             time_limit: float = BB_TIME) -> Certificate:
@@ -121,13 +138,14 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     beta : float
         Weight decay (> 0), objective convention of THEORY section 0.
     loss : {"squared", "logistic", "hinge"} or Loss, default="squared"
-    bias : {"none", "regularized", "free"}, default="none"
+    bias : {"none", "regularized", "free"} or None, default=None
         How hidden biases are treated (``"free"``: unpenalized, the output constant is
-        then free too).
-    skip : bool, default=False
-        Free linear skip term.
-    output_bias : bool, default=False
-        Free output constant.
+        free too).  None: as the network was trained (recorded by :func:`convexnn.fit` and
+        :meth:`Network.from_torch`), else "regularized" when ``network.regularize_bias``,
+        "free" for nonzero unpenalized biases, "none" otherwise.
+    skip, output_bias : bool or None, default=None
+        Free linear skip term, free output constant.  None: as recorded, else whether the
+        network has a nonzero one.
     patterns : None, "auto", "exact", int, bool array (n, P) or PatternSet, default=None
         ReLU: None/"auto" enumerates the arrangement of :math:`\tilde X` when it has at
         most 2000 cells, else searches ``n_samples`` sampled gates; "exact" forces the
@@ -181,7 +199,7 @@ def certify(network: Network, X: Any, y: Any, *, beta: float, loss: str | Loss =
     loss = get_loss(loss)
     y = loss.check_targets(y)
     gated = isinstance(network, Network) and network.gates is not None
-    variant = Variant("gated" if gated else "relu", bias, bool(skip), bool(output_bias))
+    variant = Variant("gated" if gated else "relu", *_settings(network, bias, skip, output_bias))
     _check_network(network, X.shape[1], variant)
     Xt, free = variant.lift(X)
     if gated:

@@ -13,7 +13,7 @@ All blocks are solved in one vectorized cvxpy problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -89,7 +89,8 @@ def _as_relu(program):
 
     relu = TwoLayerProgram.__new__(TwoLayerProgram)
     relu.__dict__.update(program.__dict__)
-    relu.model = "relu"
+    relu.variant = replace(program.variant, model="relu")
+    relu.model = relu.variant.model
     relu._problem = None
     return relu
 
