@@ -1,10 +1,14 @@
 """Sphinx configuration of the convexnn documentation.
 
-Build: ``python -m sphinx -W -b html docs docs/_build/html`` (``pip install -e ".[docs]"``).
-Every gallery script runs during the build and its figures are embedded.
+Build: ``npm ci --prefix docs`` (MathJax, once), then
+``python -m sphinx -W -b html docs docs/_build/html`` (``pip install -e ".[docs]"``).
+Every gallery script runs during the build and its figures are embedded.  The site needs
+no network to be read: MathJax is served from its own ``_static`` folder.
 """
 
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,12 +35,22 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "gallery/**/README.rst",
+exclude_patterns = ["_build", "node_modules", "Thumbs.db", ".DS_Store", "gallery/**/README.rst",
                     "gallery/README.rst", "auto_gallery/**/*.ipynb"]
 templates_path = []
 html_theme = "alabaster"
-html_static_path = []
+html_theme_options = {"page_width": "1100px", "body_max_width": "none"}
+html_static_path = ["_static"]
+html_css_files = ["convexnn.css"]  # code and output blocks scroll instead of being cut off
 html_title = f"convexnn {release}"
+
+# ---- math with no network ------------------------------------------------------------
+# MathJax 3 (npm package "mathjax", pinned in docs/package.json and package-lock.json) is
+# copied into the built site; its SVG output draws every glyph as a path, so no font file
+# is fetched either (web fonts fail under file:// in some browsers).
+MATHJAX_FILE = "tex-svg-full.js"
+MATHJAX_SOURCE = Path(__file__).parent / "node_modules" / "mathjax" / "es5" / MATHJAX_FILE
+mathjax_path = f"mathjax/{MATHJAX_FILE}"
 
 # ---- API reference -------------------------------------------------------------------
 autosummary_generate = True
@@ -66,3 +80,60 @@ sphinx_gallery_conf = {
 }
 
 nitpicky = False
+
+# ---- "THEORY A.7" in docstrings links to the theory map ------------------------------
+# THEORY.md's sections are cited as "THEORY A.7", "THEORY section 0", "THEORY I11"; the
+# theory map (theory_map.md) has a target "(theory-a-7)=" for each section it describes.
+THEORY_CITE = re.compile(r"\bTHEORY (section )?(0|[A-J](?:\.\d+)?|I\d+)\b")
+THEORY_TARGETS = set(re.findall(r"^\((theory-[\w-]+)\)=$",
+                                (Path(__file__).parent / "theory_map.md").read_text(), re.M))
+LITERAL = re.compile(r"(``.*?``|:math:`[^`]*`)")
+
+
+def theory_label(section: str) -> str:
+    """The theory map's target for a section: "A.7" -> "theory-a-7"; a section the map has
+    no target of ("I11", "J.8") -> its letter's, "theory-i", "theory-j"."""
+    label = "theory-" + section.lower().replace(".", "-")
+    return label if label in THEORY_TARGETS else "theory-" + section[0].lower()
+
+
+def link_theory(app, what, name, obj, options, lines) -> None:
+    """autodoc-process-docstring: "THEORY A.7" -> a link to the theory map's section A.7,
+    in prose only (not in doctests, literal blocks, inline literals or math)."""
+    def repl(m: re.Match) -> str:
+        return f":ref:`{m.group(0)} <{theory_label(m.group(2))}>`"
+
+    block_indent = None  # indentation of the "::" line that opened a literal block
+    for k, line in enumerate(lines):
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None and line.strip() and indent <= block_indent:
+            block_indent = None
+        if block_indent is None and "THEORY" in line and not line.lstrip().startswith((">>>", "...")):
+            parts = LITERAL.split(line)  # odd entries are literals, left as they are
+            lines[k] = "".join(p if j % 2 else THEORY_CITE.sub(repl, p)
+                               for j, p in enumerate(parts))
+        if block_indent is None and line.rstrip().endswith("::"):
+            block_indent = indent
+
+
+def require_mathjax(app) -> None:
+    """builder-inited: stop with the command to run when MathJax is not installed."""
+    if app.builder.format == "html" and not MATHJAX_SOURCE.exists():
+        from sphinx.errors import ExtensionError
+
+        raise ExtensionError(f"{MATHJAX_SOURCE} is missing: run `npm ci --prefix docs` "
+                             "(MathJax is bundled so that the site renders math offline)")
+
+
+def copy_mathjax(app, exception) -> None:
+    """build-finished: put MathJax into the site's _static folder."""
+    if exception is None and app.builder.format == "html":
+        target = Path(app.outdir) / "_static" / "mathjax"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(MATHJAX_SOURCE, target / MATHJAX_FILE)
+
+
+def setup(app) -> None:
+    app.connect("builder-inited", require_mathjax)
+    app.connect("autodoc-process-docstring", link_theory)
+    app.connect("build-finished", copy_mathjax)
