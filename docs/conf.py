@@ -7,18 +7,19 @@ no network to be read: MathJax is served from its own ``_static`` folder.
 """
 
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # document this checkout's convexnn
+sys.path.insert(0, str(ROOT / "docs"))  # theory_links
 os.environ.setdefault("MPLBACKEND", "Agg")
 # the gallery's problems are tiny: one BLAS/torch thread is faster than many contending
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import convexnn  # noqa: E402
+from theory_links import link_theory  # noqa: E402  ("THEORY A.7" -> the theory map)
 
 project = "convexnn"
 author = "convexnn developers"
@@ -77,43 +78,11 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "image_scrapers": ("matplotlib",),
     "min_reported_time": 1,
+    # no sg_execution_times pages: they load jQuery and DataTables from a CDN
+    "write_computation_times": False,
 }
 
 nitpicky = False
-
-# ---- "THEORY A.7" in docstrings links to the theory map ------------------------------
-# THEORY.md's sections are cited as "THEORY A.7", "THEORY section 0", "THEORY I11"; the
-# theory map (theory_map.md) has a target "(theory-a-7)=" for each section it describes.
-THEORY_CITE = re.compile(r"\bTHEORY (section )?(0|[A-J](?:\.\d+)?|I\d+)\b")
-THEORY_TARGETS = set(re.findall(r"^\((theory-[\w-]+)\)=$",
-                                (Path(__file__).parent / "theory_map.md").read_text(), re.M))
-LITERAL = re.compile(r"(``.*?``|:math:`[^`]*`)")
-
-
-def theory_label(section: str) -> str:
-    """The theory map's target for a section: "A.7" -> "theory-a-7"; a section the map has
-    no target of ("I11", "J.8") -> its letter's, "theory-i", "theory-j"."""
-    label = "theory-" + section.lower().replace(".", "-")
-    return label if label in THEORY_TARGETS else "theory-" + section[0].lower()
-
-
-def link_theory(app, what, name, obj, options, lines) -> None:
-    """autodoc-process-docstring: "THEORY A.7" -> a link to the theory map's section A.7,
-    in prose only (not in doctests, literal blocks, inline literals or math)."""
-    def repl(m: re.Match) -> str:
-        return f":ref:`{m.group(0)} <{theory_label(m.group(2))}>`"
-
-    block_indent = None  # indentation of the "::" line that opened a literal block
-    for k, line in enumerate(lines):
-        indent = len(line) - len(line.lstrip())
-        if block_indent is not None and line.strip() and indent <= block_indent:
-            block_indent = None
-        if block_indent is None and "THEORY" in line and not line.lstrip().startswith((">>>", "...")):
-            parts = LITERAL.split(line)  # odd entries are literals, left as they are
-            lines[k] = "".join(p if j % 2 else THEORY_CITE.sub(repl, p)
-                               for j, p in enumerate(parts))
-        if block_indent is None and line.rstrip().endswith("::"):
-            block_indent = indent
 
 
 def require_mathjax(app) -> None:
