@@ -1,7 +1,7 @@
 """The documentation's own code, without building the site (.ci/run-docs builds it and
 runs docs/check_render.py in a browser): the offline check's page scanner finds remote
 scripts and untypeset formulas, every "THEORY X.Y" citation in the package links to a
-section the theory map has, and the gallery page lists every example script."""
+section the theory map has, and the examples page lists every example script."""
 
 import importlib.util
 import re
@@ -89,8 +89,8 @@ def test_link_theory_links_prose_only():
     assert lines[6] == "Back to prose: :ref:`THEORY J.8 <theory-j>`."
 
 
-def test_gallery_page_lists_every_example_script():
-    listed = set(re.findall(r"``examples/(\w+\.py)``", (DOCS / "gallery" / "README.rst").read_text()))
+def test_examples_page_lists_every_example_script():
+    listed = set(re.findall(r"``examples/(\w+\.py)``", (DOCS / "examples.rst").read_text()))
     assert listed == {p.name for p in (ROOT / "examples").glob("*.py")}
 
 
