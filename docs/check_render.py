@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -99,14 +100,17 @@ def find_chromium() -> str:
     sys.exit("check_render: no chromium on PATH (Debian: apt-get install -y chromium)")
 
 
-def chromium_command(browser: str, *args: str) -> list[str]:
-    """A headless run with networking cut off and 20 s of virtual time for the scripts."""
+def chromium_command(browser: str, profile: Path, *args: str) -> list[str]:
+    """A headless run in a fresh profile folder, networking cut off, with 20 s of virtual
+    time for the page's scripts."""
     sandbox = ("--no-sandbox",) if hasattr(os, "geteuid") and os.geteuid() == 0 else ()
     return [browser, "--headless", "--disable-gpu", *sandbox, *OFFLINE_FLAGS,
-            "--virtual-time-budget=20000", "--window-size=1200,1600", *args]
+            f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+            "--window-size=1200,1600", *args]
 
 
-def render_failures(site: Path, page: str, browser: str, shots: Path | None) -> list[str]:
+def render_failures(site: Path, page: str, browser: str, profile: Path,
+                    shots: Path | None) -> list[str]:
     """Check 2 on one page: every formula of the source is typeset in the browser."""
     path = (site / page).resolve()
     if not path.exists():
@@ -115,8 +119,8 @@ def render_failures(site: Path, page: str, browser: str, shots: Path | None) -> 
     if not source.math:
         return [f"{page}: has no formula, so it cannot show that formulas render"]
     url = path.as_uri()
-    run = subprocess.run(chromium_command(browser, "--dump-dom", url), capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(chromium_command(browser, profile, "--dump-dom", url),
+                         capture_output=True, text=True, timeout=120)
     if run.returncode != 0 or "<html" not in run.stdout:
         return [f"{page}: chromium failed ({run.returncode}): {run.stderr[-500:]}"]
     dom = scan(run.stdout)
@@ -131,7 +135,7 @@ def render_failures(site: Path, page: str, browser: str, shots: Path | None) -> 
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
         png = shots / (page.replace("/", "__").removesuffix(".html") + ".png")
-        subprocess.run(chromium_command(browser, f"--screenshot={png}", url),
+        subprocess.run(chromium_command(browser, profile, f"--screenshot={png}", url),
                        capture_output=True, timeout=120, check=False)
     print(f"{page}: {dom.typeset} typeset formulas, {len(source.math)} in the source")
     return failures
@@ -147,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     failures = static_failures(args.site)
     browser = find_chromium()
-    for page in args.pages:
-        failures += render_failures(args.site, page, browser, args.screenshots)
+    with tempfile.TemporaryDirectory(prefix="check_render_") as profile:
+        for page in args.pages:
+            failures += render_failures(args.site, page, browser, Path(profile),
+                                        args.screenshots)
     for failure in failures:
         print("FAIL", failure)
     print(f"check_render: {len(args.pages)} pages in {Path(browser).name}, no network: "
