@@ -121,15 +121,16 @@ def main() -> None:
 
     from convexnn.plotting.spline import plot_partition
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4), layout="constrained")
     titles = [f"convex optimum: {parts[0].n_regions} regions",
               f"Adam (m=50): {parts[1].n_regions} regions"]
     for ax, part, title in zip(axes, parts, titles, strict=True):
         plot_partition(part, ax, points=X, labels=y, seed=args.seed)
         ax.set_title(title)
+    fig.suptitle(f"inside/outside the unit circle, n={n}: squared loss, free biases, "
+                 f"beta={beta:g}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(out / "spline_convex_vs_sgd.png", dpi=120)
     print(f"saved {out / 'spline_convex_vs_sgd.png'}")
 

@@ -119,7 +119,7 @@ def main() -> None:
     axes[0].set_title(f"2-7-7-7-1 net on a segment: {seg.n_regions} pieces")
     plot_pieces(zseg, axes[1], merge=True)
     axes[1].plot([0, 2, 6, 7], [0, 0, 3, 3], "ko")
-    axes[1].set_title("I1 convex optimum: knots at 2 and 6")
+    axes[1].set_title("I1 zshape, convex optimum (beta=1e-4): knots at 2 and 6")
     level = float(np.median([r.b_st[0] + r.A_st[0] @ r.centroid for r in part.regions]))
     plot_partition(part, axes[2], level=level, seed=args.seed, linewidth=0.2)
     axes[2].plot(*np.array([seg.x0, seg.x1]).T, "k--", lw=1)

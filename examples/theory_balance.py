@@ -103,6 +103,7 @@ def main() -> None:
     axes[2].set_ylim(1e-14, None)
     axes[2].legend(fontsize=7)
     axes[2].set_title("imbalance under GD with weight decay")
+    fig.suptitle(f"random data, n={n}, d={d}, squared loss, beta={beta:g}")
     fig.tight_layout()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

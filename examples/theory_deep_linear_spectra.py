@@ -71,6 +71,7 @@ def main() -> None:
     axes[-1].set_ylabel(r"$\sigma(s)$")
     axes[-1].set_title(rf"shrinkage of each singular value, $\beta$ = {beta:g}")
     axes[-1].legend(fontsize=7)
+    fig.suptitle(f"whitened data, n={n}, d={d}, {K} outputs, beta={beta:g}")
     fig.tight_layout()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

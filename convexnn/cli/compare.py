@@ -69,7 +69,9 @@ def run_compare(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"compare_{data.name}"
     (out / f"{stem}.txt").write_text(f"{text}\n\n{result.table(per_run=True)}\n")
-    fig = result.plot(title=f"{data.name}: convex optimum vs gradient training")
+    names = data.feature_names
+    columns = ", ".join(names) if len(names) <= 4 else f"{len(names)} features"
+    fig = result.plot(title=f"{data.name} ({columns}): convex optimum vs gradient training")
     fig.savefig(out / f"{stem}.png", dpi=120)
     print(f"saved {out / stem}.png and {stem}.txt")
     return 0

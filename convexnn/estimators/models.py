@@ -257,13 +257,14 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 
     Binary: labels are mapped to :math:`y \in \{-1, +1\}` (``classes_[1]`` is +1) and the
     logistic loss :math:`\sum_j\log(1 + e^{-y_jf(x_j)})` (or the hinge loss) is minimized
-    through :func:`convexnn.fit`.  Multi-class: with ``multi_class="auto"`` the
-    vector-output cross-entropy program is used when :func:`convexnn.fit` provides
-    ``loss="cross_entropy"``; until then (and always for the hinge loss or
-    ``multi_class="ovr"``) **one-vs-rest**: one binary program per class, each certified
-    on its own, stacked into one vector-output network (``network_``) whose objective is
-    the sum of the per-class objectives.  One-vs-rest networks do not share neurons, so
-    their sum is not the optimum of the shared-neuron multi-class problem.
+    through :func:`convexnn.fit`.  Multi-class with the logistic loss and
+    ``multi_class="auto"``: the vector-output softmax cross-entropy program
+    (``fit(..., loss="cross_entropy")``), one network whose neurons all classes share.
+    With the hinge loss or ``multi_class="ovr"``: **one-vs-rest**, one binary program per
+    class, each certified on its own, stacked into one vector-output network
+    (``network_``) whose objective is the sum of the per-class objectives.  One-vs-rest
+    networks do not share neurons, so their sum is not the optimum of the shared-neuron
+    multi-class problem.
 
     ``score`` is the accuracy; the training objective is ``objective_``.
 
@@ -272,7 +273,8 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     loss : {"logistic", "hinge"}, default="logistic"
         ``predict_proba`` exists for the logistic loss only.
     multi_class : {"auto", "ovr", "multinomial"}, default="auto"
-        "multinomial" needs ``loss="cross_entropy"`` support in :func:`convexnn.fit`.
+        "auto": "multinomial" for the logistic loss, "ovr" for the hinge loss;
+        "multinomial" needs the logistic loss.
 
     Attributes
     ----------""" + _ATTRS_DOC + """
@@ -307,9 +309,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
             return "binary"
         ce = self.loss == "logistic" and supports_cross_entropy()
         if multi_class == "multinomial" and not ce:
-            raise ValueError("multi_class='multinomial' needs loss='logistic' and "
-                             "convexnn.fit(..., loss='cross_entropy'), which this version "
-                             "lacks; use multi_class='ovr'")
+            raise ValueError("multi_class='multinomial' (softmax cross-entropy) needs "
+                             f"loss='logistic'; got loss={self.loss!r}: use "
+                             "multi_class='ovr' or loss='logistic'")
         return "multinomial" if multi_class != "ovr" and ce else "ovr"
 
     def fit(self, X: Any, y: Any) -> ConvexReLUClassifier:

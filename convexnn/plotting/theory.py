@@ -14,6 +14,7 @@ import numpy as np
 
 from ..networks.two_layer import Network
 from ..theory import knots
+from .ticks import integer_ticks, plain_log_ticks
 
 
 def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 3.6)) -> Any:
@@ -59,6 +60,7 @@ def plot_tv_path(betas: Any, tv: Any, penalty: Any, ratio: Any, R_star: float, a
     ax.semilogx(betas, ratio, "s-", ms=4, color="C3", label=r"$p^*(\beta)/\beta$")
     ax.axhline(R_star, color="gray", lw=0.8, label=f"$R^* = {R_star:.4g}$")
     ax.set_xlabel(r"$\beta$")
+    plain_log_ticks(ax.xaxis)
     if title:
         ax.set_title(title)
     ax.legend(fontsize=7)
@@ -77,6 +79,8 @@ def plot_balance(in_norms: Any, out_norms: Any, ax: Any = None, *, label: str | 
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.6)
     ax.set_xlabel(r"$\|in_k\|^2$")
     ax.set_ylabel(r"$\|out_k\|^2$")
+    plain_log_ticks(ax.xaxis)
+    plain_log_ticks(ax.yaxis)
     if label:
         ax.legend(fontsize=7)
     return ax
@@ -89,6 +93,8 @@ def plot_history(values: Any, ax: Any = None, *, label: str | None = None,
     ax.semilogy(np.arange(len(values)), np.maximum(np.asarray(values, float), 1e-300), label=label)
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
+    integer_ticks(ax.xaxis)
+    plain_log_ticks(ax.yaxis)
     if label:
         ax.legend(fontsize=7)
     return ax
@@ -107,6 +113,8 @@ def plot_layer_spectra(spectra: list, predicted: Any, ax: Any = None, *,
         ax.axhline(v, color="gray", lw=0.8, ls="--")
     ax.set_xlabel("index k")
     ax.set_ylabel(r"$\sigma_k(W_l)$")
+    integer_ticks(ax.xaxis)
+    plain_log_ticks(ax.yaxis)
     if title:
         ax.set_title(title)
     ax.legend(fontsize=7)

@@ -32,7 +32,7 @@ print(res.table())
 # The curves: objective per epoch of every run, its relative gap to :math:`p^*` (log
 # scale) and the number of distinct activation patterns the network uses.
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-res.plot(axes=axes)
+res.plot(axes=axes, title="12 noisy samples of sin(3x)")
 fig.tight_layout()
 
 # %%

@@ -37,11 +37,12 @@ for name, net, F, part in (("convex optimum", opt.network, opt.objective, parts[
 # %%
 # Each colour is a region (an activation code); the red curve is the decision boundary
 # :math:`f = 0`.
-fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+fig, axes = plt.subplots(1, 2, figsize=(10, 5.4), layout="constrained")
 for ax, part, title in zip(axes, parts, ("convex optimum", "Adam, width 50")):
     plot_partition(part, ax, points=X, labels=y)
     ax.set_title(f"{title}: {part.n_regions} regions")
-fig.tight_layout()
+fig.suptitle(f"inside/outside the unit circle, n={len(y)}: squared loss, free biases, "
+             f"beta={beta:g}")
 
 # %%
 # The optimum uses few neurons (weight decay is a group-sparsity penalty in the convex

@@ -18,6 +18,7 @@ balanced optimum has the singular values :math:`\sigma_k^{1/L}`.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from convexnn.plotting.theory import plot_layer_spectra
 from convexnn.theory.deep_linear import layer_spectra, shrink, train_deep, whitened_deep_linear
 
 rng = np.random.default_rng(0)
@@ -34,15 +35,8 @@ for ax, L in zip(axes, (2, 3)):
     print(f"L={L}: closed form p* = {sol.objective:.6f}, best L-BFGS run "
           f"{run.objectives.min():.6f}; per-layer singular values "
           f"{np.round(sol.layer_singular_values, 4)}")
-    for l, sv in enumerate(layer_spectra(run.network)):
-        ax.semilogy(np.arange(1, sv.size + 1), np.maximum(sv, 1e-16), "o", mfc="none",
-                    label=f"layer {l + 1}")
-    for v in np.atleast_1d(sol.layer_singular_values):
-        ax.axhline(v, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel("index k")
-    ax.set_ylabel(r"$\sigma_k(W_l)$")
-    ax.set_title(f"depth L = {L}: trained layers vs closed form")
-    ax.legend(fontsize=7)
+    plot_layer_spectra(layer_spectra(run.network), sol.layer_singular_values, ax,
+                       title=f"depth L = {L}: trained layers vs closed form")
 
 grid = np.linspace(0.0, 1.2 * s.max(), 400)
 for L in (2, 3, 4):
@@ -52,6 +46,7 @@ axes[2].set_xlabel("s")
 axes[2].set_ylabel(r"$\sigma(s)$")
 axes[2].set_title(rf"shrinkage of each singular value, $\beta$ = {beta:g}")
 axes[2].legend(fontsize=7)
+fig.suptitle(f"whitened data, n={n}, d={d}, {K} outputs, beta={beta:g}")
 fig.tight_layout()
 
 # %%
