@@ -27,7 +27,8 @@ affine spline insights into deep learning", Proc. IEEE 109(5), 2021.
 """
 
 from .affine import activation_codes, affine_map, affine_maps, template_cosines, templates
-from .layers import Layer, LayerStack, as_layers
+from .convert import as_layers
+from .layers import Layer, LayerStack
 from .penalties import input_jacobians, last_layer_penalty, off_diagonal_gram, template_penalty
 from .segment import SegmentCheck, SegmentPartition, SegmentPiece, segment_regions
 from .slice2d import SliceCheck, SlicePartition, SliceRegion, slice_regions

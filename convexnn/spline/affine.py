@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import as_layers
+from .convert import as_layers
 
 
 def activation_codes(model: Any, X: Any) -> list[np.ndarray]:
