@@ -230,12 +230,12 @@ def _split_maxpool(layer: MaxPool, iv: tuple) -> list:
     # window entries a_r + t s_r; the argmax can only change where two entries cross
     lo, hi, p, q, _ = iv
     pad = layer.padded
-    a = np.where(pad, -np.inf, p[np.maximum(layer.windows, 0)])
-    s = np.where(pad, 0.0, q[np.maximum(layer.windows, 0)])
+    a, s = p[np.maximum(layer.windows, 0)], q[np.maximum(layer.windows, 0)]
     r, r2 = np.triu_indices(a.shape[1], 1)
+    ok = ~(pad[:, r] | pad[:, r2])
     da, ds = a[:, r] - a[:, r2], s[:, r] - s[:, r2]        # a_r - a_r' + t (s_r - s_r')
-    ok = np.isfinite(da)
     ends = np.concatenate([[lo], _roots(da[ok], ds[ok], lo, hi), [hi]])
+    a = np.where(pad, -np.inf, a)
     return _pieces(layer, iv, ends, lambda t: [np.argmax(a + t * s, axis=1)])
 
 
