@@ -26,6 +26,8 @@ from .operators import MaxPool, ResidualBlock
 
 #: Roots closer than this (in t) to an interval end or to each other are merged.
 ROOT_TOL = 1e-12
+#: Samples per forward pass in :meth:`SegmentPartition.check`.
+CHECK_CHUNK = 10_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,15 +161,15 @@ class SegmentPartition:
     def check(self, n_samples: int = 100_001) -> SegmentCheck:
         """Compare with the codes of ``n_samples`` equally spaced points (a forward pass).
 
+        The points are the midpoints :math:`t_i = (i + 1/2)/n` of n equal cells, so that
+        the ends are left out: an end may lie on a region boundary (an image whose zero
+        pixels tie the entries of a max-pool window, say), where its code is a tie-break.
         Counts the runs of equal sampled codes (a lower bound on the number of regions,
         equal once the spacing is below the shortest piece) and the samples whose code
         differs from that of the exact piece containing them.
         """
         n_samples = check_int("n_samples", n_samples, minimum=2)
-        t = np.linspace(0.0, 1.0, n_samples)
-        _, codes = self.stack.forward(self.points(t))
-        Q = np.hstack(codes) if codes else np.zeros((n_samples, 0), bool)
-        runs = 1 + int(np.count_nonzero(np.any(Q[1:] != Q[:-1], axis=1)))
+        t = (np.arange(n_samples) + 0.5) / n_samples
         bp = self.breakpoints
         idx = np.searchsorted(bp, t)
         near = np.zeros(n_samples, bool)
@@ -176,8 +178,16 @@ class SegmentPartition:
                              np.abs(t - bp[np.minimum(idx, bp.size - 1)]))
             near = gap < 1e-9
         exact = np.array([np.concatenate(p.code) if p.code else np.zeros(0, bool) for p in self.pieces])
-        bad = np.any(Q != exact[idx], axis=1) & ~near
-        return SegmentCheck(self.n_regions, runs, n_samples, int(np.count_nonzero(bad)))
+        runs, bad, prev = 1, 0, None
+        for lo in range(0, n_samples, CHECK_CHUNK):     # bounded memory for CNN layers
+            sl = slice(lo, lo + CHECK_CHUNK)
+            _, codes = self.stack.forward(self.points(t[sl]))
+            Q = np.hstack(codes) if codes else np.zeros((len(t[sl]), 0), bool)
+            both = Q if prev is None else np.vstack([prev, Q])
+            runs += int(np.count_nonzero(np.any(both[1:] != both[:-1], axis=1)))
+            bad += int(np.count_nonzero(np.any(Q != exact[idx[sl]], axis=1) & ~near[sl]))
+            prev = Q[-1:]
+        return SegmentCheck(self.n_regions, runs, n_samples, bad)
 
 
 def _roots(a: np.ndarray, s: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -20,9 +20,9 @@ import numpy as np
 
 from .._validation import check_array, check_int
 from . import polygons
+from .convert import as_layers
 from .layers import LayerStack
 from .slice_cells import split_cell
-from .convert import as_layers
 
 #: Pieces smaller than AREA_TOL * (box area) are dropped as rounding debris.
 AREA_TOL = 1e-15

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._threads import limit_torch
 from .._validation import check_choice, check_int, check_positive
 from .penalties import last_layer_penalty, template_penalty
 
@@ -74,9 +75,28 @@ def _penalty(model: nn.Module, Xb: torch.Tensor, penalty: str) -> torch.Tensor:
     return torch.zeros((), dtype=Xb.dtype)
 
 
+def _epoch(model: nn.Module, opt: Any, Xt: torch.Tensor, yt: torch.Tensor, order: torch.Tensor,
+           batch_size: int, penalty: str, lam: float, log: TrainLog) -> None:
+    """One pass over the mini-batches of ``order``; appends the means to ``log``."""
+    ce = nn.CrossEntropyLoss()
+    losses, pens = [], []
+    for start in range(0, len(Xt), batch_size):
+        idx = order[start:start + batch_size]
+        opt.zero_grad()
+        loss = ce(model(Xt[idx]), yt[idx])
+        pen = _penalty(model, Xt[idx], penalty) if penalty != "none" else None
+        (loss if pen is None else loss + lam * pen).backward()
+        opt.step()
+        losses.append(loss.item())
+        pens.append(0.0 if pen is None else pen.item())
+    log.loss.append(float(np.mean(losses)))
+    log.penalty.append(float(np.mean(pens)))
+
+
 def train_classifier(model: nn.Module, X: Any, y: Any, *, penalty: str = "none",
                      lam: float = 0.0, epochs: int = 100, batch_size: int = 64,
-                     lr: float = 1e-2, weight_decay: float = 0.0, seed: int = 0) -> TrainLog:
+                     lr: float = 1e-2, weight_decay: float = 0.0, seed: int = 0,
+                     num_threads: int | None = 1) -> TrainLog:
     r"""Train ``model`` in place on :math:`\mathrm{CE} + \lambda P` by mini-batch Adam.
 
     Parameters
@@ -98,6 +118,9 @@ def train_classifier(model: nn.Module, X: Any, y: Any, *, penalty: str = "none",
         Adam's (coupled) L2 term.
     seed : int, default=0
         Seed of the mini-batch order.
+    num_threads : int or None, default=1
+        torch threads while training (restored after); one is fastest for these small
+        models, and much faster than two on shared cores.  None: torch's setting.
 
     Returns
     -------
@@ -113,24 +136,12 @@ def train_classifier(model: nn.Module, X: Any, y: Any, *, penalty: str = "none",
         raise ValueError(f"X has {len(Xt)} samples and y has {len(yt)}")
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    ce = nn.CrossEntropyLoss()
     log = TrainLog(model)
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(Xt), generator=gen)
-        losses, pens = [], []
-        for start in range(0, len(Xt), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad()
-            loss = ce(model(Xt[idx]), yt[idx])
-            pen = _penalty(model, Xt[idx], penalty) if penalty != "none" else None
-            total = loss + lam * pen if pen is not None else loss
-            total.backward()
-            opt.step()
-            losses.append(loss.item())
-            pens.append(0.0 if pen is None else pen.item())
-        log.loss.append(float(np.mean(losses)))
-        log.penalty.append(float(np.mean(pens)))
+    with limit_torch(num_threads):
+        for _ in range(epochs):
+            _epoch(model, opt, Xt, yt, torch.randperm(len(Xt), generator=gen), batch_size,
+                   penalty, lam, log)
     model.eval()
     return log
 
