@@ -75,6 +75,8 @@ def segment_report(stack, X: np.ndarray, y: np.ndarray, n_samples: int) -> None:
           f"{check.n_sampled_regions} runs of equal codes, {check.n_mismatch} samples with "
           f"another code than their exact piece; the predicted class changes "
           f"{int(np.count_nonzero(np.diff(classes)))} times")
+    if 1.0 / n_samples > min(p.t1 - p.t0 for p in seg.pieces):
+        print("  (the sample spacing exceeds the shortest piece: the runs are a lower bound)")
 
 
 def vq_report(stack, X: np.ndarray, y: np.ndarray) -> None:
