@@ -181,6 +181,20 @@ def test_cnn_segment_count_equals_dense_sampling(kind):
         np.testing.assert_allclose(p.A @ x[0] + p.b, stack.forward(x)[0][0], atol=1e-10)
 
 
+def test_segment_from_a_blank_image_ties_only_at_its_end():
+    # from x0 = 0 every max-pool window holds equal entries (relu of the bias): a tie at
+    # t = 0 only, which the exact pieces and the interior samples of check() both ignore
+    model, shape = cnn("conv_max_avg", 6)
+    stack = as_layers(model, input_shape=shape)
+    x1 = np.random.default_rng(6).standard_normal(shape)
+    seg = segment_regions(stack, np.zeros(shape), x1)
+    _, codes = stack.forward(np.zeros((1, 36)))
+    assert np.all(codes[1] == 0)                       # the tie-break at t = 0: first entry
+    assert np.any(seg.pieces[0].code[1] != 0)          # just after 0 the ties are broken
+    check = seg.check(40_001)
+    assert check.n_mismatch == 0 and check.n_sampled_regions == seg.n_regions
+
+
 def test_maxpool_breakpoints_are_the_envelope_switches():
     # one window of 4 affine functions of t: the argmax switches exactly where the upper
     # envelope changes piece, found here by a fine grid
@@ -229,6 +243,12 @@ def test_cnn_slice_tiles_box_and_matches_grid_codes(kind):
     check = part.check(100)
     assert check.n_mismatch == 0 and check.n_unlocated == 0
     assert check.n_sampled_regions <= part.n_regions
+    if kind != "residual_abs_bn":       # few regions: a 300 x 300 grid meets every one
+        g = np.linspace(-0.3, 0.3, 300)
+        S, T = np.meshgrid(g, g)
+        _, grid_codes = stack.forward(part.points(np.column_stack([S.ravel(), T.ravel()])))
+        Q = np.ascontiguousarray(np.hstack(grid_codes).astype(np.int8))
+        assert len(np.unique(Q.view(np.dtype((np.void, Q.shape[1]))))) == part.n_regions
 
 
 def test_maxpool_slice_of_an_upper_envelope_counts_its_pieces():
