@@ -23,6 +23,21 @@ over 200 test images the mean |cosine| between distinct templates (from the expl
 affine maps of :func:`convexnn.spline.template_cosines`) and P_T; then whether the
 paper's claim reproduces at this scale.
 
+Result of the default run (10 seeds; 6 min 42 s wall, 3 min 0 s CPU on 2 shared cores):
+
+    loss                   train          test           gap           d test vs CE   d gap vs CE    |cos|
+    CE                     99.93 +- 0.10  93.54 +- 1.02  6.39 +- 0.98                                0.287
+    CE + lam_W P_W         99.90 +- 0.12  93.70 +- 1.14  6.20 +- 1.07  +0.16 +- 0.30  -0.19 +- 0.27  0.271
+    CE + lam_T P_T         99.00 +- 0.46  94.28 +- 0.80  4.72 +- 0.80  +0.73 +- 0.60  -1.67 +- 0.77  0.122
+    CE + wd |theta|^2/2    99.90 +- 0.16  93.81 +- 0.98  6.09 +- 0.93  +0.27 +- 0.29  -0.31 +- 0.32  0.291
+
+The exact penalty P_T reproduces the claim at this scale: +0.73 +- 0.60 points of test
+accuracy and a gap smaller by 1.67 +- 0.77 points (paired intervals), with templates
+much closer to orthogonal (mean |cos| 0.12 against 0.29).  Against the weight-decay
+control its gap is still smaller (-1.36 +- 0.64) but its accuracy gain is not
+significant (+0.46 +- 0.59).  The last-layer surrogate P_W changes neither (and its
+whole lambda grid was flat on the held-out seeds).
+
 Run:  python examples/spline_orthogonality.py [--out out/] [--seeds 10] [--jobs 1] [--quick]
 """
 
