@@ -86,6 +86,7 @@ def sampled_runs(stack, x0: np.ndarray, x1: np.ndarray, n: int) -> int:
 
 # ---- matrices of convolutions and poolings ----------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("cin,cout,k,s,p,dil,g,shape", [
     (2, 4, 3, 1, 1, 1, 1, (7, 6)), (4, 6, (3, 2), 2, (1, 0), (2, 1), 2, (9, 8)),
     (3, 3, 2, 1, 0, 1, 3, (5, 5)), (2, 2, 4, 1, "same", 1, 1, (6, 5)),

@@ -68,15 +68,15 @@ def conv_matrix(weight: np.ndarray, bias: np.ndarray | None, in_shape: Sequence[
 
     Parameters
     ----------
-    weight : ndarray of shape (C_out, C_in / groups, *kernel)
+    weight : ndarray of shape (C_out, C_in / groups, \*kernel)
     bias : ndarray of shape (C_out,) or None
-    in_shape : (C_in, *spatial)
+    in_shape : (C_in, \*spatial)
 
     Returns
     -------
     W : ndarray of shape (C_out * P_out, C_in * P_in)
     b : ndarray of shape (C_out * P_out,)
-    out_shape : (C_out, *spatial_out)
+    out_shape : (C_out, \*spatial_out)
     """
     c_out, c_group = weight.shape[:2]
     kernel = weight.shape[2:]

@@ -30,7 +30,7 @@ def as_layers(model: Any, input_shape: Any = None) -> LayerStack:
     input_shape : tuple of int, optional
         Shape of one input without the batch axis, e.g. (1, 8, 8): needed when a torch
         model starts with a convolution or pooling; the stack then also accepts inputs of
-        shape (n, *input_shape).
+        shape ``(n, *input_shape)``.
 
     Returns
     -------

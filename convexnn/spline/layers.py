@@ -134,7 +134,7 @@ class LayerStack:
     ----------
     layers : tuple of Layer, MaxPool or ResidualBlock
     input_shape : tuple of int or None
-        Shape of one input (e.g. (C, H, W) for a CNN); inputs of shape (n, *input_shape)
+        Shape of one input (e.g. (C, H, W) for a CNN); inputs of shape ``(n, *input_shape)``
         are flattened in C order.  None: inputs are flat vectors.
     input_dim : int
         d.
@@ -159,7 +159,7 @@ class LayerStack:
         return [size for layer in self.layers for size in layer.code_sizes]
 
     def check_inputs(self, name: str, X: Any) -> tuple[np.ndarray, bool]:
-        """Validate ``X`` of shape (d,), (n, d), input_shape or (n, *input_shape); return
+        """Validate ``X`` of shape (d,), (n, d), input_shape or ``(n, *input_shape)``; return
         it as (n, d) and whether it was one input."""
         shape = self.input_shape
         X_shape = np.shape(X)
