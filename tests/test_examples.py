@@ -95,3 +95,38 @@ def test_three_layer_generation_example(tmp_path, monkeypatch, capsys):
         assert "is at or below the best" in line
     assert "optimal over the generated groups only" in out
     assert (tmp_path / "three_layer_generation.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_spline_cnn_templates_quick(tmp_path, monkeypatch, capsys):
+    """--quick (about 20 s): the template scores reproduce the logits, their argmax is every
+    prediction, the sampled runs on the segment never exceed the exact regions and no
+    sample contradicts its piece, and the figure is written."""
+    pytest.importorskip("matplotlib")
+    run_example("spline_cnn_templates.py", ["--out", str(tmp_path), "--quick"], monkeypatch)
+    out = capsys.readouterr().out
+    gap = float(out.split("- f_c(x)| over 1297 test images: ")[1].split()[0])
+    assert gap < 1e-10
+    assert "template argmax = network prediction: 1297/1297" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("segment from"))
+    exact = int(line.split(": ")[1].split()[0])
+    runs = int(line.split("samples see ")[1].split()[0])
+    assert 1 < runs <= exact and "0 samples with another code" in line
+    png = tmp_path / "spline_cnn_templates.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_spline_orthogonality_quick(tmp_path, monkeypatch, capsys):
+    """--quick (2 seeds, about 15 s): the table has the three losses with intervals, a verdict per
+    penalty, and the figure."""
+    pytest.importorskip("matplotlib")
+    run_example("spline_orthogonality.py", ["--out", str(tmp_path), "--quick"], monkeypatch)
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("CE")]
+    assert [r[:20].strip() for r in rows[:4]] == ["CE", "CE + lam_W P_W", "CE + lam_T P_T",
+                                                  "CE + wd |theta|^2/2"]
+    assert all(r.count("+-") == (3 if i == 0 else 5) for i, r in enumerate(rows[:4]))
+    assert sum("the claim" in r for r in rows[4:]) == 2
+    assert sum("weight-decay control" in r for r in rows[4:]) == 2
+    assert (tmp_path / "spline_orthogonality.png").stat().st_size > 10_000

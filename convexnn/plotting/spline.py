@@ -131,4 +131,55 @@ def plot_pieces(segment: Any, ax: Any = None, *, output: int = 0, x_axis: str = 
     return ax
 
 
-__all__ = ["plot_partition", "plot_pieces"]
+def plot_templates(x: Any, A: Any, axes: Any = None, *, b: Any = None, image_shape: Any = None,
+                   labels: Any = None, cmap: str = "RdBu_r") -> Any:
+    r"""Draw an input next to its templates :math:`A[x]_{c,\cdot}` as images.
+
+    The first axes shows x; axes c + 1 shows template c in a diverging colormap centred
+    at 0 (one colour scale for all templates), titled with the score
+    :math:`\langle A[x]_c, x\rangle + b[x]_c`, the predicted class (the largest score,
+    THEORY G's matched filterbank) in bold.
+
+    Parameters
+    ----------
+    x : array-like of d entries (any shape)
+    A : array-like of shape (C, d)
+    axes : sequence of C + 1 matplotlib Axes, optional
+        A new row of subplots when omitted.
+    b : array-like of shape (C,), optional
+        :math:`b[x]`; the scores omit it when None.
+    image_shape : tuple, optional
+        Shape of one image, e.g. (8, 8); default: a square.
+    labels : sequence of str, optional
+        Class names (default 0..C-1).
+
+    Returns
+    -------
+    list of Axes
+    """
+    A = np.asarray(A, float)
+    x = np.asarray(x, float).ravel()
+    C = A.shape[0]
+    if image_shape is None:
+        side = int(round(np.sqrt(x.size)))
+        image_shape = (side, x.size // side)
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        axes = plt.subplots(1, C + 1, figsize=(1.5 * (C + 1), 1.8))[1]
+    labels = [str(c) for c in range(C)] if labels is None else list(labels)
+    scores = A @ x + (0.0 if b is None else np.asarray(b, float))
+    vmax = float(np.max(np.abs(A))) or 1.0
+    axes[0].imshow(x.reshape(image_shape), cmap="gray_r")
+    axes[0].set_title("input", fontsize=9)
+    for c in range(C):
+        axes[c + 1].imshow(A[c].reshape(image_shape), cmap=cmap, vmin=-vmax, vmax=vmax)
+        bold = "bold" if c == int(np.argmax(scores)) else "normal"
+        axes[c + 1].set_title(f"{labels[c]}: {scores[c]:.1f}", fontsize=9, fontweight=bold)
+    for ax in axes[:C + 1]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return list(axes[:C + 1])
+
+
+__all__ = ["plot_partition", "plot_pieces", "plot_templates"]

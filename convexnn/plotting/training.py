@@ -17,7 +17,6 @@ import numpy as np
 
 from .ticks import integer_ticks, plain_log_ticks
 
-
 # the optimum: thin, dashed and beneath the runs (zorder 2), above the grid (zorder 1.5)
 OPTIMUM_LINE = dict(color="k", ls=(0, (5, 4)), lw=0.8, alpha=0.8, zorder=1.8)
 

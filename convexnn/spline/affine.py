@@ -17,23 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from .layers import as_layers
+from .convert import as_layers
 
 
 def activation_codes(model: Any, X: Any) -> list[np.ndarray]:
-    r"""Per-layer codes :math:`q^{(l)}(x) = 1[z^{(l)}(x) > 0]` (gates: :math:`1[G x + g_0 \ge 0]`).
+    r"""Per-layer codes :math:`q^{(l)}(x) = 1[z^{(l)}(x) > 0]` (gates: :math:`1[G x + g_0 \ge 0]`;
+    max pooling: the argmax position in each window).
 
     Parameters
     ----------
     model : Network, DeepNetwork, torch nn.Sequential, LayerStack or list of triples
         See :func:`~convexnn.spline.as_layers`.
-    X : array-like of shape (d,) or (n, d)
+    X : array-like of shape (d,) or (n, d) (or images, for a stack with an input_shape)
 
     Returns
     -------
-    list of ndarray of bool
-        One array of shape (n, D_l) (or (D_l,) for a single x) per layer with coded units;
-        linear units (the skip term, linear layers, the output layer) carry no code.
+    list of ndarray
+        One array of shape (n, D_l) (or (D_l,) for a single x) per layer with coded units:
+        bool for ReLU-type units, int (window position, kernel order, first on ties) for
+        max pooling; a residual block contributes its branch's layers.  Linear units (the
+        skip term, linear layers, the output layer) carry no code.
     """
     stack = as_layers(model)
     X2, single = stack.check_inputs("X", X)

@@ -1,28 +1,40 @@
-r"""Any ReLU network as a stack of max-affine-spline layers (THEORY G).
+r"""Networks as stacks of max-affine-spline operators (MASOs, THEORY G).
 
 Every network this package handles -- a two-layer (gated) :class:`~convexnn.Network`, a
-:class:`~convexnn.DeepNetwork`, a torch ``nn.Sequential`` of ``Linear`` / ``ReLU`` /
-``LeakyReLU`` layers, or a list of ``(W, b, activation)`` triples -- is turned into a
-:class:`LayerStack` of :class:`Layer` objects, each computing
+:class:`~convexnn.DeepNetwork`, a torch ``nn.Sequential`` (MLP or CNN, see
+:mod:`~convexnn.spline.torch_convert`), or a list of ``(W, b, activation)`` triples -- is
+turned into a :class:`LayerStack` of operators acting on flat vectors.  The basic one is
+:class:`Layer`,
 
 .. math::  z = W h + b, \qquad
            \sigma(z)_k = \big(q_k + (1 - q_k)\,\eta_k\big)\, z_k,
 
 with the code :math:`q_k = 1[z_k > 0]` (a max-affine spline with R = 2 pieces of slopes
-:math:`(W_k, \eta_k W_k)`; ReLU :math:`\eta_k = 0`, leaky ReLU :math:`\eta_k = \eta`) or, for
-a gated unit with fixed gate :math:`(g_k, g_{0k})`, :math:`q_k = 1[g_k^\top h + g_{0k} \ge 0]`
-(Mishkin et al. 2022).  Units with :math:`\eta_k = 1` are linear: they carry no code and
-never split a region.  A two-layer network's skip term :math:`X\,\mathrm{skip}` is carried
-by such linear pass-through units, so every network is one composition of MASOs.
+:math:`(W_k, \eta_k W_k)`; ReLU :math:`\eta_k = 0`, leaky ReLU :math:`\eta_k = \eta`,
+absolute value :math:`\eta_k = -1`) or, for a gated unit with fixed gate
+:math:`(g_k, g_{0k})`, :math:`q_k = 1[g_k^\top h + g_{0k} \ge 0]` (Mishkin et al. 2022).
+Units with :math:`\eta_k = 1` are linear: they carry no code and never split a region.  A
+two-layer network's skip term :math:`X\,\mathrm{skip}` is carried by such linear
+pass-through units; convolutions, average pooling and batch norm are linear layers with
+dense matrices.  Max pooling and residual blocks are the operators
+:class:`~convexnn.spline.operators.MaxPool` and
+:class:`~convexnn.spline.operators.ResidualBlock`.
 
-torch is never imported here: a torch module can only be passed in once torch has been
-imported by the caller, so it is recognised through ``sys.modules``.
+Every operator has ``in_dim``, ``out_dim``, ``code_sizes`` and two methods:
+
+* ``apply(H) -> (H_out, codes)``: the forward pass of a batch (n, D_in) and its codes, a
+  list of (n, D_l) arrays (bool for ReLU-type units, int argmax indices for max pooling);
+* ``push(M, c, codes) -> (M, c)``: the local affine map of given codes applied to an affine
+  map :math:`h = M u + c` of some coordinates u (M of shape (n, D_in, k)), consuming the
+  codes from an iterator.  With u = x this is the product of THEORY G; with u = t or
+  (s, t) it carries a segment or a 2-D slice.
+
+torch is never imported here.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -35,6 +47,8 @@ from ..networks.two_layer import Network
 
 #: Negative-side slope of each named activation.
 ACTIVATION_SLOPES = {"relu": 0.0, "linear": 1.0}
+#: Inputs per chunk of the batched affine product (bounds the (n, D, d) arrays).
+AFFINE_CHUNK = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +60,8 @@ class Layer:
     W : ndarray of shape (D_out, D_in)
     b : ndarray of shape (D_out,)
     eta : ndarray of shape (D_out,)
-        Slope of each unit for a negative code (0: ReLU, 1: linear, else leaky ReLU).
+        Slope of each unit for a negative code (0: ReLU, 1: linear, -1: absolute value,
+        else leaky ReLU).
     G, g0 : ndarray of shape (D_out, D_in) and (D_out,), or None
         Fixed gates: the code is :math:`q = 1[G h + g_0 \ge 0]` instead of :math:`1[z > 0]`.
     """
@@ -58,6 +73,14 @@ class Layer:
     g0: np.ndarray | None = None
 
     @property
+    def in_dim(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def out_dim(self) -> int:
+        return self.W.shape[0]
+
+    @property
     def coded(self) -> np.ndarray:
         """Boolean mask of the units whose code matters (:math:`\\eta_k \\ne 1`)."""
         return self.eta != 1.0
@@ -66,6 +89,10 @@ class Layer:
     def n_coded(self) -> int:
         """:math:`D_l`, the number of coded units."""
         return int(np.count_nonzero(self.coded))
+
+    @property
+    def code_sizes(self) -> list[int]:
+        return [self.n_coded] if self.n_coded else []
 
     def switch(self, H: np.ndarray) -> np.ndarray:
         r"""The quantity whose sign is the code: :math:`G h + g_0` (gated) or :math:`W h + b`."""
@@ -81,42 +108,71 @@ class Layer:
         r"""Diagonal of :math:`Q_l`: :math:`q + (1 - q)\eta`."""
         return np.where(q, 1.0, self.eta)
 
+    def switch_codes(self, u: np.ndarray) -> list[np.ndarray]:
+        """The codes of the coded units from switch values u (a list of 0 or 1 arrays)."""
+        return [self.code(u)[..., self.coded]] if self.n_coded else []
+
+    def apply(self, H: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Forward pass of a batch (n, D_in) and its codes (a list of 0 or 1 arrays)."""
+        q = self.code(self.switch(H))
+        out = self.slopes(q) * (H @ self.W.T + self.b)
+        return out, ([q[:, self.coded]] if self.n_coded else [])
+
+    def push(self, M: np.ndarray, c: np.ndarray, codes: Iterator[np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`M \leftarrow Q W M`, :math:`c \leftarrow Q (W c + b)` for the given codes."""
+        s = np.ones((M.shape[0], self.out_dim))
+        if self.n_coded:
+            s[:, self.coded] = np.where(next(codes), 1.0, self.eta[self.coded])
+        return s[:, :, None] * (self.W @ M), s * (c @ self.W.T + self.b)
+
 
 @dataclass(frozen=True, eq=False)
 class LayerStack:
-    r"""A network :math:`f = \sigma_L \circ \cdots \circ \sigma_1` of :class:`Layer` objects.
+    r"""A network :math:`f = S_L \circ \cdots \circ S_1` of MASO operators on flat vectors.
 
     Attributes
     ----------
-    layers : tuple of Layer
+    layers : tuple of Layer, MaxPool or ResidualBlock
+    input_shape : tuple of int or None
+        Shape of one input (e.g. (C, H, W) for a CNN); inputs of shape ``(n, *input_shape)``
+        are flattened in C order.  None: inputs are flat vectors.
     input_dim : int
         d.
     n_outputs : int
         C, the number of outputs (rows of :math:`A[x]`).
     """
 
-    layers: tuple[Layer, ...]
+    layers: tuple[Any, ...]
+    input_shape: tuple[int, ...] | None = None
 
     @property
     def input_dim(self) -> int:
-        return self.layers[0].W.shape[1]
+        return self.layers[0].in_dim
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].W.shape[0]
-
-    @property
-    def code_layers(self) -> list[int]:
-        """Indices of the layers with at least one coded unit (they define the regions)."""
-        return [i for i, layer in enumerate(self.layers) if layer.n_coded]
+        return self.layers[-1].out_dim
 
     @property
     def code_sizes(self) -> list[int]:
-        """:math:`D_l` for each code layer."""
-        return [self.layers[i].n_coded for i in self.code_layers]
+        """:math:`D_l` for each code layer (the units of a residual block's layers included)."""
+        return [size for layer in self.layers for size in layer.code_sizes]
 
     def check_inputs(self, name: str, X: Any) -> tuple[np.ndarray, bool]:
-        """Validate ``X`` of shape (d,) or (n, d); return it as (n, d) and whether it was 1-D."""
+        """Validate ``X`` of shape (d,), (n, d), input_shape or ``(n, *input_shape)``; return
+        it as (n, d) and whether it was one input."""
+        shape = self.input_shape
+        X_shape = np.shape(X)
+        flat = len(X_shape) == 1 or (len(X_shape) == 2 and X_shape[1] == self.input_dim)
+        if shape is not None and len(shape) > 1 and not flat:
+            if X_shape in (shape, X_shape[:1] + shape):
+                X = check_array(name, X, ndim=(len(shape), len(shape) + 1))
+                single = X_shape == shape
+                return X.reshape(1 if single else len(X), -1), single
+            if len(X_shape) > 2:
+                raise ValueError(f"{name} has shape {X_shape}; the network expects inputs of "
+                                 f"shape {shape} (or flat, {self.input_dim} features)")
         X = check_array(name, X, ndim=(1, 2))
         single = X.ndim == 1
         X2 = X[None, :] if single else X
@@ -128,36 +184,51 @@ class LayerStack:
         """Outputs (n, C) and the codes (n, D_l) of every code layer, for trusted (n, d) X."""
         H, codes = X, []
         for layer in self.layers:
-            Z = H @ layer.W.T + layer.b
-            q = layer.code(layer.switch(H))
-            if layer.n_coded:
-                codes.append(q[:, layer.coded])
-            H = layer.slopes(q) * Z
+            H, q = layer.apply(H)
+            codes += q
         return H, codes
 
-    def affine(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r"""Per-input affine maps by the explicit product (THEORY G), for trusted (n, d) X.
-
-        .. math::  A[x] = Q_L W_L Q_{L-1} W_{L-1} \cdots Q_1 W_1, \qquad
-                   b[x] = \sum_{l=1}^{L} Q_L W_L \cdots Q_{l+1} W_{l+1} Q_l b_l,
-
-        evaluated right to left as :math:`M_l = Q_l W_l M_{l-1}`,
-        :math:`c_l = Q_l (W_l c_{l-1} + b_l)` from :math:`M_0 = I, c_0 = 0` (for a linear
-        output layer :math:`Q_L = I`).  Returns A (n, C, d) and b (n, C).
-        """
-        n, d = X.shape
-        H = X
-        M = np.broadcast_to(np.eye(d), (n, d, d))
-        c = np.zeros((n, d))
+    def push(self, M: np.ndarray, c: np.ndarray, codes: Sequence[np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Push the affine map :math:`h = M u + c` (M (n, d, k)) through every layer with
+        the given codes (a list of (n, D_l) arrays)."""
+        it = iter(codes)
         for layer in self.layers:
-            s = layer.slopes(layer.code(layer.switch(H)))           # diag of Q_l, (n, D)
-            M = s[:, :, None] * np.einsum("ij,njk->nik", layer.W, M)
-            c = s * (c @ layer.W.T + layer.b)
-            H = s * (H @ layer.W.T + layer.b)
+            M, c = layer.push(M, c, it)
         return M, c
 
+    def affine_from_codes(self, codes: Sequence[np.ndarray], n: int = 1
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Affine maps of the regions with the given codes: A (n, C, d) and b (n, C).
 
-def _network_layers(net: Network) -> tuple[Layer, ...]:
+        .. math::  A = Q_L W_L Q_{L-1} W_{L-1} \cdots Q_1 W_1, \qquad
+                   b = \sum_{l=1}^{L} Q_L W_L \cdots Q_{l+1} W_{l+1} Q_l b_l,
+
+        evaluated right to left as :math:`M_l = Q_l W_l M_{l-1}`,
+        :math:`c_l = Q_l (W_l c_{l-1} + b_l)` from :math:`M_0 = I, c_0 = 0` (a max pool
+        selects rows, a residual block adds its input's map), in chunks of
+        :data:`AFFINE_CHUNK` regions.  ``codes`` is a list of (n, D_l) arrays; a network
+        without codes (linear) has one region, repeated ``n`` times.
+        """
+        if not codes:
+            A, b = self.push(np.eye(self.input_dim)[None], np.zeros((1, self.input_dim)), [])
+            return np.repeat(A, n, 0), np.repeat(b, n, 0)
+        n, d = len(codes[0]), self.input_dim
+        A, b = np.empty((n, self.n_outputs, d)), np.empty((n, self.n_outputs))
+        for lo in range(0, n, AFFINE_CHUNK):
+            hi = min(lo + AFFINE_CHUNK, n)
+            M0 = np.broadcast_to(np.eye(d), (hi - lo, d, d))
+            A[lo:hi], b[lo:hi] = self.push(M0, np.zeros((hi - lo, d)), [q[lo:hi] for q in codes])
+        return A, b
+
+    def affine(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-input affine maps by the explicit product (THEORY G), for trusted (n, d) X:
+        the codes of X, then :meth:`affine_from_codes`.  Returns A (n, C, d) and b (n, C)."""
+        _, codes = self.forward(X)
+        return self.affine_from_codes(codes, len(X))
+
+
+def network_layers(net: Network) -> tuple[Layer, ...]:
     # f(x) = sigma(W1 x + b1)^T W2 + skip^T x + c0: the skip term rides on d linear units.
     m, d = net.W1.shape
     W2 = net.W2[:, None] if net.W2.ndim == 1 else net.W2            # (m, C)
@@ -176,7 +247,7 @@ def _network_layers(net: Network) -> tuple[Layer, ...]:
     return hidden, Layer(W_out, c0, np.ones(W_out.shape[0]))
 
 
-def _deep_layers(net: DeepNetwork) -> tuple[Layer, ...]:
+def deep_layers(net: DeepNetwork) -> tuple[Layer, ...]:
     eta_hidden = {"relu": 0.0, "linear": 1.0, "leaky_relu": float(net.negative_slope)}[net.activation]
     layers = [Layer(W, b, np.full(W.shape[0], eta_hidden)) for W, b in zip(net.weights[:-1], net.biases[:-1], strict=True)]
     W, b = net.weights[-1], net.biases[-1]
@@ -196,7 +267,7 @@ def _slope_of(activation: Any, where: str) -> float:
     raise ValueError(f"{where}: activation must be a name or a finite float; got {activation!r}")
 
 
-def _triple_layers(triples: Sequence) -> tuple[Layer, ...]:
+def triple_layers(triples: Sequence) -> tuple[Layer, ...]:
     layers: list[Layer] = []
     for l, triple in enumerate(triples):
         if not isinstance(triple, tuple | list) or len(triple) != 3:
@@ -214,75 +285,4 @@ def _triple_layers(triples: Sequence) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
-def _torch_leaves(module: Any, nn: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(module, nn.Sequential):
-        out = []
-        for name, child in module.named_children():
-            out += _torch_leaves(child, nn, f"{prefix}{name}.")
-        return out
-    return [(prefix.rstrip(".") or type(module).__name__, module)]
-
-
-def _torch_layers(module: Any, torch: Any) -> tuple[Layer, ...]:
-    nn = torch.nn
-    leaves = [(n, m) for n, m in _torch_leaves(module, nn) if not isinstance(m, nn.Identity)]
-    linears = [m for _, m in leaves if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError("model: the torch module has no nn.Linear layer")
-    width = linears[0].in_features
-    triples: list[list] = []       # [W, b, slope or None (no activation yet)]
-    for name, m in leaves:
-        if isinstance(m, nn.Linear):
-            W = m.weight.detach().to("cpu", torch.float64).numpy()
-            b = (np.zeros(W.shape[0]) if m.bias is None
-                 else m.bias.detach().to("cpu", torch.float64).numpy())
-            triples.append([W, b, None])
-            width = W.shape[0]
-        elif isinstance(m, nn.ReLU | nn.LeakyReLU):
-            eta = 0.0 if isinstance(m, nn.ReLU) else float(m.negative_slope)
-            if not triples or triples[-1][2] is not None:
-                # an activation not right after a Linear acts on an identity layer
-                triples.append([np.eye(width), np.zeros(width), None])
-            triples[-1][2] = eta
-        else:
-            raise TypeError(f"model: layer {name!r} of type {type(m).__name__} is not supported; "
-                            "use nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Identity in nn.Sequential")
-    return _triple_layers([(W, b, 1.0 if eta is None else eta) for W, b, eta in triples])
-
-
-def as_layers(model: Any) -> LayerStack:
-    r"""Convert a network to a :class:`LayerStack` of MASO layers (THEORY G).
-
-    Parameters
-    ----------
-    model : Network, DeepNetwork, torch.nn.Module, LayerStack or list of (W, b, activation)
-        A torch model must be an ``nn.Linear`` or (nested) ``nn.Sequential`` of ``Linear``,
-        ``ReLU``, ``LeakyReLU`` and ``Identity`` layers; its weights are copied as float64.
-        In a list of triples ``W`` has shape (D_out, D_in) and ``activation`` is "relu",
-        "linear", "leaky_relu" (slope 0.01) or a float negative-side slope.
-
-    Returns
-    -------
-    LayerStack
-
-    Raises
-    ------
-    TypeError
-        For an unsupported object or torch layer (the message names the layer).
-    """
-    if isinstance(model, LayerStack):
-        return model
-    if isinstance(model, Network):
-        return LayerStack(_network_layers(model))
-    if isinstance(model, DeepNetwork):
-        return LayerStack(_deep_layers(model))
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.nn.Module):
-        return LayerStack(_torch_layers(model, torch))
-    if isinstance(model, list | tuple):
-        return LayerStack(_triple_layers(model))
-    raise TypeError("model must be a Network, DeepNetwork, torch nn.Sequential, LayerStack or "
-                    f"a list of (W, b, activation) triples; got {type(model).__name__}")
-
-
-__all__ = ["Layer", "LayerStack", "as_layers"]
+__all__ = ["Layer", "LayerStack"]

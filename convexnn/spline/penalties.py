@@ -74,20 +74,27 @@ def input_jacobians(model: Any, X: Any, *, create_graph: bool = True) -> Any:
     r"""Per-example input Jacobians :math:`A[x_i] = \partial f(x_i) / \partial x`, (n, C, d).
 
     Row c is one backward pass of :math:`\sum_i f_c(x_i)`, which equals the per-example
-    gradients because the examples of an MLP do not interact.
+    gradients because the examples do not interact (MLPs, CNNs; batch norm only in eval
+    mode, which is checked).  Inputs of shape (n, C_in, H, W) give d = C_in H W (C order).
     """
     import torch
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch nn.Module; got {type(model).__name__}")
+    nn = torch.nn
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+    mixing = [type(m).__name__ for m in model.modules() if isinstance(m, norms) and m.training]
+    if mixing:
+        raise ValueError(f"model has {mixing[0]} in training mode, which couples the examples "
+                         "of a batch; per-example templates need model.eval()")
     param = next(model.parameters(), None)
     like = {} if param is None else {"dtype": param.dtype, "device": param.device}
     X = torch.as_tensor(X, **like).detach().clone().requires_grad_(True)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}")
+    if X.ndim < 2:
+        raise ValueError(f"X must be a batch (n, d) or (n, C, ...); got shape {tuple(X.shape)}")
     out = model(X)
     out = out[:, None] if out.ndim == 1 else out
-    rows = [torch.autograd.grad(out[:, c].sum(), X, create_graph=create_graph)[0]
+    rows = [torch.autograd.grad(out[:, c].sum(), X, create_graph=create_graph)[0].reshape(len(X), -1)
             for c in range(out.shape[1])]
     return torch.stack(rows, dim=1)
 
@@ -99,8 +106,8 @@ def template_penalty(model: Any, X: Any) -> Any:
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier with C outputs (e.g. an ``nn.Sequential`` MLP).
-    X : torch.Tensor of shape (n, d)
+        A classifier with C outputs (e.g. an ``nn.Sequential`` MLP or CNN).
+    X : torch.Tensor of shape (n, d) or (n, C_in, H, W)
 
     Returns
     -------

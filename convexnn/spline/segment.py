@@ -19,11 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from ..core.validation import check_array, check_int
-from .layers import LayerStack, as_layers
+from ..core.validation import check_int
+from .convert import as_layers
+from .layers import Layer, LayerStack
+from .operators import MaxPool, ResidualBlock
 
 #: Roots closer than this (in t) to an interval end or to each other are merged.
 ROOT_TOL = 1e-12
+#: Samples per forward pass in :meth:`SegmentPartition.check`.
+CHECK_CHUNK = 10_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,15 +161,15 @@ class SegmentPartition:
     def check(self, n_samples: int = 100_001) -> SegmentCheck:
         """Compare with the codes of ``n_samples`` equally spaced points (a forward pass).
 
+        The points are the midpoints :math:`t_i = (i + 1/2)/n` of n equal cells, so that
+        the ends are left out: an end may lie on a region boundary (an image whose zero
+        pixels tie the entries of a max-pool window, say), where its code is a tie-break.
         Counts the runs of equal sampled codes (a lower bound on the number of regions,
         equal once the spacing is below the shortest piece) and the samples whose code
         differs from that of the exact piece containing them.
         """
         n_samples = check_int("n_samples", n_samples, minimum=2)
-        t = np.linspace(0.0, 1.0, n_samples)
-        _, codes = self.stack.forward(self.points(t))
-        Q = np.hstack(codes) if codes else np.zeros((n_samples, 0), bool)
-        runs = 1 + int(np.count_nonzero(np.any(Q[1:] != Q[:-1], axis=1)))
+        t = (np.arange(n_samples) + 0.5) / n_samples
         bp = self.breakpoints
         idx = np.searchsorted(bp, t)
         near = np.zeros(n_samples, bool)
@@ -174,8 +178,16 @@ class SegmentPartition:
                              np.abs(t - bp[np.minimum(idx, bp.size - 1)]))
             near = gap < 1e-9
         exact = np.array([np.concatenate(p.code) if p.code else np.zeros(0, bool) for p in self.pieces])
-        bad = np.any(Q != exact[idx], axis=1) & ~near
-        return SegmentCheck(self.n_regions, runs, n_samples, int(np.count_nonzero(bad)))
+        runs, bad, prev = 1, 0, None
+        for lo in range(0, n_samples, CHECK_CHUNK):     # bounded memory for CNN layers
+            sl = slice(lo, lo + CHECK_CHUNK)
+            _, codes = self.stack.forward(self.points(t[sl]))
+            Q = np.hstack(codes) if codes else np.zeros((len(t[sl]), 0), bool)
+            both = Q if prev is None else np.vstack([prev, Q])
+            runs += int(np.count_nonzero(np.any(both[1:] != both[:-1], axis=1)))
+            bad += int(np.count_nonzero(np.any(Q != exact[idx[sl]], axis=1) & ~near[sl]))
+            prev = Q[-1:]
+        return SegmentCheck(self.n_regions, runs, n_samples, bad)
 
 
 def _roots(a: np.ndarray, s: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -188,24 +200,71 @@ def _roots(a: np.ndarray, s: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return t
 
 
-def _split_layer(stack_layer: Any, intervals: list, x0: np.ndarray, dx: np.ndarray) -> list:
-    """Split every interval at the sign changes of one layer and push the maps through it."""
-    W, b = stack_layer.W, stack_layer.b
-    out = []
-    for lo, hi, M, c, codes in intervals:
-        p, q = M @ x0 + c, M @ dx                          # layer input h(t) = p + t q
-        if stack_layer.G is None:
-            u0, u1 = W @ p + b, W @ q                      # z(t) = u0 + t u1
+def _push(layer: Any, p: np.ndarray, q: np.ndarray, codes: list[np.ndarray]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The layer input p + t q pushed through the layer with the given codes."""
+    M, c = layer.push(q[None, :, None], p[None], iter([code[None] for code in codes]))
+    return c[0], M[0, :, 0]
+
+
+def _pieces(layer: Any, iv: tuple, ends: np.ndarray, code_at: Any) -> list:
+    """Sub-intervals of ``iv`` between ``ends``, coded at their midpoints, equal codes merged."""
+    lo, hi, p, q, codes = iv
+    out: list = []
+    for t0, t1 in zip(ends[:-1], ends[1:], strict=True):
+        new = code_at(0.5 * (t0 + t1))
+        if out and all(np.array_equal(a, b) for a, b in zip(out[-1][2], new, strict=True)):
+            out[-1][1] = float(t1)
         else:
-            u0, u1 = stack_layer.G @ p + stack_layer.g0, stack_layer.G @ q
-        coded = stack_layer.coded
-        ends = np.concatenate([[lo], _roots(u0[coded], u1[coded], lo, hi), [hi]])
-        for t0, t1 in zip(ends[:-1], ends[1:], strict=True):
-            qk = stack_layer.code(u0 + 0.5 * (t0 + t1) * u1)
-            s = stack_layer.slopes(qk)
-            new_codes = codes + (qk[coded],) if coded.any() else codes
-            out.append((float(t0), float(t1), s[:, None] * (W @ M), s * (W @ c + b), new_codes))
-    return out
+            out.append([float(t0), float(t1), new])
+    result = []
+    for t0, t1, new in out:
+        p1, q1 = _push(layer, p, q, new)
+        result.append((t0, t1, p1, q1, codes + tuple(new)))
+    return result
+
+
+def _split_dense(layer: Layer, iv: tuple) -> list:
+    # z_k(t) = u0_k + t u1_k for the switch (pre-activation or gate) of each unit
+    lo, hi, p, q, _ = iv
+    if layer.G is None:
+        u0, u1 = layer.W @ p + layer.b, layer.W @ q
+    else:
+        u0, u1 = layer.G @ p + layer.g0, layer.G @ q
+    coded = layer.coded
+    ends = np.concatenate([[lo], _roots(u0[coded], u1[coded], lo, hi), [hi]])
+    return _pieces(layer, iv, ends, lambda t: layer.switch_codes(u0 + t * u1))
+
+
+def _split_maxpool(layer: MaxPool, iv: tuple) -> list:
+    # window entries a_r + t s_r; the argmax can only change where two entries cross
+    lo, hi, p, q, _ = iv
+    pad = layer.padded
+    a, s = p[np.maximum(layer.windows, 0)], q[np.maximum(layer.windows, 0)]
+    r, r2 = np.triu_indices(a.shape[1], 1)
+    ok = ~(pad[:, r] | pad[:, r2])
+    da, ds = a[:, r] - a[:, r2], s[:, r] - s[:, r2]        # a_r - a_r' + t (s_r - s_r')
+    ends = np.concatenate([[lo], _roots(da[ok], ds[ok], lo, hi), [hi]])
+    a = np.where(pad, -np.inf, a)
+    return _pieces(layer, iv, ends, lambda t: [np.argmax(a + t * s, axis=1)])
+
+
+def _split_residual(layer: ResidualBlock, iv: tuple) -> list:
+    # F's layers split the interval; the skip adds the block's input p + t q to F's output
+    lo, hi, p, q, codes = iv
+    inner = [(lo, hi, p, q, ())]
+    for sub in layer.inner:
+        inner = [piece for iv2 in inner for piece in _split(sub, iv2)]
+    return [(t0, t1, p + pF, q + qF, codes + cF) for t0, t1, pF, qF, cF in inner]
+
+
+def _split(layer: Any, iv: tuple) -> list:
+    """Split one interval (lo, hi, p, q, codes) at the code changes of one operator."""
+    if isinstance(layer, MaxPool):
+        return _split_maxpool(layer, iv)
+    if isinstance(layer, ResidualBlock):
+        return _split_residual(layer, iv)
+    return _split_dense(layer, iv)
 
 
 def _merge_equal_codes(intervals: list) -> list:
@@ -218,6 +277,15 @@ def _merge_equal_codes(intervals: list) -> list:
         else:
             merged.append(iv)
     return merged
+
+
+def _single_input(stack: LayerStack, name: str, x: Any) -> np.ndarray:
+    x2, single = stack.check_inputs(name, x)
+    if not single:
+        raise ValueError(f"{name} must be one input of shape ({stack.input_dim},)"
+                         f"{'' if stack.input_shape is None else ' or ' + str(stack.input_shape)}; "
+                         f"got shape {np.shape(x)}")
+    return x2[0]
 
 
 def segment_regions(model: Any, x0: Any, x1: Any) -> SegmentPartition:
@@ -256,18 +324,15 @@ def segment_regions(model: Any, x0: Any, x1: Any) -> SegmentPartition:
     (array([0.25, 0.5 ]), 3)
     """
     stack = as_layers(model)
-    d = stack.input_dim
-    x0 = check_array("x0", x0, ndim=1)
-    x1 = check_array("x1", x1, ndim=1)
-    for name, x in (("x0", x0), ("x1", x1)):
-        if x.shape != (d,):
-            raise ValueError(f"{name} must have shape ({d},); got {x.shape}")
-    intervals = [(0.0, 1.0, np.eye(d), np.zeros(d), ())]
+    x0, x1 = (_single_input(stack, name, x) for name, x in (("x0", x0), ("x1", x1)))
+    intervals = [(0.0, 1.0, x0, x1 - x0, ())]        # the layer input p + t q
     for layer in stack.layers:
-        intervals = _split_layer(layer, intervals, x0, x1 - x0)
+        intervals = [piece for iv in intervals for piece in _split(layer, iv)]
     intervals = _merge_equal_codes(intervals)
-    pieces = [SegmentPiece(t0, t1, codes, A, b, A @ (x1 - x0), A @ x0 + b)
-              for t0, t1, A, b, codes in intervals]
+    codes = [np.array(level) for level in zip(*(iv[4] for iv in intervals), strict=True)]
+    A, b = stack.affine_from_codes(codes, len(intervals))
+    pieces = [SegmentPiece(t0, t1, cds, A[i], b[i], q, p)
+              for i, (t0, t1, p, q, cds) in enumerate(intervals)]
     return SegmentPartition(pieces, x0, x1, stack)
 
 

@@ -20,7 +20,9 @@ import numpy as np
 
 from ..core.validation import check_array, check_int
 from . import polygons
-from .layers import Layer, LayerStack, as_layers
+from .convert import as_layers
+from .layers import LayerStack
+from .slice_cells import split_cell
 
 #: Pieces smaller than AREA_TOL * (box area) are dropped as rounding debris.
 AREA_TOL = 1e-15
@@ -242,39 +244,6 @@ def _argmax_chord(r: SliceRegion, c: int, c2: int) -> np.ndarray | None:
     return polygons.chord(V, r.A_st[c] - r.A_st[c2], r.b_st[c] - r.b_st[c2])
 
 
-def _split_cell(layer: Layer, cell: tuple, min_area: float) -> list[tuple]:
-    """Split one cell by the zero lines of a layer's coded units, then push maps through."""
-    V, Mst, cst, M, c, codes = cell
-    if layer.G is None:
-        U, u0 = layer.W @ Mst, layer.W @ cst + layer.b          # switch u(s,t) = U (s,t) + u0
-    else:
-        U, u0 = layer.G @ Mst, layer.G @ cst + layer.g0
-    # units whose line misses the cell keep one code on it, read at the centroid; each
-    # split assigns the code of its side (positive side: q_k = 1), so that two pieces of
-    # one cell never share a code
-    q0 = layer.code(U @ polygons.centroid(V) + u0)
-    pieces = [(V, q0)]
-    for k in np.flatnonzero(layer.coded):
-        if not polygons.crosses(V, U[k], u0[k]):
-            continue
-        new = []
-        for P, q in pieces:
-            for side, Q in zip((True, False), polygons.split(P, U[k], u0[k]), strict=True):
-                if Q is not None and polygons.area(Q) > min_area:
-                    qs = q.copy()
-                    qs[k] = side
-                    new.append((Q, qs))
-        pieces = new
-    out = []
-    W, b = layer.W, layer.b
-    for P, q in pieces:
-        s = layer.slopes(q)
-        new_codes = codes + (q[layer.coded],) if layer.n_coded else codes
-        out.append((P, s[:, None] * (W @ Mst), s * (W @ cst + b), s[:, None] * (W @ M),
-                    s * (W @ c + b), new_codes))
-    return out
-
-
 def _check_box(box: Any) -> tuple[float, float, float, float]:
     arr = check_array("box", box, ndim=1)
     if arr.shape != (4,) or not (arr[0] < arr[1] and arr[2] < arr[3]):
@@ -329,20 +298,22 @@ def slice_regions(model: Any, x0: Any = None, e1: Any = None, e2: Any = None, *,
     vecs = {}
     for name, v, default in (("x0", x0, np.zeros(d)), ("e1", e1, np.eye(d)[0]),
                              ("e2", e2, np.eye(d)[min(1, d - 1)])):
-        arr = default if v is None else check_array(name, v, ndim=1)
-        if arr.shape != (d,):
-            raise ValueError(f"{name} must have shape ({d},); got {arr.shape}")
-        vecs[name] = arr
+        arr, single = (default, True) if v is None else stack.check_inputs(name, v)
+        if not single:
+            raise ValueError(f"{name} must have shape ({d},); got {np.shape(v)}")
+        vecs[name] = arr.reshape(d)
     E = np.column_stack([vecs["e1"], vecs["e2"]])
     if np.linalg.matrix_rank(E) < 2:
         raise ValueError("e1 and e2 must be linearly independent")
     box = _check_box(box)
     V0 = polygons.box_polygon(box)
     min_area = AREA_TOL * polygons.area(V0)
-    cells = [(V0, E, vecs["x0"], np.eye(d), np.zeros(d), ())]
+    cells = [(V0, E, vecs["x0"], ())]          # polygon, layer input M (s,t) + c, codes
     for layer in stack.layers:
-        cells = [piece for cell in cells for piece in _split_cell(layer, cell, min_area)]
-    regions = [SliceRegion(V, codes, Mst, cst, M, c) for V, Mst, cst, M, c, codes in cells]
+        cells = [piece for cell in cells for piece in split_cell(layer, cell, min_area)]
+    codes = [np.array(level) for level in zip(*(cell[3] for cell in cells), strict=True)]
+    A, b = stack.affine_from_codes(codes, len(cells))
+    regions = [SliceRegion(V, cds, Mst, cst, A[i], b[i]) for i, (V, Mst, cst, cds) in enumerate(cells)]
     return SlicePartition(regions, box, vecs["x0"], vecs["e1"], vecs["e2"], stack)
 
 

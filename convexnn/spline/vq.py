@@ -7,7 +7,9 @@ The distance counts the units that quantize x and x' differently,
 .. math::  d_{VQ}(x, x') = \sum_l w_l \sum_{k=1}^{D_l} 1[q^{(l)}_k(x) \ne q^{(l)}_k(x')],
            \qquad w_l \in \{1,\ 1/D_l\}.
 
-It is a pseudometric (a weighted Hamming distance of codes) and vanishes exactly when x
+For a max-pooling layer the code of a unit is the argmax position in its window, so the
+unit counts when the two inputs' windows have different winners.  It is a pseudometric
+(a weighted Hamming distance of codes) and vanishes exactly when x
 and x' lie in the same activation region (Balestriero & Baraniuk 2018; the normalization
 is not confirmed from the paper, THEORY J.8).
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import as_layers
+from .convert import as_layers
 
 #: Layer weights w_l: "unit" gives w_l = 1, "width" gives w_l = 1 / D_l.
 VQ_WEIGHTS = ("unit", "width")
@@ -37,7 +39,7 @@ def layer_hamming(model: Any, X: Any, Y: Any) -> np.ndarray:
     Parameters
     ----------
     model : Network, DeepNetwork, torch nn.Sequential, LayerStack or list of triples
-    X, Y : array-like of shape (n, d) (or (d,))
+    X, Y : array-like of shape (n, d) (or (d,), or images if the stack has an input_shape)
         Paired inputs.
 
     Returns
@@ -93,7 +95,9 @@ def vq_distance_matrix(model: Any, X: Any, Y: Any | None = None, *,
                        weights: str = "unit") -> np.ndarray:
     r"""All pairwise VQ distances :math:`D_{ij} = d_{VQ}(x_i, y_j)`, shape (n, m).
 
-    Uses :math:`\sum_k 1[a_k \ne b_k] = \sum_k a_k + b_k - 2 a_k b_k` for 0/1 codes.
+    Uses :math:`\sum_k 1[a_k \ne b_k] = D_l - \sum_k \sum_r 1[a_k = r]\,1[b_k = r]`, a
+    product of one-hot encodings of the codes (R = 2 for ReLU-type units, the window size
+    for max pooling).
     """
     stack = as_layers(model)
     X2, _ = stack.check_inputs("X", X)
@@ -103,8 +107,10 @@ def vq_distance_matrix(model: Any, X: Any, Y: Any | None = None, *,
     _, qy = stack.forward(Y2)
     D = np.zeros((len(X2), len(Y2)))
     for wl, a, b in zip(w, qx, qy, strict=True):
-        a, b = a.astype(float), b.astype(float)
-        D += wl * (a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * a @ b.T)
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        R = int(max(a.max(), b.max())) + 1
+        same = sum((a == r).astype(float) @ (b == r).astype(float).T for r in range(R))
+        D += wl * (a.shape[1] - same)
     return D
 
 
