@@ -4,7 +4,7 @@ Bad user input raises :class:`ConvexNNValueError` / :class:`ConvexNNTypeError` n
 argument; both are also the built-in ``ValueError`` / ``TypeError``, so ``except
 ValueError`` keeps working.  A damaged or foreign network file raises
 :class:`NetworkFileError` naming the file.  Outcomes of a solve are *statuses* (see
-:mod:`convexnn.solvers.status`); only a solver that breaks down raises :class:`SolverError`.
+:mod:`convexnn.core.solution`); only a solver that breaks down raises :class:`SolverError`.
 """
 
 from __future__ import annotations
@@ -58,3 +58,8 @@ class ConvergenceWarning(UserWarning):
 class UnrealizablePatternsWarning(UserWarning):
     """Some user-given activation patterns are not cells of the data's arrangement: no
     ReLU or gated neuron has them, so the program is a relaxation over them."""
+
+
+class ZeroNetworkWarning(UserWarning):
+    """The optimal network has no neuron: beta is at or above the largest useful value
+    (:func:`convexnn.beta_max`), so the answer is the free terms alone."""

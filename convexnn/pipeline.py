@@ -29,7 +29,12 @@ from .core import progress
 from .core.results import FitResult, rel_diff
 from .core.solution import FAILED, INACCURATE, INFEASIBLE, ITERATION_LIMIT, OPTIMAL, UNBOUNDED
 from .core.threads import limit_blas, small_problem_threads, solve_threads
-from .exceptions import ConvergenceWarning, InaccurateSolutionWarning, SolverError
+from .exceptions import (
+    ConvergenceWarning,
+    InaccurateSolutionWarning,
+    SolverError,
+    ZeroNetworkWarning,
+)
 from .generation import generate
 
 #: Relative tolerance of the numpy re-checks, for every kind.
@@ -105,6 +110,12 @@ def finish(kind: Any, spec: Any, program: Any, sol: Any, *, t0: float,
         warnings.warn(f"{sol.solver}: inaccurate solution{where}: "
                       + ("; ".join(messages) or sol.solver_status),
                       InaccurateSolutionWarning, stacklevel=3)
+    if network.width == 0:
+        msg = (f"the optimal network has no neuron at beta={program.beta:g}: beta is at or "
+               "above the largest useful value (convexnn.beta_max), so the answer is the free "
+               "terms alone; lower beta for a network")
+        warnings.warn(msg, ZeroNetworkWarning, stacklevel=3)
+        messages.append(msg)
     if generation is None:
         timings.update(setup=sol.setup_time, solve=sol.solve_time)
     timings["recover"] = time.perf_counter() - t1

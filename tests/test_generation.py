@@ -36,6 +36,7 @@ def test_rank4_default_fit_equals_exact_optimum_and_is_certified():
     assert cert.relative_gap <= 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_default_fit_below_gradient_training(loss):
     rng = np.random.default_rng(3)

@@ -127,30 +127,56 @@ class FitResult:
         return fit_result(self)
 
     def summary(self) -> str:
-        """A short report: what was solved, the answer, and what is proven about it."""
+        """A report in plain words: the model, the answer and what is proven about it; the
+        solver's and the certificate's details follow under "details"."""
         p = self.program.describe()
+        lines = [f"{p['model'][0].upper()}{p['model'][1:]} network ({p['loss']} loss"
+                 f"{p.get('variant', '')}), n={p['n']}, d={p['d']}, beta={p['beta']:g}",
+                 f"  objective      : {self.recovered_objective:.10g} (training loss + weight "
+                 f"decay of the recovered network, {self.n_active} active neurons)"]
+        if self.certificate is not None:
+            lines.append(f"  global optimum : {self.certificate.statement()}")
+        lines.append(f"  solved         : {self._scope(p)}")
+        lines.append(f"  time           : {self.timings.get('total', float('nan')):.3g} s")
+        return "\n".join(lines + ["details", *self._details(p)])
+
+    def _scope(self, p: dict) -> str:
+        """What the convex solve covered, in words."""
+        cols = f"{p['columns']} {p['columns_name']}"
+        if self.exhaustive:
+            return f"exactly, over every one of the {cols} there are ({self.status})"
+        if self.status == "iteration_limit":
+            return (f"over {cols} ({p['source']}), stopped by a budget: an upper bound on the "
+                    "global optimum")
+        cert = self.certificate
+        if cert is not None and cert.certified and not cert.over_gates:
+            return (f"over {cols} ({p['source']}); the certificate proves they are enough: "
+                    "this is the global optimum")
+        only = f"over {cols} ({p['source']}): optimal over the {p['source']} {p['columns_name']} only"
+        return only if cert is not None and cert.over_gates else \
+            only + ", an upper bound on the global optimum"
+
+    def _details(self, p: dict) -> list[str]:
         sol = self.solution
         switched = f" -> {sol.solver}" if sol.solver and sol.solver != self.solver else ""
         lines = [
-            f"model            : {p['model']} ({p['loss']} loss{p.get('variant', '')})",
-            f"data             : n={p['n']}, d={p['d']}, beta={p['beta']:g}",
-            f"{p['columns_name']:<17}: {p['columns']} ({'exact' if self.exhaustive else p['source']})"
-            + (f"; generation: {self.generation.summary_line()}" if self.generation else ""),
-            f"solver / status  : {self.solver}{switched} / {self.status} ({sol.solver_status})",
-            f"convex objective : {self.objective:.10g}",
-            f"network objective: {self.recovered_objective:.10g} "
-            f"(rel. diff {rel_diff(self.recovered_objective, self.objective):.1e})",
-            f"active neurons   : {self.n_active} (n = {p['n']})",
+            f"  convex objective : {self.objective:.10g} (network objective "
+            f"{self.recovered_objective:.10g}, rel. diff "
+            f"{rel_diff(self.recovered_objective, self.objective):.1e})",
+            f"  active neurons   : {self.n_active} (n = {p['n']})",
+            f"  solver / status  : {self.solver}{switched} / {self.status} ({sol.solver_status})",
         ]
-        if not self.exhaustive and not (self.certificate is not None and self.certificate.certified):
-            lines.append(f"scope            : optimal over the {p['source']} {p['columns_name']} "
-                         "only: an upper bound on the global optimum")
-        if self.certificate is not None:
-            lines.append(f"certificate      : {self.certificate.summary_line()}")
+        if self.generation is not None:
+            lines.append(f"  generation       : {self.generation.summary_line()}")
+        c = self.certificate
+        if c is not None:
+            lines.append(f"  certificate      : {c.verdict} ({c.method}); lower bound "
+                         f"{c.lower_bound:.10g}, gap {c.gap:.3g} (rel {c.relative_gap:.2e}); "
+                         f"s/beta found {c.s_found / c.beta:.6g}, proven <= {c.s / c.beta:.6g}")
         t = self.timings
-        lines.append("time [s]         : " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()))
-        lines += [f"note             : {m}" for m in self.messages]
-        return "\n".join(lines)
+        lines.append("  time [s]         : " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()))
+        lines += [f"  note             : {m}" for m in self.messages]
+        return lines
 
 
 __all__ = ["FitResult", "rel_diff"]

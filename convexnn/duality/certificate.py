@@ -14,6 +14,45 @@ from typing import Any
 
 #: Default relative tolerance: certified iff gap <= tol * max(1, |upper bound|).
 TOL = 1e-5
+#: What a certificate shows (:attr:`Certificate.verdict`).
+VERDICTS = ("certified", "refuted", "no_violation_found", "gap_proven")
+#: Confidence of the search certificate's statement.
+SEARCH_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    r"""A refutation search: ``restarts`` independent random starts of an exact-pricing
+    ascent, the largest constraint value found over beta, and the level a violation needs.
+
+    If no start found a violation (``clean``), a scenario argument gives, with confidence
+    :math:`1-\delta`, that a random start finds one with probability below
+    :math:`\ln(1/\delta)/N` (:math:`(1-p)^N \le \delta`): a statement about the search,
+    not a proof of optimality.
+    """
+
+    restarts: int
+    found: float
+    level: float
+
+    @property
+    def clean(self) -> bool:
+        return self.found <= self.level
+
+    @property
+    def miss_rate(self) -> float:
+        r""":math:`\ln(1/\delta)/N`, the bound on a random start's chance to find a violation."""
+        import math
+
+        return math.log(1.0 / (1.0 - SEARCH_CONFIDENCE)) / max(self.restarts, 1)
+
+    def sentence(self) -> str:
+        if not self.clean:
+            return (f"a search of {self.restarts:,} random restarts found a violation "
+                    f"(s/beta = {self.found:.4g})")
+        return (f"no violated constraint in {self.restarts:,} random restarts (s/beta <= "
+                f"{self.found:.4g}; not a proof: with {SEARCH_CONFIDENCE:.0%} confidence a "
+                f"random restart finds one with probability below {self.miss_rate:.2g})")
 
 
 @dataclass
@@ -77,38 +116,65 @@ class Certificate:
     s: float
     s_found: float
     beta: float
-    scale: float
-    refuted: bool
-    most_violated: Any
-    n_patterns_checked: int
-    time: float
-    method: str
-    loss: str
-    free_residual: float
-    tol: float
+    scale: float = 1.0
+    refuted: bool = False
+    most_violated: Any = None
+    n_patterns_checked: int = 0
+    time: float = 0.0
+    method: str = "search"
+    loss: str = ""
+    free_residual: float = 0.0
+    tol: float = TOL
     dual_point: str = "network"
+    #: the refutation search behind a "no violation found" statement, when one ran
+    search: SearchRecord | None = None
+
+    # ---- what it shows, in words ---------------------------------------------------------
+    @property
+    def verdict(self) -> str:
+        """One of :data:`VERDICTS`: "certified" (the gap is proven within ``tol``),
+        "refuted" (a violated dual constraint was found: not the global optimum),
+        "no_violation_found" (a search found none: not a proof), or "gap_proven" (only the
+        proven gap)."""
+        if self.certified:
+            return "certified"
+        if self.refuted:
+            return "refuted"
+        if self.search is not None and self.search.clean:
+            return "no_violation_found"
+        return "gap_proven"
+
+    @property
+    def over_gates(self) -> bool:
+        """A gated network's certificate: optimality among gated networks with its gates."""
+        return self.method == "gated"
+
+    def statement(self) -> str:
+        """What is proven, in plain words (the summary's first line)."""
+        who = ("no gated network with these gates" if self.over_gates
+               else "no network of any width")
+        bound = (f"{who} has a training objective below {self.lower_bound:.6g}; this one's is "
+                 f"{self.upper_bound:.6g}")
+        if self.verdict == "certified":
+            return (f"CERTIFIED {'optimal over these gates' if self.over_gates else 'globally optimal'}: "
+                    f"{bound} (gap {self.relative_gap:.1e}, within the tolerance {self.tol:g})")
+        proven = f"proven: {bound}, so it is within {100 * self.relative_gap:.3g}% of the optimum"
+        if self.verdict == "refuted":
+            return ("NOT the global optimum: a neuron that lowers the objective exists "
+                    f"(found, s/beta = {self.s_found / self.beta:.4g}); {proven}")
+        if self.verdict == "no_violation_found":
+            return f"{proven}; {self.search.sentence()}"
+        return proven
 
     def summary_line(self) -> str:
         """One line for :meth:`convexnn.FitResult.summary`."""
-        if self.certified and self.method == "gated":  # over the gates' patterns only
-            verdict = "CERTIFIED optimal over these gates"
-        elif self.certified:
-            verdict = "CERTIFIED globally optimal"
-        elif self.refuted:
-            verdict = "NOT optimal (refuted)"
-        elif self.exhaustive:
-            verdict = "not certified"
-        elif self.method == "branch_bound":
-            verdict = "not certified (branch and bound stopped at its time budget; the lower bound is valid)"
-        else:
-            verdict = "not certified (pattern search only; the lower bound is valid)"
-        return (f"{verdict}: gap {self.gap:.3g} (rel {self.relative_gap:.2e}), "
-                f"s/beta {self.s_found / self.beta:.6g}, LB {self.lower_bound:.10g}, "
-                f"{self.method} over {self.n_patterns_checked} patterns, {self.time:.3f}s")
+        return self.statement()
 
     def __str__(self) -> str:
         lines = [
             f"Certificate ({self.method}, {self.loss} loss, beta={self.beta:g})",
+            f"  verdict                   : {self.verdict}",
+            f"  in words                  : {self.statement()}",
             f"  network objective (upper) : {self.upper_bound:.10g}",
             f"  dual bound        (lower) : {self.lower_bound:.10g}",
             f"  gap                       : {self.gap:.3e} (relative {self.relative_gap:.3e}, tol {self.tol:g})",
@@ -121,6 +187,8 @@ class Certificate:
             f"  certified                 : {self.certified}   refuted: {self.refuted}",
             f"  time                      : {self.time:.4f}s",
         ]
+        if self.search is not None:
+            lines.insert(-1, f"  search                    : {self.search.sentence()}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # one line (the generated one prints the violation's arrays)
@@ -138,4 +206,4 @@ def _checked(method: str, exhaustive: bool = False) -> str:
         method, "a sample: can refute, never certify")
 
 
-__all__ = ["TOL", "Certificate"]
+__all__ = ["SEARCH_CONFIDENCE", "TOL", "VERDICTS", "Certificate", "SearchRecord"]

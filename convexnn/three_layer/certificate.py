@@ -10,13 +10,13 @@ exact only when the groups are exhaustive, i.e. tiny n).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..core.losses import Loss, get_loss
 from ..core.validation import check_X_y
+from ..duality.certificate import Certificate
 from ..duality.cones import cone_support
 from ..exceptions import SolverError
 from ..networks.parallel import ParallelNetwork
@@ -26,29 +26,23 @@ from .groups import Groups, cone_matrix, lifted_matrix
 CERT_TOL = 1e-6
 
 
-@dataclass
-class ParallelCertificate:
-    r"""Weak-duality bound :math:`\mathrm{LB} \le p^\star \le P(\theta)` for a parallel network."""
+def parallel_certificate(lower: float, upper: float, s: float, beta: float, *, proven: bool,
+                         tol: float, n_groups: int, t0: float, loss: str,
+                         method: str = "exact groups") -> Certificate:
+    r"""The :class:`~convexnn.duality.certificate.Certificate` of a parallel network: weak
+    duality :math:`\mathrm{LB} \le p^\star \le P(\theta)`; ``proven``: s bounds the dual
+    norm over every sub-network (exhaustive groups, or a relaxation)."""
+    gap = upper - lower
+    rel = gap / max(1.0, abs(upper))
+    return Certificate(lower_bound=lower, upper_bound=upper, gap=gap, relative_gap=rel,
+                       certified=bool(proven and rel <= tol), exhaustive=bool(proven), s=s,
+                       s_found=s, beta=beta, scale=min(1.0, beta / s) if s > 0 else 1.0,
+                       n_patterns_checked=n_groups, time=time.perf_counter() - t0, method=method,
+                       loss=loss, tol=tol)
 
-    lower_bound: float
-    upper_bound: float
-    gap: float
-    relative_gap: float
-    s: float
-    beta: float
-    exhaustive: bool
-    certified: bool
-    n_groups_checked: int
-    time: float
-    #: how s was bounded: the groups' supports, or a relaxation over all sub-networks
-    method: str = "exact groups"
 
-    def summary_line(self) -> str:
-        verdict = "certified" if self.certified else ("not certified" if self.exhaustive
-                                                     else "bound over sampled groups only")
-        return (f"{verdict} ({self.method}): LB {self.lower_bound:.10g} <= p* <= {self.upper_bound:.10g} "
-                f"(gap {self.gap:.2e}, rel {self.relative_gap:.2e}; s/beta = {self.s / self.beta:.6f}"
-                + (f", {self.n_groups_checked} groups)" if self.n_groups_checked else ")"))
+#: Kept for old code: a parallel network's certificate is a Certificate.
+ParallelCertificate = Certificate
 
 
 def group_supports(X: np.ndarray, lam: np.ndarray, groups: Groups, path: str) -> np.ndarray:
@@ -124,9 +118,8 @@ def certify_parallel(network: ParallelNetwork, X: Any, y: Any, *, beta: float,
     lb = float(-loss.conjugate(-scale * lam, y))
     gap = P - lb
     rel = gap / max(1.0, abs(P))
-    return ParallelCertificate(lb, P, gap, rel, s, beta, groups.exhaustive,
-                               bool(groups.exhaustive and rel <= tol), groups.n_groups,
-                               time.perf_counter() - t0)
+    return parallel_certificate(lb, P, s, beta, proven=groups.exhaustive, tol=tol,
+                                n_groups=groups.n_groups, t0=t0, loss=loss.name)
 
 
-__all__ = ["certify_parallel", "ParallelCertificate", "group_supports"]
+__all__ = ["certify_parallel", "ParallelCertificate", "group_supports", "parallel_certificate"]

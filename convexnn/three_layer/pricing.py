@@ -170,7 +170,7 @@ def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, 
     r"""A valid global weak-duality bound for any parallel network (module docstring):
     :math:`\lambda = -\nabla\ell(\hat y)`, :math:`s \ge` its dual norm by the relaxation,
     :math:`\mathrm{LB} = \max_{t\le\beta/s} -\ell^*(-t\lambda) \le p^\star \le P(\theta)`."""
-    from .certificate import ParallelCertificate
+    from .certificate import parallel_certificate
 
     t0 = time.perf_counter()
     yhat = network.predict(X)
@@ -181,10 +181,9 @@ def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, 
     lb, _ = best_scaled_dual(loss, y, lam, t_max)
     gap = P - lb
     rel = gap / max(1.0, abs(P))
-    return ParallelCertificate(lb, P, gap, rel, s, beta, True, bool(rel <= tol), 0,
-                               time.perf_counter() - t0,
-                               method="relaxed dual norm (valid global bound)"
-                               + ("" if complete else ", branch and bound budget hit"))
+    return parallel_certificate(lb, P, s, beta, proven=True, tol=tol, n_groups=0, t0=t0,
+                                loss=loss.name, method="relaxed dual norm (valid global bound)"
+                                + ("" if complete else ", branch and bound budget hit"))
 
 
 __all__ = ["ascend_subnetworks", "best_scaled_dual", "group_support", "price_subnetworks",

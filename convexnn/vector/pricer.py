@@ -214,7 +214,11 @@ class NeuronPricer:
 
     def advance(self, m: Master) -> None:
         c = self.program.n_outputs
-        base, new = m.state["base"], m.state["new"]
+        base = m.state["base"]
+        # the new directions are deduplicated against the moved ones: a near copy of a
+        # column makes the master degenerate (collinear features)
+        new = _new_directions(m.state["pricing"], base,
+                              self.program.beta * (1 + self.tol), self.add)
         self.U = np.vstack([base, new])
         self.G = np.vstack([m.state["G_base"], np.zeros((new.shape[0], c))])
 
