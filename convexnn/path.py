@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .api import fit
+from .core import progress
 from .core.losses import Loss, get_loss
 from .core.results import FitResult
 from .core.validation import check_choice, check_positive, check_X_y
@@ -240,10 +241,12 @@ def regularization_path(X: Any, y: Any, betas: Any, *, solver: str = "auto",
         return float(problem.compilation_time or 0.0) if problem is not None else 0.0
 
     results, compile_times = [first], [compile_time()]
-    for b in betas[1:]:
-        res = refit(first, float(b))
-        results.append(res)
-        compile_times.append(compile_time())
+    with progress.bar(len(betas) - 1, "regularization path", fit_kwargs.get("progress")) as bar:
+        for b in betas[1:]:
+            res = refit(first, float(b))
+            results.append(res)
+            compile_times.append(compile_time())
+            bar.update(beta=float(b), objective=res.objective)
     return PathResult(betas=betas, results=results, compile_times=compile_times)
 
 

@@ -178,11 +178,13 @@ def _certified(certificates: Any) -> bool:
 
 
 class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
-    __doc__ = (r"""Two-layer (gated) ReLU regression trained to global optimality.
+    __doc__ = (r"""Two-layer (gated) ReLU regression through its convex program.
 
     Minimizes :math:`\tfrac12\|f_\theta(X) - y\|^2 + \tfrac{\beta}{2}\|\theta_\pi\|^2`
-    through its convex program (:func:`convexnn.fit`, squared loss).  ``score`` is the
-    coefficient of determination R^2; the training objective is ``objective_``.
+    through its convex program (:func:`convexnn.fit`, squared loss).  Whether the answer
+    is the global optimum is the certificate's word: ``certified_`` is True only with a
+    proof (``certificate_`` says what is proven otherwise).  ``score`` is the coefficient of
+    determination R^2; the training objective is ``objective_``.
 
     Parameters
     ----------""" + _PARAMS_DOC + """
@@ -253,7 +255,10 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
 
 
 class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
-    __doc__ = (r"""Two-layer (gated) ReLU classifier trained to global optimality.
+    __doc__ = (r"""Two-layer (gated) ReLU classifier through its convex program.
+
+    Whether the answer is the global optimum is the certificate's word: ``certified_`` is
+    True only with a proof (``certificate_`` says what is proven otherwise).
 
     Binary: labels are mapped to :math:`y \in \{-1, +1\}` (``classes_[1]`` is +1) and the
     logistic loss :math:`\sum_j\log(1 + e^{-y_jf(x_j)})` (or the hinge loss) is minimized

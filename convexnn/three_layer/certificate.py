@@ -116,8 +116,6 @@ def certify_parallel(network: ParallelNetwork, X: Any, y: Any, *, beta: float,
     s = float(sup.max(initial=0.0))
     scale = 1.0 if s <= beta else beta / s
     lb = float(-loss.conjugate(-scale * lam, y))
-    gap = P - lb
-    rel = gap / max(1.0, abs(P))
     return parallel_certificate(lb, P, s, beta, proven=groups.exhaustive, tol=tol,
                                 n_groups=groups.n_groups, t0=t0, loss=loss.name)
 

@@ -179,8 +179,6 @@ def relaxed_certificate(network: ParallelNetwork, X: np.ndarray, y: np.ndarray, 
     s, complete = relaxed_dual_norm(X, lam, path=network.path, m1=m1, time_limit=time_limit)
     t_max = 1.0 if s <= 0 else beta / s
     lb, _ = best_scaled_dual(loss, y, lam, t_max)
-    gap = P - lb
-    rel = gap / max(1.0, abs(P))
     return parallel_certificate(lb, P, s, beta, proven=True, tol=tol, n_groups=0, t0=t0,
                                 loss=loss.name, method="relaxed dual norm (valid global bound)"
                                 + ("" if complete else ", branch and bound budget hit"))
