@@ -83,7 +83,7 @@ def test_gated_works_with_the_default_bias(tmp_path, capsys, rng):
     rc = main(["solve", "--csv", str(path), "--target", "target", "--model", "gated",
                "--patterns", "10", "--beta", "0.1", "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
-    assert rc == 0 and "model            : two-layer gated ReLU" in out and "bias=regularized" in out
+    assert rc == 0 and "Two-layer gated ReLU network" in out and "bias=regularized" in out
     assert "over these gates" in out and "globally" not in out
     assert json.loads((tmp_path / "r.json").read_text())["bias"] == "regularized"
     # relu has the same default; an explicit free bias with gated is refused by name
