@@ -8,18 +8,22 @@ This is the only module outside the kinds' subpackages that names them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 from .exceptions import ConvexNNValueError
 
 
-def _kinds() -> tuple[Any, ...]:
-    """Every registered kind, imported on first use (``import convexnn`` stays light)."""
-    from .three_layer.kind import KIND as three_layer
-    from .two_layer.kind import KIND as two_layer
-    from .vector.kind import KIND as vector
+#: the kinds' modules, asked in this order
+KIND_MODULES = ("two_layer", "vector", "three_layer")
 
-    return (two_layer, vector, three_layer)
+
+def _kinds() -> Iterator[Any]:
+    """Every registered kind in order, each imported only when reached (``import convexnn``
+    stays light, and a two-layer fit never imports the other kinds)."""
+    for name in KIND_MODULES:
+        yield import_module(f"{__package__}.{name}.kind").KIND
 
 
 def kind_for(spec: Any) -> Any:
