@@ -59,8 +59,8 @@ def gated_row(name, X, y, beta, P, solvers, limit):
 
 
 def relu_row(name, X, y, beta, epochs, time_limit):
-    from convexnn import training as tb
     from convexnn import fit as fit_vector
+    from convexnn import training as tb
 
     t = time.perf_counter()
     r = fit_vector(X, y, beta=beta, loss="cross_entropy", bias="regularized", seed=0,

@@ -14,7 +14,6 @@ from typing import Any
 
 from .exceptions import ConvexNNValueError
 
-
 #: the kinds' modules, asked in this order
 KIND_MODULES = ("two_layer", "vector", "three_layer")
 
