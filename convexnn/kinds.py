@@ -15,11 +15,12 @@ from .exceptions import ConvexNNValueError
 
 def _kinds() -> tuple[Any, ...]:
     """Every registered kind, imported on first use (``import convexnn`` stays light)."""
+    from .cnn.kind import KIND as cnn
     from .three_layer.kind import KIND as three_layer
     from .two_layer.kind import KIND as two_layer
     from .vector.kind import KIND as vector
 
-    return (two_layer, vector, three_layer)
+    return (cnn, two_layer, vector, three_layer)  # cnn first: it takes the specs naming conv
 
 
 def kind_for(spec: Any) -> Any:
@@ -38,7 +39,8 @@ def kind_for_network(network: Any, loss: Any) -> Any:
         if kind.takes_network(network, loss):
             return kind
     raise TypeError(f"no certificate for a {type(network).__name__}: pass a convexnn Network "
-                    "(two layers, any output) or ParallelNetwork (three layers)")
+                    "(two layers, any output), ParallelNetwork (three layers) or ConvNetwork "
+                    "(two-layer CNN, scalar output)")
 
 
 __all__ = ["kind_for", "kind_for_network"]
