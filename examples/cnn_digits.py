@@ -44,7 +44,9 @@ def plot(cmp, beta: float, path: Path) -> None:
     fig = plt.figure(figsize=(13, 4))
     grid = fig.add_gridspec(3, 9)
     ax = fig.add_subplot(grid[:, :3])
-    ax.semilogy(range(1, len(runs) + 1), (runs - fit.objective) / fit.objective, "o", color="C3")
+    ax.plot(range(1, len(runs) + 1), (runs - fit.objective) / fit.objective, "o", color="C3")
+    ax.axhline(0.0, color="C0", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1e-6)  # a run below the fit would show as negative
     ax.set_xlabel(f"L-BFGS run, sorted (width {cmp.width})")
     ax.set_ylabel("(F_run - p_convex) / p_convex")
     ax.set_title(f"digits 3 vs 8, 3x3 mean-pooled CNN, beta = {beta:g}", fontsize=10)

@@ -16,7 +16,7 @@ import torch
 import convexnn as cn
 from convexnn.cnn.certificate import certify_conv
 from convexnn.cnn.program import ConvProgram
-from convexnn.core.patterns import PatternSet, sample_patterns
+from convexnn.core.patterns import sample_patterns
 from convexnn.exceptions import ConvexNNTypeError, ConvexNNValueError
 from convexnn.networks.conv import ConvNetwork
 from convexnn.solvers.registry import SOLVERS
@@ -321,3 +321,22 @@ def test_digits_fit_beats_ten_lbfgs_runs_and_bounds_are_valid():
     assert fit.network.objective(X, y, beta=1.0) == pytest.approx(fit.objective, rel=1e-6)
     lb = fit.certificate.lower_bound
     assert lb <= fit.objective and all(lb <= r.objective for r in cmp.runs)
+
+
+@pytest.mark.slow
+def test_exact_1d_example_prints_runs_above_the_certified_optimum(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "cnn_exact_1d.py"
+    monkeypatch.setattr(sys, "argv", [script.name, "--out", str(tmp_path), "--n", "6",
+                                      "--seeds", "2"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "CERTIFIED globally optimal" in out
+    widths = [line for line in out.splitlines() if line.strip().startswith("width")]
+    assert widths and all(line.endswith("all >= p*: True") for line in widths)
+    counts = [line.split() for line in out.splitlines() if "Cover's bound" in line]
+    assert all(int(c[4]) <= int(c[-1].rstrip(")")) for c in counts)
+    assert (tmp_path / "cnn_exact_1d.png").stat().st_size > 10_000

@@ -98,8 +98,9 @@ class ConvKind:
             return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
         pset = make_patterns(Z, patterns, seed=spec.seed, max_patterns=spec.max_patterns)
         if seeds is not None and not pset.exhaustive:
-            D, G = unique_patterns(np.concatenate([pset.D, Z @ seeds.T >= 0], axis=1))
-            pset = PatternSet(D, None, exhaustive=False, method=pset.method + "+init")
+            D, _ = unique_patterns(np.concatenate([pset.D, Z @ seeds.T >= 0], axis=1))
+            pset = PatternSet(D[:, D.any(axis=0)], None, exhaustive=False,
+                              method=pset.method + "+init")
         return Plan(program=make(pset), solver=self.solver(spec), time=time.perf_counter() - t0)
 
     def solver(self, spec):

@@ -185,7 +185,7 @@ class ConvProgram(Transient):
         import cvxpy as cp
         import scipy.sparse as sp
 
-        n, (rows, dp), P = self.n_samples, self.Xt.shape, self.n_patterns
+        n, dp, P = self.n_samples, self.Xt.shape[1], self.n_patterns
         Dm = self.D.astype(np.float64)
         pool = sp.hstack([sp.identity(n, format="csr")] * self.K, format="csr")
         beta = cp.Parameter(nonneg=True, name="beta", value=self.beta)

@@ -40,7 +40,6 @@ from ..core.validation import check_int, check_positive
 from .report import Check
 
 
-
 @dataclass(frozen=True)
 class LinearCNNOptimum:
     """The convex optimum: value, the end-to-end weights (z of shape (h,), or Z of shape
