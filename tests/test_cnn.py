@@ -338,5 +338,5 @@ def test_exact_1d_example_prints_runs_above_the_certified_optimum(tmp_path, monk
     widths = [line for line in out.splitlines() if line.strip().startswith("width")]
     assert widths and all(line.endswith("all >= p*: True") for line in widths)
     counts = [line.split() for line in out.splitlines() if "Cover's bound" in line]
-    assert all(int(c[4]) <= int(c[-1].rstrip(")")) for c in counts)
+    assert counts and all(int(c[3]) <= int(c[-1].rstrip(")")) for c in counts)
     assert (tmp_path / "cnn_exact_1d.png").stat().st_size > 10_000
