@@ -14,6 +14,8 @@ _EXPORTS = {
     "cone_decomposition": "two_layer.cone_decomposition",
     "Network": "networks.two_layer",
     "DeepNetwork": "networks.deep",
+    "Conv": "core.conv",
+    "ConvNetwork": "networks.conv",
     "PatternSet": "core.patterns",
     "sample_patterns": "core.patterns",
     "enumerate_patterns": "core.patterns",

@@ -28,7 +28,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         solver: str = "auto", seed: Any = None, prune: bool = True, tol: float | None = None,
         max_patterns: int = MAX_PATTERNS, certify: bool = True, init: Any = None,
         time_limit: float | None = None, max_rounds: int | None = None, verbose: bool = False,
-        progress: bool | None = None,
+        progress: bool | None = None, conv: Any = None,
         **solver_options) -> FitResult:
     r"""Train a ReLU network to global optimality through its convex program, and certify it.
 
@@ -44,11 +44,15 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
       (THEORY C);
     * ``depth=3``: parallel three-layer networks
       :math:`f = \sum_k\alpha_k(\sum_j(Xw_{kj})_+c_{kj})_+` with path regularization
-      (``path="l1"`` or ``"l2"``, first-layer width ``m1``; THEORY E.1).
+      (``path="l1"`` or ``"l2"``, first-layer width ``m1``; THEORY E.1);
+    * ``conv=Conv(patch, stride, pooling)``: two-layer ReLU CNNs with sum or mean pooling,
+      :math:`f = \sum_j\alpha_j\rho\sum_k(x_k^\top u_j + b_j)_+ + c_0` over the K patches
+      :math:`x_k` of each image (THEORY D; scalar output).
 
     Parameters
     ----------
     X : array-like of shape (n, d)
+        Or, with ``conv``, signals (n, L) or images (n, H, W) / (n, C, H, W).
     y : array-like of shape (n,) or (n, c)
         Real targets (squared loss), labels in {-1, +1} (logistic, hinge), a target
         matrix (vector output), or class labels (cross-entropy).
@@ -107,6 +111,11 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         Print the solver's and the generation's progress.
     progress : bool or None, default=None
         A progress bar on standard error: None shows one when it is a terminal.
+    conv : Conv, optional
+        The convolutional first layer of a two-layer CNN
+        (:class:`~convexnn.core.conv.Conv`: patch size, stride, "mean" or "sum" pooling):
+        the program's patterns are those of the stacked patch matrix (THEORY D); ``bias``
+        "none" or "regularized", ``output_bias`` allowed, no ``skip``.
     **solver_options
         Options of the solver (refused with the list of accepted ones if unknown); for
         ``depth=3`` also ``exact_pricing`` ("auto", True, False: price over every group
@@ -122,7 +131,7 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
                            output_bias=output_bias, solver=solver, seed=seed, prune=prune,
                            tol=tol, max_patterns=max_patterns, certify=certify, init=init,
                            time_limit=time_limit, max_rounds=max_rounds, verbose=verbose,
-                           progress=progress,
+                           progress=progress, conv=conv,
                            **solver_options)
     kind = kind_for(spec)
     kind.check(spec, data)

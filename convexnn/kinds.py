@@ -15,12 +15,13 @@ from typing import Any
 from .exceptions import ConvexNNValueError
 
 #: the kinds' modules, asked in this order
-KIND_MODULES = ("two_layer", "vector", "three_layer")
+KIND_MODULES = ("cnn", "two_layer", "vector", "three_layer")  # cnn first: it takes the
+# specs that name a convolution (``conv=``), which the two-layer kind would also accept
 
 
 def _kinds() -> Iterator[Any]:
     """Every registered kind in order, each imported only when reached (``import convexnn``
-    stays light, and a two-layer fit never imports the other kinds)."""
+    stays light; a two-layer fit never imports the vector or three-layer kinds)."""
     for name in KIND_MODULES:
         yield import_module(f"{__package__}.{name}.kind").KIND
 
@@ -41,7 +42,8 @@ def kind_for_network(network: Any, loss: Any) -> Any:
         if kind.takes_network(network, loss):
             return kind
     raise TypeError(f"no certificate for a {type(network).__name__}: pass a convexnn Network "
-                    "(two layers, any output) or ParallelNetwork (three layers)")
+                    "(two layers, any output), ParallelNetwork (three layers) or ConvNetwork "
+                    "(two-layer CNN, scalar output)")
 
 
 __all__ = ["kind_for", "kind_for_network"]

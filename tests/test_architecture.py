@@ -26,17 +26,21 @@ MAX_FUNCTION_LINES = 80
 #: (comparisons, relaxation bounds, extreme-point checks) are public-face code.
 LAYERS = [
     ("convexnn.exceptions", "convexnn.core"),
-    ("convexnn.networks", "convexnn.training.modules", "convexnn.training.parallel_module"),
+    ("convexnn.networks", "convexnn.training.modules", "convexnn.training.parallel_module",
+     "convexnn.training.conv_module"),
     ("convexnn.solvers", "convexnn.duality", "convexnn.spline", "convexnn.plotting",
      "convexnn.theory", "convexnn.training"),
-    ("convexnn.two_layer", "convexnn.vector", "convexnn.three_layer", "convexnn.deep_1d"),
+    ("convexnn.two_layer", "convexnn.vector", "convexnn.three_layer", "convexnn.deep_1d",
+     "convexnn.cnn"),
     ("convexnn.generation", "convexnn.pipeline", "convexnn.kinds"),
     ("convexnn.api", "convexnn.path", "convexnn.training.compare",
-     "convexnn.training.compare_parallel", "convexnn.theory.relaxations",
+     "convexnn.training.compare_parallel", "convexnn.training.compare_conv",
+     "convexnn.theory.relaxations",
      "convexnn.theory.extreme_points"),
     ("convexnn.estimators", "convexnn.cli", "convexnn.__main__"),
 ]
-KINDS = ("convexnn.two_layer", "convexnn.vector", "convexnn.three_layer", "convexnn.deep_1d")
+KINDS = ("convexnn.two_layer", "convexnn.vector", "convexnn.three_layer", "convexnn.deep_1d",
+         "convexnn.cnn")
 
 
 def _modules() -> dict[str, Path]:

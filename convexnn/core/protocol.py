@@ -32,7 +32,7 @@ from .solution import ConvexSolution
 class BlockProgram(Protocol):
     """A convex program the working-set solver can solve and certify (see the module
     docstring).  :class:`~convexnn.two_layer.program.TwoLayerProgram` (C-ReLU and C-GReLU)
-    implements it."""
+    and :class:`~convexnn.cnn.program.ConvProgram` (pooled blocks) implement it."""
 
     y: np.ndarray
     beta: float
@@ -110,7 +110,7 @@ class ConvexProgram(Protocol):
 
 @runtime_checkable
 class ProgramKind(Protocol):
-    """One program kind (a subpackage: ``two_layer``, ``vector``, ``three_layer``): what
+    """One program kind (a subpackage: ``two_layer``, ``vector``, ``three_layer``, ``cnn``): what
     the registry (:mod:`convexnn.kinds`) and the pipeline need of it.  Nothing outside the
     kind's subpackage names it, except the registry."""
 

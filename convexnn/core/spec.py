@@ -4,7 +4,8 @@ r"""What :func:`convexnn.fit` was asked, validated once: a :class:`FitSpec` and 
     \min_\theta\ \sum_j \ell(f_\theta(x_j); y_j) + \tfrac{\beta}{2}\|\theta_\pi\|_2^2
 
 for the network family the spec names (two layers, scalar or vector output; three-layer
-parallel with path regularization).  :func:`make_spec` checks every argument and the data
+parallel with path regularization; a two-layer CNN when ``conv`` names its convolutional
+first layer).  :func:`make_spec` checks every argument and the data
 at the public boundary and raises an error naming the argument; the program kinds, the
 pipeline and the solvers downstream trust the spec (scikit-learn's "validate once").
 Which program kind solves a spec is the registry's decision (:mod:`convexnn.kinds`).
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConvexNNTypeError, ConvexNNValueError
+from .conv import Conv
 from .losses import Loss, encode_labels, get_loss
 from .patterns import MAX_PATTERNS
 from .validation import (
@@ -42,7 +44,7 @@ class FitData:
 
     Attributes
     ----------
-    X : ndarray of shape (n, d)
+    X : ndarray of shape (n, d), or (n, C, H, W) images for a CNN (``FitSpec.conv``)
     y : ndarray of shape (n,) or (n, c)
         Real targets, labels in {-1, +1} (logistic, hinge), a target matrix (vector
         output) or one-hot rows (cross-entropy).
@@ -68,7 +70,9 @@ class FitSpec:
     """Everything :func:`convexnn.fit` was asked (see its docstring for the meanings).
 
     ``options`` holds the solver options (unknown keywords are refused by the program kind,
-    which knows its solvers); ``init`` the seed networks as a tuple.
+    which knows its solvers); ``init`` the seed networks as a tuple; ``conv`` the
+    convolutional first layer of a two-layer CNN (:class:`~convexnn.core.conv.Conv`), or
+    None for a fully connected network.
     """
 
     variant: Variant
@@ -91,6 +95,7 @@ class FitSpec:
     verbose: bool = False
     progress: bool | None = None
     options: dict = field(default_factory=dict)
+    conv: Conv | None = None
 
     @property
     def vector(self) -> bool:
@@ -103,11 +108,19 @@ class FitSpec:
         return self.seed if isinstance(self.seed, int | None) else None
 
 
-def check_data(X: Any, y: Any, loss: Loss) -> FitData:
+def check_data(X: Any, y: Any, loss: Loss, conv: Conv | None = None) -> FitData:
     """X (n, d) and targets as the loss reads them: a 1-D vector (labels in {-1, +1} for
     logistic and hinge), an (n, c) matrix (vector output, squared loss), or class labels /
-    one-hot rows (cross-entropy)."""
-    X = check_array("X", X, ndim=2)
+    one-hot rows (cross-entropy).  With ``conv``, X are signals (n, L) or images
+    (n, H, W) / (n, C, H, W), kept as (n, C, H, W) (:meth:`Conv.images`)."""
+    if conv is None:
+        X = check_array("X", X, ndim=2)
+    elif not isinstance(conv, Conv):
+        raise ConvexNNTypeError(f"conv must be a convexnn.Conv (patch, stride, pooling); got "
+                                f"{type(conv).__name__}")
+    else:
+        X = conv.images(X)
+        conv.check_shape(X.shape[1:])
     classes = None
     if loss.targets == "onehot":
         Y, classes = encode_labels(y)
@@ -140,7 +153,7 @@ def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "sq
               tol: Any = None, max_patterns: Any = MAX_PATTERNS, certify: bool = True,
               init: Any = None, time_limit: Any = None, max_rounds: Any = None,
               verbose: bool = False,
-              progress: Any = None, **options) -> tuple[FitSpec, FitData]:
+              progress: Any = None, conv: Any = None, **options) -> tuple[FitSpec, FitData]:
     """Validate :func:`convexnn.fit`'s arguments and data into (spec, data)."""
     loss_obj = get_loss(loss)
     beta = check_positive("beta", beta)
@@ -151,7 +164,7 @@ def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "sq
             f"depth must be 2 (two-layer networks) or 3 (parallel three-layer networks with "
             f"path regularization); got {depth} (deep 1-D data: convexnn.deep_1d)")
     variant = Variant(model, bias, skip, output_bias)
-    data = check_data(X, y, loss_obj)
+    data = check_data(X, y, loss_obj, conv)
     if "num_threads" in options:
         options["num_threads"] = check_num_threads(options["num_threads"])
     spec = FitSpec(
@@ -163,7 +176,7 @@ def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "sq
         time_limit=None if time_limit is None else check_positive("time_limit", time_limit),
         max_rounds=None if max_rounds is None else check_int("max_rounds", max_rounds),
         max_patterns=check_int("max_patterns", max_patterns), verbose=bool(verbose),
-        progress=None if progress is None else bool(progress), options=dict(options))
+        progress=None if progress is None else bool(progress), options=dict(options), conv=conv)
     return spec, data
 
 

@@ -20,6 +20,14 @@ Each block also carries
   pattern under a free bias, which with a free output constant is exactly a regularized
   linear unit :math:`\beta\|w\|` -- penalizes all of them and has no rows);
 * ``rows`` (r,) long / ``rmask``: its working cone rows, padded to a common width.
+
+*Pooling* (the two-layer CNN programs, THEORY D): with ``pool`` = K > 1 the rows of
+:math:`\tilde X` are K stacked copies :math:`[X_1; \dots; X_K]` (row :math:`kn + j` is
+patch k of sample j) and a block's prediction sums them,
+:math:`M_bv = \sigma_b\sum_k D^{(k)}_{i_b}X_kv = \sigma_b P D_{i_b}\tilde Xv` with the
+pooling :math:`P = [I_n \cdots I_n]`; its cone rows stay the nK rows of
+:math:`\tilde X`.  Predictions live in :math:`\mathbb R^n` (``n``), rows are indexed in
+:math:`\mathbb R^{nK}` (``n_rows``).
 """
 
 from __future__ import annotations
@@ -52,6 +60,9 @@ class BlockSet:
     rmask : Tensor bool (m, r)
     linear : Tensor bool (m,)
         Linear blocks (no cone rows, unmasked prediction).
+    pool : int, default=1
+        K: the rows of Xt are K stacked copies summed into each prediction (module
+        docstring); 1 for the two-layer programs.
     """
 
     Xt: object
@@ -62,6 +73,7 @@ class BlockSet:
     rows: object
     rmask: object
     linear: object
+    pool: int = 1
 
     @property
     def m(self) -> int:
@@ -69,7 +81,23 @@ class BlockSet:
 
     @property
     def n(self) -> int:
+        """Size of the predictions (samples)."""
+        return int(self.Xt.shape[0]) // self.pool
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of Xt: the cone rows of a block (n K with pooling)."""
         return int(self.Xt.shape[0])
+
+    def pool_rows(self, Z):
+        r""":math:`PZ`: the K stacked row blocks of Z (nK, ...) summed, shape (n, ...)."""
+        if self.pool == 1:
+            return Z
+        return Z.reshape(self.pool, self.n, *Z.shape[1:]).sum(0)
+
+    def spread(self, w):
+        r""":math:`P^\top w`: w (n,) repeated for each of the K stacked row blocks."""
+        return w if self.pool == 1 else w.repeat(self.pool)
 
     @property
     def dim(self) -> int:
@@ -86,7 +114,7 @@ class BlockSet:
     def masks(self, sl=slice(None)):
         r"""Signed masks :math:`\sigma_b D_{i_b}` as floats, shape (n, |sl|) (cached when
         the whole (n, m) matrix fits in :data:`CHUNK_BYTES`)."""
-        cache = self._cached("_masks", lambda: self._masks(slice(None)), self.n * self.m)
+        cache = self._cached("_masks", lambda: self._masks(slice(None)), self.n_rows * self.m)
         return self._masks(sl) if cache is None else cache[:, sl]
 
     def _masks(self, sl):
@@ -97,17 +125,17 @@ class BlockSet:
         r""":math:`2D_{i_b} - 1` as floats, a row per block: shape (|sl|, n), C-contiguous
         (cached like :meth:`masks`)."""
         cache = self._cached("_signs_t", lambda: self._signs(slice(None)).T.contiguous(),
-                             self.n * self.m)
+                             self.n_rows * self.m)
         return self._signs(sl).T.contiguous() if cache is None else cache[sl]
 
     def _signs(self, sl):
         return 2.0 * self.D[:, self.pat[sl]].to(self.Xt.dtype) - 1.0
 
     def _chunks(self):
-        if "_masks" in self.__dict__ or 8 * self.n * self.m <= CHUNK_BYTES:
+        if "_masks" in self.__dict__ or 8 * self.n_rows * self.m <= CHUNK_BYTES:
             yield slice(0, self.m)
             return
-        step = max(1, CHUNK_BYTES // (8 * max(1, self.n * self.dim)))
+        step = max(1, CHUNK_BYTES // (8 * max(1, self.n_rows * self.dim)))
         for lo in range(0, self.m, step):
             yield slice(lo, min(self.m, lo + step))
 
@@ -139,7 +167,7 @@ class BlockSet:
         :meth:`masks`).  On the CPU the array is Fortran-ordered (numpy, shared with the
         tensor), the layout BLAS takes without a copy."""
         gpat = self.groups[0]
-        cache = self._cached("_gmasks", lambda: self._group_masks(gpat), self.n * gpat.shape[0])
+        cache = self._cached("_gmasks", lambda: self._group_masks(gpat), self.n_rows * gpat.shape[0])
         return self._group_masks(gpat[sl]) if cache is None else cache[:, sl]
 
     def _group_masks(self, gpat):
@@ -152,36 +180,37 @@ class BlockSet:
     def group_chunks(self):
         """Slices of groups whose (n, |slice|) temporaries fit :data:`CHUNK_BYTES`."""
         g = self.n_groups
-        if "_gmasks" in self.__dict__ or 8 * self.n * g <= CHUNK_BYTES:
+        if "_gmasks" in self.__dict__ or 8 * self.n_rows * g <= CHUNK_BYTES:
             yield slice(0, g)
             return
-        step = max(1, CHUNK_BYTES // (8 * max(1, self.n * self.dim)))
+        step = max(1, CHUNK_BYTES // (8 * max(1, self.n_rows * self.dim)))
         for lo in range(0, g, step):
             yield slice(lo, min(g, lo + step))
 
     def predict(self, V):
-        r""":math:`\sum_b M_b v_b = \sum_g D_g\tilde X u_g`, :math:`u_g = \sum_{b\in g}\sigma_bv_b`,
-        for V (m, d'); computed row-wise as :math:`((D_gU)\circ\tilde X)\mathbf 1`."""
+        r""":math:`\sum_b M_b v_b = P\sum_g D_g\tilde X u_g`, :math:`u_g = \sum_{b\in g}\sigma_bv_b`,
+        for V (m, d'); computed row-wise as :math:`((D_gU)\circ\tilde X)\mathbf 1`, then
+        pooled (:meth:`pool_rows`)."""
         torch = _torch()
         gpat, gidx, _ = self.groups
         U = torch.zeros(gpat.shape[0], self.dim, dtype=V.dtype, device=V.device)
         U.index_add_(0, gidx, V * self.sign[:, None])
         if V.device.type == "cpu":
-            out = np.zeros(self.n)
+            out = np.zeros(self.n_rows)
             Xn = self.Xt.numpy()
             for sl in self.group_chunks():
                 out += (matmul(self.group_masks(sl).numpy(), U[sl].numpy()) * Xn).sum(1)
-            return torch.from_numpy(out)
-        out = torch.zeros(self.n, dtype=self.Xt.dtype, device=self.Xt.device)
+            return self.pool_rows(torch.from_numpy(out))
+        out = torch.zeros(self.n_rows, dtype=self.Xt.dtype, device=self.Xt.device)
         for sl in self.group_chunks():
             out += ((self.group_masks(sl) @ U[sl]) * self.Xt).sum(1)
-        return out
+        return self.pool_rows(out)
 
     def adjoint(self, w):
-        r""":math:`(M_b^\top w)_b = \sigma_b(\tilde X^\top D_gw)_{g(b)}`, shape (m, d')."""
+        r""":math:`(M_b^\top w)_b = \sigma_b(\tilde X^\top D_gP^\top w)_{g(b)}`, shape (m, d')."""
         torch = _torch()
         gpat, gidx, _ = self.groups
-        Xw = self.Xt * w[:, None]
+        Xw = self.Xt * self.spread(w)[:, None]
         if w.device.type == "cpu":
             U = torch.from_numpy(np.concatenate(
                 [matmul(self.group_masks(sl).numpy(), Xw.numpy(), trans_a=True)
@@ -202,7 +231,7 @@ class BlockSet:
         """The blocks ``idx`` (a long tensor), rows included."""
         return BlockSet(Xt=self.Xt, D=self.D, pat=self.pat[idx], sign=self.sign[idx],
                         pen=self.pen[idx], rows=self.rows[idx], rmask=self.rmask[idx],
-                        linear=self.linear[idx])
+                        linear=self.linear[idx], pool=self.pool)
 
     def add_rows(self, b_idx, j_idx):
         """Append rows (block ``b_idx``, sample ``j_idx``; new to their blocks) in place.

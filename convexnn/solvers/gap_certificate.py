@@ -149,7 +149,7 @@ def certify(program, universe: BlockSet, ws, blocks: BlockSet, st: IPMState | No
                 in_ws[idx], torch.full_like(upper[idx], beta * (1 - IDLE_SLACK)),
                 torch.full_like(upper[idx], beta))
             steps = 2 * universe.dim if quick else projection_steps
-            with scan_threads(cache, universe.n * idx.numel()):
+            with scan_threads(cache, universe.n_rows * idx.numel()):
                 proj = project_cones(universe.Xt, universe.D, universe.pat[idx], C[idx],
                                      free=free if has_free else None, active0=warm,
                                      stop_below=stop, max_steps=steps)

@@ -215,6 +215,8 @@ def _gram_sum(blocks: BlockSet, T, hs):
     numpy array holding the lower triangle only (for :class:`DenseCholesky`, which factors
     it in place: the factor is valid until the next call for the same blocks)."""
     torch = _torch()
+    if blocks.pool > 1:
+        return _pooled_gram_sum(blocks, T, hs)
     n, d, g = blocks.n, blocks.dim, int(T.shape[0])
     step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, n * d)))
     Xh = blocks.Xt * hs[:, None]
@@ -249,6 +251,24 @@ def _gram_sum(blocks: BlockSet, T, hs):
     return low
 
 
+def _pooled_gram_sum(blocks: BlockSet, T, hs):
+    r""":func:`_gram_sum` with pooling (:attr:`BlockSet.pool` = K > 1): :math:`G_g =
+    \mathrm{diag}(h^{1/2})PD_g\tilde XT_g^\top`, the nK rows of :math:`D_g\tilde XT_g^\top`
+    summed into n by the pooling :math:`P` before the product; a full (n, n) tensor."""
+    torch = _torch()
+    n, rows, d, g = blocks.n, blocks.n_rows, blocks.dim, int(T.shape[0])
+    step = max(1, GRAM_CHUNK_BYTES // (8 * max(1, rows * d)))
+    S = torch.zeros(n, n, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
+    for lo in range(0, g, step):
+        sl = slice(lo, min(g, lo + step))
+        gc = sl.stop - sl.start
+        G = (blocks.Xt @ T[sl].reshape(gc * d, d).T).view(rows, gc, d)
+        G = G * blocks.group_masks(sl)[:, :, None]
+        G = blocks.pool_rows(G.reshape(rows, gc * d)) * hs[:, None]
+        S.addmm_(G, G.T)
+    return S
+
+
 def _weighted_gram(prob: Subproblem, H):
     r""":math:`[M\ F]^\top H [M\ F]`, shape (d'm + q, d'm + q), accumulated over chunks of
     samples (the (n, d'm) matrix M is never held whole).  For the squared loss H = 1 and
@@ -270,11 +290,16 @@ def _weighted_gram(prob: Subproblem, H):
     else:
         out = torch.zeros(N + q, N + q, dtype=blocks.Xt.dtype, device=blocks.Xt.device)
     hs = torch.sqrt(H)
-    step = max(1, (64 * 1024**2) // (8 * max(N + q, 1)))
+    K = blocks.pool  # pooling: output j sums the rows kn + j (k < K) of M
+    step = max(1, (64 * 1024**2) // (8 * K * max(N + q, 1)))
     Dm = blocks.masks()
     for lo in range(0, n, step):
         sl = slice(lo, min(n, lo + step))
-        Mc = (blocks.Xt[sl][:, None, :] * (Dm[sl] * hs[sl, None])[:, :, None]).reshape(-1, N)
+        if K == 1:
+            Mc = (blocks.Xt[sl][:, None, :] * (Dm[sl] * hs[sl, None])[:, :, None]).reshape(-1, N)
+        else:
+            Xk, Dk = blocks.Xt.view(K, n, d)[:, sl], Dm.view(K, n, m)[:, sl]
+            Mc = (Xk[:, :, None, :] * Dk[:, :, :, None]).sum(0).reshape(-1, N) * hs[sl, None]
         if q:
             Mc = torch.cat([Mc, hs[sl, None] * prob.F[sl]], 1)
         if cpu:  # Mc^T Mc with Mc^T Fortran-ordered: no copy

@@ -33,7 +33,7 @@ class RowStore:
         dev = universe.Xt.device
         self.rows = torch.zeros(universe.m, 0, dtype=torch.long, device=dev)
         self.rmask = torch.zeros(universe.m, 0, dtype=torch.bool, device=dev)
-        self.inset = torch.zeros(universe.m, universe.n, dtype=torch.bool, device=dev)  # a row per block
+        self.inset = torch.zeros(universe.m, universe.n_rows, dtype=torch.bool, device=dev)  # a row per block
         self.row_norms = torch.linalg.norm(universe.Xt, dim=1).clamp(min=1e-300)
         self.XnT = (universe.Xt / self.row_norms[:, None]).T.contiguous()
 
@@ -48,8 +48,8 @@ class RowStore:
         if b_idx.numel() == 0:
             return 0
         u = self.universe
-        key = torch.unique(b_idx * u.n + j_idx)
-        b_idx, j_idx = key // u.n, key % u.n
+        key = torch.unique(b_idx * u.n_rows + j_idx)
+        b_idx, j_idx = key // u.n_rows, key % u.n_rows
         keep = ~self.inset[b_idx, j_idx] & ~u.linear[b_idx]
         b_idx, j_idx = b_idx[keep], j_idx[keep]
         if b_idx.numel() == 0:
@@ -111,21 +111,21 @@ def nearest_rows(program, universe: BlockSet, idx, k: int):
     torch = _torch()
     Xt = universe.Xt
     idx = idx[~universe.linear[idx]]
-    k = min(k, universe.n)
+    k = min(k, universe.n_rows)
     if idx.numel() == 0 or k == 0:
         empty = torch.zeros(0, dtype=torch.long, device=Xt.device)
         return empty, empty
     G = program.patterns.gates
     rn = torch.linalg.norm(Xt, dim=1).clamp(min=1e-300)
     out_b, out_j = [], []
-    step = max(1, CHUNK_ROWS // max(universe.n, 1))
+    step = max(1, CHUNK_ROWS // max(universe.n_rows, 1))
     for lo in range(0, idx.numel(), step):
         b = idx[lo:lo + step]
         S = 2.0 * universe.D[:, universe.pat[b]].to(Xt.dtype) - 1.0
         if G is not None and G.shape == (program.n_patterns, Xt.shape[1]):
             U = torch.as_tensor(G, dtype=Xt.dtype, device=Xt.device)[universe.pat[b]]
         else:
-            U = (S.T @ Xt) / universe.n
+            U = (S.T @ Xt) / universe.n_rows
         zeta = (Xt @ U.T) * S / rn[:, None]
         _, j = torch.topk(zeta, k, dim=0, largest=False)  # (k, |b|)
         out_b.append(b[None, :].expand(k, -1).reshape(-1))

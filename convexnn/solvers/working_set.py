@@ -284,7 +284,7 @@ class WorkingSetSolver:
         cone = torch.nonzero(~universe.linear)[:, 0] if program.has_cone_rows else None
         if cone is not None and cone.numel():
             free = universe.pen[cone[0]] < 0.5
-            with scan_threads(cache, universe.n * cone.numel()):
+            with scan_threads(cache, universe.n_rows * cone.numel()):
                 proj = project_cones(universe.Xt, universe.D, universe.pat[cone], C[cone],
                                      free=free if bool(free.any()) else None,
                                      max_steps=self.screen_steps)  # a ranking only
