@@ -177,7 +177,7 @@ def test_working_set_with_pooling_equals_clarabel(patterns, output_bias):
 @pytest.mark.parametrize("pooling,bias,output_bias,loss", [
     ("mean", "regularized", False, "squared"),
     ("sum", "none", True, "squared"),
-    ("mean", "regularized", True, "logistic"),
+    pytest.param("mean", "regularized", True, "logistic", marks=pytest.mark.slow),
 ])
 def test_exact_fit_equals_independent_cvxpy_and_is_certified(pooling, bias, output_bias, loss):
     X, y = signals(4)
@@ -228,6 +228,7 @@ def test_certificate_of_a_suboptimal_network_is_valid_and_not_certified():
     assert again.exhaustive and not again.refuted
 
 
+@pytest.mark.slow
 def test_images_fit_is_below_lbfgs_and_its_bound_below_everything():
     """2-D images (rank of Z > 6: no proof): the generated fit is at most every L-BFGS run,
     the recovered CNN attains it, and the lower bound is below both."""
@@ -284,7 +285,7 @@ def test_linear_pooled_closed_form_equals_cvxpy_and_gradient_runs():
     assert check.holds, check
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("loss", ["squared", pytest.param("logistic", marks=pytest.mark.slow)])
 def test_linear_per_patch_nuclear_norm_program_equals_gradient_runs(loss):
     rng = np.random.default_rng(9)
     X, y = rng.standard_normal((10, 4, 4)), rng.standard_normal(10)
