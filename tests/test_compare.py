@@ -103,6 +103,7 @@ def test_gated_runs_use_the_optimum_gates(data):
         assert r["certificate_gap"] >= r["gap"] - 1e-6
 
 
+@pytest.mark.slow
 def test_parallel_runs_equal_serial_runs(data):
     X, y = data
     kw = dict(beta=0.2, seeds=2, optimizers=("sgd", "gd"), widths=[3], epochs=20, batch_size=3,
@@ -195,8 +196,10 @@ def test_pilanci_ergen_toy_small_width_stalls():
 
 # ---- the examples double as smoke tests (short settings) -------------------------------------
 @pytest.mark.parametrize("script,args", [
-    ("compare_pilanci_ergen", ["--epochs", "60", "--seeds", "1", "--n-jobs", "1"]),
-    ("compare_gated_vs_sgd", ["--n", "150", "--epochs", "10", "--seeds", "1", "--n-jobs", "1"]),
+    pytest.param("compare_pilanci_ergen", ["--epochs", "60", "--seeds", "1", "--n-jobs", "1"],
+                 marks=pytest.mark.slow),
+    pytest.param("compare_gated_vs_sgd", ["--n", "150", "--epochs", "10", "--seeds", "1",
+                                          "--n-jobs", "1"], marks=pytest.mark.slow),
     ("warm_start", ["--epochs", "50"]),
 ])
 def test_example_runs(script, args, tmp_path):

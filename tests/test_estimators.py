@@ -48,8 +48,10 @@ FAST = dict(model="gated", patterns=8, random_state=0, certify=False)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-@pytest.mark.parametrize("est", [ConvexReLURegressor(**FAST), ConvexReLUClassifier(**FAST)],
-                         ids=["regressor", "classifier"])
+@pytest.mark.parametrize("est", [
+    ConvexReLURegressor(**FAST),
+    pytest.param(ConvexReLUClassifier(**FAST), marks=pytest.mark.slow)],
+    ids=["regressor", "classifier"])
 def test_check_estimator_fast(est):
     run_checks(est)
 
@@ -196,6 +198,7 @@ def test_bad_parameters_are_named(rng):
         ConvexReLUClassifier().fit(X, np.zeros(10))
 
 
+@pytest.mark.slow
 def test_multi_class_strategy(rng):
     X, y = rng.standard_normal((12, 2)), np.arange(12) % 3
     est = ConvexReLUClassifier(multi_class="multinomial")

@@ -62,6 +62,7 @@ def test_spline_regions_names_the_shared_knot(monkeypatch, capsys):
         assert (f"shared knot {k:.4g} ({c} neurons)" in out) == (c > 1)
 
 
+@pytest.mark.slow
 def test_theory_deep_relu_whitened_runs_below_nothing(tmp_path, monkeypatch, capsys):
     """The whitened deep ReLU example: every printed (L, beta) row has its best L-BFGS run
     >= the closed form (1e-7) and within 1e-4 of it, and the figure is written."""

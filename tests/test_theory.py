@@ -292,8 +292,11 @@ def test_optimal_networks_are_balanced():
 
 
 # ---- the examples double as smoke tests -----------------------------------------------------
-@pytest.mark.parametrize("script", ["theory_1d_knots", "theory_tv_penalty", "theory_balance",
-                                    "theory_deep_linear_spectra"])
+@pytest.mark.parametrize("script", [
+    pytest.param("theory_1d_knots", marks=pytest.mark.slow),
+    pytest.param("theory_tv_penalty", marks=pytest.mark.slow),
+    "theory_balance",
+    pytest.param("theory_deep_linear_spectra", marks=pytest.mark.slow)])
 def test_example_runs(script, tmp_path):
     import subprocess
     import sys

@@ -76,7 +76,8 @@ def test_exact_1d_program_equals_lasso(rng, skip):
     assert r.n_active <= (9 - 2 if skip else 9)
 
 
-@pytest.mark.parametrize("bias", ["none", "regularized", "free"])
+@pytest.mark.parametrize("bias", ["none", "regularized",
+                                  pytest.param("free", marks=pytest.mark.slow)])
 def test_weak_duality_against_random_restarts(bias):
     """p_cvx <= every L-BFGS run of the non-convex problem, and = the best run (THEORY A.3)."""
     rng = np.random.default_rng(1)
