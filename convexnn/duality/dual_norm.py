@@ -281,7 +281,10 @@ def _gated_s(Xt, lam, D, pen):
 #: Relative resolution of the branch-and-bound maximum above beta.
 BB_RTOL = 1e-9
 #: Largest rank of the lifted data that the branch and bound is tried on; above it the
-#: closed-form bound is used (benchmarks/bench_proof.py measures the ranks).
+#: closed-form bound is used.  Measured (benchmarks/results/bench_proof.md): within
+#: BB_NODES it proves s at rank 3-4 (n <= 569), at rank 5 on noise sets of n = 50 and 100
+#: (not diabetes or breast cancer), at rank 6 only with n = 50, at rank 7 on none; there it
+#: still finds violations that the pricing search missed.
 BB_MAX_RANK = 7
 #: Nodes of one branch-and-bound search (both signs): the budget that ends a search that
 #: cannot finish (its open bound is still valid).
