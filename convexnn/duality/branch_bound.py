@@ -1,284 +1,280 @@
 r"""Branch and bound over directions: a proven bound on the dual norm without listing cells.
 
 .. math::
-    s(\lambda) = \max_{\|u\|_2\le1}\ \lambda^\top(\tilde Xu)_+
-               = \max_{\|v\|_2\le1}\ \lambda^\top(Zv)_+,\qquad \tilde X = ZB,\ BB^\top = I_r,
+    s(\lambda) = \max_{\|u\|_2\le1}\ |\lambda^\top(\tilde Xu)_+|
+               = \max_{\sigma=\pm1}\max_{\|v\|_2\le1}\ \sigma\lambda^\top(Zv)_+,\qquad
+    \tilde X = ZB,\ BB^\top = I_r,
 
 (THEORY A.7, A.10; every coordinate penalized, so only the row space of :math:`\tilde X`
-matters and the search runs on the unit sphere of :math:`\mathbb R^r`, r = rank).  This
-is the single-neuron problem of ReLU verification (the triangle relaxation bounds each
-undecided unit); here a node is a *simplicial cone* :math:`C = \{Ea : a \ge 0\}` spanned
-by r unit rays (the columns of E), and the sphere starts as the :math:`2^r` orthants.
+matters and the search runs on the unit ball of :math:`\mathbb R^r`, r = rank).  Both
+signs share one search.  Nodes are simplicial cones of directions, possibly cut by the
+sign of some rows (:mod:`convexnn.duality.bb_nodes`); each is bounded by a linear program
+in which the rows with :math:`\sigma\lambda_j > 0` are relaxed by their concave envelope
+over the cone and the rows with :math:`\sigma\lambda_j < 0` are kept exact (a concave
+hinge), with a certified dual bound (:mod:`convexnn.duality.node_lp`).
 
-**Bound of a node.**  With :math:`V = ZE` (row j's value at each ray), row j is decided
-active on C when :math:`V_{j\cdot} \ge 0`, inactive when :math:`\le 0`, else undecided.
-On the flat simplex :math:`\{Ea : a\ge0, 1^\top a = 1\}`,
-
-* :math:`\lambda_j > 0`: :math:`(z_j)_+ \le \sum_k a_k (V_{jk})_+` (convexity: the concave
-  envelope of the triangle relaxation at the rays);
-* :math:`\lambda_j < 0`: :math:`\lambda_j(z_j)_+ = \lambda_jz_j` when decided active,
-  :math:`\le 0` otherwise;
-
-so :math:`\lambda^\top(Zu)_+ \le \max_k B_k` (a linear function of a), and on the sphere
-:math:`f(u/\|u\|) = f(u)/\|u\|` with :math:`\|Ea\| \ge \rho` for
-:math:`\rho^2 = \max(\min_{kl}(E^\top E)_{kl},\ \lambda_{\min}(E^\top E)/r)`.  Hence
-:math:`\max_{C\cap S} f \le (\max_k B_k)_+/\rho`.
-
-**Exact leaves.**  A node with at most :data:`EXACT_UNDECIDED` undecided rows lies in the
-union of the :math:`2^k` cells that fix their signs; the cell maximum
-:math:`\max_{u\in K_D,\|u\|\le1}\lambda^\top D Zu` (:func:`convexnn.duality.cones.cone_support`,
-exact to roundoff, cached by pattern) bounds the node without relaxation error.
-
-**Branching.**  Bisect the longest edge (the pair of rays at the largest angle): the
-new ray is :math:`(e_k + e_l)/\|e_k + e_l\|`.  Nodes whose bound is at most the
-pruning level (the floor, or the best value found times 1 + rtol) are pruned; with
-``stop_above``, a direction whose value exceeds it ends the search as a violation.
-The search is exhaustive when the frontier empties; otherwise (node or time budget)
-the largest frontier bound is still a valid upper bound of s.
+**Search.**  The nodes with the largest bounds are split first
+(:mod:`convexnn.duality.bb_frontier`): a bisection of the longest edge, or, where few
+relaxed rows remain, an activation split on the row whose relaxation gap at the LP
+maximizer is largest.  Nodes whose bound is at most the pruning level
+:math:`L = \max(\text{floor}, \text{best}(1 + \text{rtol}))` are dropped, so when no node
+is open, :math:`s \le L`.  The LP maximizers and the cones' centroids give directions
+whose exact values are lower bounds of s (``best``); with ``stop_above``, a value above it
+ends the search (a violated constraint).  A node budget (or an explicit time cap) ends the
+search early with the largest open bound, still a valid upper bound of s.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from itertools import product
 
 import numpy as np
 
-from ..core.patterns import _hyperplanes, _rank_reduce
-from .cones import cone_support
+from ..core.patterns import _rank_reduce
+from .bb_bounds import evaluate
+from .bb_frontier import Frontier
+from .bb_leaves import leaf_bounds
+from .bb_nodes import NodeSet, Rows, children, root_nodes
+from .bb_polish import polish
 
-#: Nodes with at most this many undecided rows are bounded exactly over their cells.
-EXACT_UNDECIDED = 3
-#: Nodes bounded per vectorized batch.
+#: Default node budget of one search (both signs together).
+MAX_NODES = 2_000_000
+#: Parents split per step (their children are bounded in one vectorized batch).
 BATCH = 4096
+#: Undecided (node, row) pairs per evaluated chunk (memory: about 100 bytes each).
+PAIR_CHUNK = 400_000
+#: Open (node, undecided row) pairs above which the frontier pops its lowest bucket
+#: (memory cap: about 70 bytes a pair).
+MAX_OPEN_PAIRS = 15_000_000
+#: Roundoff allowance on every node bound, relative to the sum of |weights|.
+ROUNDOFF = 1e-12
+#: Candidate directions polished per evaluated batch.
+POLISH = 2
 
 
 @dataclass
 class BranchBoundResult:
-    r"""Outcome of :func:`maximize_relu`.
+    r"""Outcome of a search (:func:`search`, :func:`maximize_relu`).
 
     Attributes
     ----------
     upper : float
-        Proven: :math:`s \le` ``upper``.
+        Proven: :math:`s \le` ``upper`` (over the signs searched).
     lower : float
-        Attained by ``u``: :math:`\lambda^\top(\tilde Xu)_+ =` ``lower`` with
-        :math:`\|u\| = 1`.
+        Attained: :math:`\sigma\lambda^\top(\tilde Xu)_+ =` ``lower`` with
+        :math:`\|u\| = 1`, :math:`\sigma` = ``sign``.
     u : ndarray of shape (d',)
-        The best direction found (in the coordinates of :math:`\tilde X`).
-    complete : bool
-        The frontier emptied: ``upper`` is the pruning level (or the largest exact leaf),
-        without budget truncation.
-    violated : bool
-        ``lower`` exceeds ``stop_above`` (the search stopped there).
+        That direction (in the coordinates of :math:`\tilde X`).
+    sign : int
+    stopped : str
+        "complete" (no open node: ``upper`` is the pruning level), "violation" (``lower``
+        exceeds ``stop_above``), "node budget" or "time cap"; ``upper`` is then the largest
+        open bound (infinite if a seed direction was a violation before any node).
     nodes : int
         Nodes bounded.
-    exact_leaves : int
-        Distinct cells bounded exactly.
+    lp_solves : int
+        Nodes bounded by the linear program.
     time : float
     """
 
     upper: float
     lower: float
     u: np.ndarray
-    complete: bool
-    violated: bool
+    sign: int
+    stopped: str
     nodes: int
-    exact_leaves: int
+    lp_solves: int
     time: float
 
+    @property
+    def complete(self) -> bool:
+        return self.stopped == "complete"
 
-class _CellCache:
-    r"""Exact cell maxima :math:`\max_{u\in K_D,\|u\|\le1}\lambda^\top DZu`, by pattern."""
-
-    def __init__(self, Z: np.ndarray, lam: np.ndarray):
-        self.Z, self.lam = Z, lam
-        self.values: dict[bytes, tuple[float, float, np.ndarray]] = {}
-
-    def __call__(self, d: np.ndarray) -> tuple[float, float, np.ndarray]:
-        key = np.packbits(d).tobytes()
-        hit = self.values.get(key)
-        if hit is None:
-            A = np.where(d, 1.0, -1.0)[:, None] * self.Z
-            c = self.Z.T @ (d * self.lam)
-            hit = cone_support(A, c)
-            self.values[key] = hit
-        return hit
+    @property
+    def violated(self) -> bool:
+        return self.stopped == "violation"
 
 
-def _orthants(r: int) -> np.ndarray:
-    """The 2^r orthant cones of R^r as ray matrices (N, r, r), rays in columns."""
-    signs = np.array(list(product((1.0, -1.0), repeat=r)))
-    return np.stack([np.diag(s) for s in signs])
+def _chunks(ns: NodeSet):
+    """Split a node set into chunks of at most :data:`PAIR_CHUNK` undecided pairs."""
+    ends = np.searchsorted(ns.ptr[1:], np.arange(1, ns.ptr[-1] // PAIR_CHUNK + 2) * PAIR_CHUNK)
+    lo = 0
+    for hi in list(np.unique(np.minimum(ends + 1, ns.size))) + [ns.size]:
+        if hi > lo:
+            yield ns.take(np.arange(lo, hi))
+            lo = hi
 
 
-def _rho(E: np.ndarray) -> np.ndarray:
-    r"""Lower bounds of :math:`\min_{a\ge0,1^\top a=1}\|Ea\|` per node."""
-    G = np.einsum("nik,nil->nkl", E, E)
-    r = E.shape[2]
-    low = np.maximum(G.min(axis=(1, 2)), np.linalg.eigvalsh(G)[:, 0] / r)
-    return np.sqrt(np.maximum(low, 0.0))
+class _Search:
+    """State of one search: rows, incumbent, level, counters."""
+
+    def __init__(self, Xt, lam, signs, floor, rtol, stop_above):
+        self.Z, self.basis = _rank_reduce(np.asarray(Xt, dtype=np.float64))
+        self.Xt = np.asarray(Xt, dtype=np.float64)
+        self.lam = np.asarray(lam, dtype=np.float64)
+        self.rows = Rows.from_data(self.Z, self.lam)
+        self.margin = self.rows.merge_error + ROUNDOFF * self.rows.abs_sum
+        self.signs, self.floor, self.rtol, self.stop_above = signs, floor, rtol, stop_above
+        self.best, self.best_v, self.best_sign = 0.0, np.zeros(self.Z.shape[1]), signs[0]
+        self.nodes = self.lp_solves = self.leaves = 0
+        self.leaf_top = -np.inf
+        self.polished: set = set()
+        self.polish_calls = 0
+
+    def level(self) -> float:
+        return max(self.floor, self.best * (1 + self.rtol))
+
+    def offer(self, value: float, v: np.ndarray, sign: float) -> None:
+        """A candidate direction v (r-space): its exact value replaces the incumbent if
+        larger (the merged rows' value only selects it)."""
+        if value <= self.best:
+            return
+        exact = sign * float(self.lam @ np.maximum(self.Z @ v, 0.0)) / max(float(np.linalg.norm(v)), 1e-300)
+        if exact > self.best:
+            self.best, self.best_v, self.best_sign = exact, v / np.linalg.norm(v), sign
+
+    def seed(self, starts: np.ndarray | None) -> None:
+        if starts is None or not len(starts):
+            return
+        V = np.atleast_2d(starts) @ self.basis.T
+        V = V[np.linalg.norm(V, axis=1) > 0]
+        for s in self.signs:
+            vals = self.rows.value(V / np.linalg.norm(V, axis=1, keepdims=True), s)
+            if vals.size:
+                i = int(np.argmax(vals))
+                self.offer(float(vals[i]) + self.margin, V[i], s)
+
+    def bound(self, ns: NodeSet) -> NodeSet:
+        """Evaluate a node set in chunks; returns the survivors."""
+        self.nodes += ns.size
+        out = []
+        for part in _chunks(ns):
+            ev = evaluate(self.rows, part, self.level(), self.margin)
+            self.lp_solves += ev.lp_solves
+            self.take_candidates(ev)
+            out.append(self.exact_leaves(ev.nodes))
+        return NodeSet.concat(out) if out else ns.take(np.zeros(0, dtype=np.int64))
+
+    def exact_leaves(self, ns: NodeSet) -> NodeSet:
+        """Bound exactly (:mod:`convexnn.duality.bb_leaves`) the nodes with no free
+        positive row (f is concave there); returns the others."""
+        node = ns.pair_node()
+        pos = (ns.fix == 0) & (ns.sign[node] * self.rows.w[ns.rows] > 0)
+        leaf = np.bincount(node[pos], minlength=ns.size) == 0
+        if not leaf.any():
+            return ns
+        lv = ns.take(np.flatnonzero(leaf))
+        up, lo, V = leaf_bounds(self.rows, lv)
+        self.leaves += lv.size
+        for b in np.flatnonzero(lo > 0):
+            self.offer(float(lo[b]) + self.margin, V[b], float(lv.sign[b]))
+        self.leaf_top = max(self.leaf_top, float(up.max()) + self.margin)
+        return ns.take(np.flatnonzero(~leaf))
+
+    def take_candidates(self, ev) -> None:
+        """Offer the batch's best directions, and polish (:mod:`convexnn.duality.bb_polish`)
+        the best :data:`POLISH` whose cells were not polished before."""
+        polished = 0
+        for val, v, s in zip(ev.values, ev.directions, ev.signs):
+            self.offer(float(val) + self.margin, v, float(s))
+            key = (float(s), np.packbits(self.rows.N @ v >= 0).tobytes())
+            if polished < POLISH and key not in self.polished:
+                self.polished.add(key)
+                polished += 1
+                pv, pu = polish(self.rows, v, float(s))
+                self.polish_calls += 1
+                if pv > 0:
+                    self.offer(pv + self.margin, pu, float(s))
+
+    def violated(self) -> bool:
+        return self.stop_above is not None and self.best > self.stop_above
 
 
-def _node_bounds(Z, lam, E):
-    """(bound, V) for a batch of nodes (see the module docstring)."""
-    V = np.matmul(Z, E)  # (N, n, r)
-    hi, lo = V.max(axis=2), V.min(axis=2)
-    pos = lam > 0
-    # lam_j > 0: sum_k a_k (V_jk)_+ (the concave envelope at the rays)
-    Bp = np.matmul(np.where(pos, lam, 0.0), np.maximum(V, 0.0))
-    # lam_j < 0: (z)_+ >= t z for any t in [0, 1]; t = 1 when decided active, 0 when
-    # inactive, the secant slope h / (h - l) when undecided
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(lo >= 0, 1.0, np.where(hi <= 0, 0.0, hi / (hi - lo)))
-    neg = np.where(pos, 0.0, lam)[None, :] * t
-    Bn = np.matmul(neg[:, None, :], V)[:, 0, :]
-    B = (Bp + Bn).max(axis=1)
-    rho = _rho(E)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = np.where(B > 0, B / np.maximum(rho, 1e-300), 0.0)
-    bound[(B > 0) & (rho <= 0)] = np.inf
-    return bound, V
+def search(Xt: np.ndarray, lam: np.ndarray, *, signs: tuple[int, ...] = (1, -1),
+           floor: float = 0.0, rtol: float = 1e-9, stop_above: float | None = None,
+           max_nodes: int = MAX_NODES, time_limit: float | None = None,
+           starts: np.ndarray | None = None) -> BranchBoundResult:
+    r"""Bound :math:`\max_\sigma\max_{\|u\|\le1}\sigma\lambda^\top(\tilde Xu)_+` over the
+    given signs from above and below (module docstring).
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n, d')
+        Lifted data (every coordinate penalized).
+    lam : ndarray of shape (n,)
+    signs : tuple of int, default=(1, -1)
+    floor : float, default=0.0
+        Pruning level at least this: on completion ``upper`` is at most
+        ``max(floor, lower (1 + rtol))`` (a dual certificate needs floor = beta).
+    rtol : float, default=1e-9
+    stop_above : float, optional
+        End at the first direction whose value exceeds it (pricing).
+    max_nodes : int, default=MAX_NODES
+        Node budget (work, not seconds: the same input gives the same answer anywhere).
+    time_limit : float, optional
+        Seconds; only as an explicit cap (the answer then depends on the machine).
+    starts : ndarray of shape (m, d'), optional
+        Directions whose values seed the incumbent (e.g. a network's neurons).
+    """
+    t0 = time.perf_counter()
+    st = _Search(Xt, lam, tuple(float(s) for s in signs), float(floor), float(rtol), stop_above)
+    if st.Z.shape[1] == 0 or not st.rows.w.size:
+        return _result(st, "complete", st.level(), t0)
+    st.seed(starts)
+    frontier = Frontier(MAX_OPEN_PAIRS)
+    if st.violated():  # nothing bounded yet: no upper bound but the closed form's
+        return _result(st, "violation", np.inf, t0)
+    frontier.push(st.bound(root_nodes(st.rows, st.signs)), st.level())
+    stopped = "complete"
+    while frontier:
+        if st.violated():
+            stopped = "violation"
+            break
+        if st.nodes >= max_nodes:
+            stopped = "node budget"
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            stopped = "time cap"
+            break
+        # two children per parent: stay within the node budget
+        parents = frontier.pop(max(1, min(BATCH, (max_nodes - st.nodes) // 2)))
+        parents = parents.take(np.flatnonzero(parents.bound > st.level()))
+        if parents.size:
+            frontier.push(st.bound(children(parents)), st.level())
+    if st.violated():  # found by the last batch, or the frontier emptied above stop_above
+        stopped = "violation"
+    # every node is open or pruned below the level: valid whatever ended the search
+    upper = max(st.level(), frontier.max_bound(), st.leaf_top)
+    return _result(st, stopped, upper, t0)
 
 
-def _values(Z, lam, U):
-    r""":math:`\lambda^\top(ZU^\top)_+` for unit rows of U."""
-    return np.maximum(U @ Z.T, 0.0) @ lam
-
-
-def _split(E: np.ndarray) -> np.ndarray:
-    """Bisect each node's longest edge: (N, r, r) -> (2N, r, r)."""
-    N, r, _ = E.shape
-    G = np.einsum("nik,nil->nkl", E, E)
-    G[:, np.arange(r), np.arange(r)] = np.inf
-    flat = G.reshape(N, -1).argmin(axis=1)
-    k, l = np.divmod(flat, r)
-    idx = np.arange(N)
-    m = E[idx, :, k] + E[idx, :, l]
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
-    A, Bn = E.copy(), E.copy()
-    A[idx, :, k] = m
-    Bn[idx, :, l] = m
-    return np.concatenate([A, Bn])
+def _result(st: _Search, stopped: str, upper: float, t0: float) -> BranchBoundResult:
+    u = st.best_v @ st.basis
+    nrm = float(np.linalg.norm(u))
+    u = u / nrm if nrm > 0 else np.zeros(st.Xt.shape[1])
+    return BranchBoundResult(float(upper), float(max(st.best, 0.0)), u, int(st.best_sign),
+                             stopped, int(st.nodes), int(st.lp_solves), time.perf_counter() - t0)
 
 
 def maximize_relu(Xt: np.ndarray, lam: np.ndarray, *, floor: float = 0.0, rtol: float = 1e-9,
-                  stop_above: float | None = None, max_nodes: int = 2_000_000,
-                  time_limit: float = 30.0, exact_undecided: int | None = None
-                  ) -> BranchBoundResult:
-    r"""Bound :math:`s^+ = \max_{\|u\|\le1}\lambda^\top(\tilde Xu)_+` from above and below
-    (every coordinate penalized; see the module docstring).
-
-    Nodes are pruned when their bound is at most ``level = max(floor, best (1 + rtol))``
-    (``best``: the largest value attained so far), so on completion
-    :math:`s^+ \le \max(\text{level}, \text{exact leaves})`: the maximum to ``rtol``
-    when it is above ``floor``, else just "at most ``floor``" (all a dual certificate
-    needs, with ``floor = beta``).  With ``stop_above`` the search ends at the first
-    direction whose value exceeds it (pricing: a violated constraint).  A node or time
-    budget ends it early with the largest open bound as ``upper`` (still valid).
-    """
-    t0 = time.perf_counter()
-    Z, Bbasis = _rank_reduce(np.asarray(Xt, dtype=np.float64))
-    lam = np.asarray(lam, dtype=np.float64)
-    r = Z.shape[1]
-    if r == 0:
-        return BranchBoundResult(0.0, 0.0, np.zeros(Xt.shape[1]), True, False, 0, 0, 0.0)
-    if exact_undecided is None:
-        exact_undecided = max(EXACT_UNDECIDED, r - 1)
-    cells = _CellCache(Z, lam)
-    # rows on one hyperplane (duplicates, parallel rows) switch together: count and
-    # enumerate undecided *hyperplanes*, not rows
-    normals, group, orient, zero = _hyperplanes(Z)
-    best_val, best_v = 0.0, np.zeros(r)
-    frontier = [_orthants(r)]
-    nodes = 0
-    top_exact = 0.0
-    open_bound = 0.0
-    complete = True
-
-    def level() -> float:
-        return max(floor, best_val * (1 + rtol))
-
-    while frontier:
-        E = frontier.pop()
-        if E.shape[0] > BATCH:
-            frontier.append(E[BATCH:])
-            E = E[:BATCH]
-        nodes += E.shape[0]
-        bound, V = _node_bounds(Z, lam, E)
-        # lower bounds: the rays and the normalized centroids
-        cen = E.sum(axis=2)
-        cand = np.concatenate([E.transpose(0, 2, 1).reshape(-1, r),
-                               cen / np.linalg.norm(cen, axis=1, keepdims=True)])
-        vals = _values(Z, lam, cand)
-        i = int(np.argmax(vals))
-        if vals[i] > best_val:
-            best_val, best_v = float(vals[i]), cand[i]
-        if stop_above is not None and best_val > stop_above:
-            return _result(best_val, best_val, best_v, Bbasis, False, True, nodes, cells, t0)
-        keep = bound > level()
-        if not keep.any():
-            continue
-        E, V = E[keep], V[keep]
-        # exact leaves: few undecided rows, bounded over the cells they meet
-        W = np.matmul(normals, E)  # hyperplane values at the rays
-        und = ~((W >= 0).all(axis=2) | (W <= 0).all(axis=2))
-        leaf = und.sum(axis=1) <= exact_undecided
-        for q in np.flatnonzero(leaf):
-            side = np.where((W[q] >= 0).all(axis=1), 1.0, -1.0)  # decided hyperplanes
-            planes = np.flatnonzero(und[q])
-            for bits in product((-1.0, 1.0), repeat=planes.size):
-                side[planes] = bits
-                d = np.where(zero, True, orient * side[np.maximum(group, 0)] > 0)
-                up, lo, u = cells(d)
-                if lo > best_val:
-                    best_val, best_v = float(lo), u
-                top_exact = max(top_exact, up)
-            if stop_above is not None and best_val > stop_above:
-                return _result(best_val, best_val, best_v, Bbasis, False, True, nodes, cells, t0)
-        E = E[~leaf]
-        if not E.shape[0]:
-            continue
-        if nodes >= max_nodes or time.perf_counter() - t0 > time_limit:
-            complete = False
-            for rest in [E] + frontier:
-                for k in range(0, rest.shape[0], BATCH):
-                    open_bound = max(open_bound, float(_node_bounds(Z, lam, rest[k:k + BATCH])[0].max()))
-            frontier = []
-            break
-        frontier.append(_split(E))
-    # every pruned node is below level(); leaves are bounded by their cells (a cell bound
-    # above the level with a lower value is NNLS roundoff: counted as is)
-    upper = max(level(), top_exact) if complete else max(level(), top_exact, open_bound)
-    return _result(upper, best_val, best_v, Bbasis, complete, False, nodes, cells, t0)
-
-
-def _result(upper, lower, v, Bbasis, complete, violated, nodes, cells, t0):
-    u = v @ Bbasis
-    nrm = float(np.linalg.norm(u))
-    u = u / nrm if nrm > 0 else u
-    return BranchBoundResult(float(upper), float(max(lower, 0.0)), u, bool(complete),
-                             bool(violated), int(nodes), len(cells.values),
-                             time.perf_counter() - t0)
+                  stop_above: float | None = None, max_nodes: int = MAX_NODES,
+                  time_limit: float | None = None,
+                  starts: np.ndarray | None = None) -> BranchBoundResult:
+    r"""Bound :math:`s^+ = \max_{\|u\|\le1}\lambda^\top(\tilde Xu)_+` (one sign; see
+    :func:`search`)."""
+    return search(Xt, lam, signs=(1,), floor=floor, rtol=rtol, stop_above=stop_above,
+                  max_nodes=max_nodes, time_limit=time_limit, starts=starts)
 
 
 def dual_norm_bb(Xt: np.ndarray, lam: np.ndarray, *, floor: float, rtol: float = 1e-9,
-                 stop_above: float | None = None, max_nodes: int = 2_000_000,
-                 time_limit: float = 30.0) -> tuple[float, float, np.ndarray, int, bool, bool]:
-    r"""Both signs of :math:`\max_{\|u\|\le1}|\lambda^\top(\tilde Xu)_+|`:
-    (upper, lower, best direction, its sign, complete, violated), the time budget
-    shared by the searches (at most 3/4 to the first) for :math:`\lambda` and :math:`-\lambda`."""
-    plus = maximize_relu(Xt, lam, floor=floor, rtol=rtol, stop_above=stop_above,
-                         max_nodes=max_nodes, time_limit=0.75 * time_limit)
-    if plus.violated:
-        return plus.upper, plus.lower, plus.u, 1, False, True
-    minus = maximize_relu(Xt, -lam, floor=floor, rtol=rtol, stop_above=stop_above,
-                          max_nodes=max_nodes, time_limit=max(time_limit - plus.time, 0.25 * time_limit))
-    sign = 1 if plus.lower >= minus.lower else -1
-    best = plus if sign > 0 else minus
-    return (max(plus.upper, minus.upper), best.lower, best.u, sign,
-            plus.complete and minus.complete, minus.violated)
+                 stop_above: float | None = None, max_nodes: int = MAX_NODES,
+                 time_limit: float | None = None,
+                 starts: np.ndarray | None = None) -> BranchBoundResult:
+    r"""Both signs of :math:`\max_{\|u\|\le1}|\lambda^\top(\tilde Xu)_+|` in one search
+    (:func:`search`)."""
+    return search(Xt, lam, signs=(1, -1), floor=floor, rtol=rtol, stop_above=stop_above,
+                  max_nodes=max_nodes, time_limit=time_limit, starts=starts)
 
 
-__all__ = ["BranchBoundResult", "maximize_relu", "dual_norm_bb", "EXACT_UNDECIDED"]
+__all__ = ["BranchBoundResult", "search", "maximize_relu", "dual_norm_bb", "MAX_NODES"]

@@ -280,12 +280,15 @@ def _gated_s(Xt, lam, D, pen):
 
 #: Relative resolution of the branch-and-bound maximum above beta.
 BB_RTOL = 1e-9
-#: Largest rank of the lifted data that the branch and bound is tried on (the number of
-#: nodes grows like (1/accuracy)^(rank - 1)); above it the closed-form bound is used.
-BB_MAX_RANK = 6
-#: Nodes of one branch-and-bound search (per sign): the budget that ends a search that
-#: cannot finish (its open bound is still valid).  Iris (n = 150, rank 4) needs ~90,000.
-BB_NODES = 600_000
+#: Largest rank of the lifted data that the branch and bound is tried on; above it the
+#: closed-form bound is used.  Measured (benchmarks/results/bench_proof.md): within
+#: BB_NODES it proves s at rank 3-4 (n <= 569), at rank 5 on noise sets of n = 50 and 100
+#: (not diabetes or breast cancer), at rank 6 only with n = 50, at rank 7 on none; there it
+#: still finds violations that the pricing search missed.
+BB_MAX_RANK = 7
+#: Nodes of one branch-and-bound search (both signs): the budget that ends a search that
+#: cannot finish (its open bound is still valid).
+BB_NODES = 300_000
 
 
 def bb_eligible(Xt: np.ndarray) -> bool:
@@ -294,9 +297,10 @@ def bb_eligible(Xt: np.ndarray) -> bool:
 
 
 def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: float,
-                   time_limit: float) -> tuple[float, float, Violation, int, bool]:
-    r"""(s, found, most violated, cells bounded exactly, complete) by branch and bound,
-    after the pattern search over ``D`` (whose best value seeds the incumbent)."""
+                   time_limit: float | None = None) -> tuple[float, float, Violation, int, bool]:
+    r"""(s, found, most violated, patterns searched, complete) by branch and bound
+    (a node budget, :data:`BB_NODES`; ``time_limit`` only as an explicit cap), after the
+    pattern search over ``D`` (whose best direction seeds the incumbent)."""
     pen = np.ones(Xt.shape[1], bool)
     found, viol, _ = _search_s(Xt, lam, D, None, pen)
     from .branch_bound import dual_norm_bb
@@ -305,14 +309,13 @@ def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: floa
         # too many directions to branch over: the closed-form bound (valid, loose)
         return max(global_bound(Xt, lam, pen), found), found, viol, D.shape[1], False
 
-    upper, lower, u, sign, complete, _ = dual_norm_bb(
-        Xt, lam, floor=max(beta, found), rtol=BB_RTOL, time_limit=time_limit,
-        max_nodes=BB_NODES)
-    if lower > found:
-        found = lower
-        viol = _violation(Xt, lam, u, sign)
-    s = upper if complete else min(upper, global_bound(Xt, lam, pen))
-    return max(s, found), found, viol, D.shape[1], bool(complete)
+    bb = dual_norm_bb(Xt, lam, floor=max(beta, found), rtol=BB_RTOL, time_limit=time_limit,
+                      max_nodes=BB_NODES, starts=None if viol is None else viol.u[None, :])
+    if bb.lower > found:
+        found = bb.lower
+        viol = _violation(Xt, lam, bb.u, bb.sign)
+    s = bb.upper if bb.complete else min(bb.upper, global_bound(Xt, lam, pen))
+    return max(s, found), found, viol, D.shape[1], bool(bb.complete)
 
 
 def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
