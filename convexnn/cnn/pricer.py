@@ -228,14 +228,13 @@ class ConvPatternPricer:
         from ..duality.branch_bound import dual_norm_bb
 
         level = self.beta * (1 + PRICE_RTOL)
-        _, _, u, _, complete, violated = dual_norm_bb(
-            self.Z, np.tile(m.state["lam"], self.K), floor=level, stop_above=level,
-            max_nodes=BB_NODES, time_limit=np.inf)
-        if violated:
-            new = new_directions(self.Z, u[None, :], m.state["S"])
+        bb = dual_norm_bb(self.Z, np.tile(m.state["lam"], self.K), floor=level,
+                          stop_above=level, max_nodes=BB_NODES)
+        if bb.violated:
+            new = new_directions(self.Z, bb.u[None, :], m.state["S"])
             self._new.append(new)
             return Proof("violated", int(new.shape[0]))
-        if complete:
+        if bb.complete:
             return Proof("proven", evidence=(m.state["lam"], level, m.solution))
         return Proof("budget")
 
