@@ -216,15 +216,16 @@ def ascent_dual_norm(Xt: np.ndarray, Lam: np.ndarray, pen: np.ndarray, *, starts
 
 
 def dual_norm(Xt: np.ndarray, Lam: np.ndarray, pen: np.ndarray, *, exact: bool | None = None,
-              starts: np.ndarray | None = None, seed=None, keep: int = 20) -> Pricing:
-    """Exact pricing where the arrangement is small enough (or ``exact=True``), else ascent.
-    ``exact=False`` forces the heuristic."""
+              starts: np.ndarray | None = None, seed=None, keep: int = 20,
+              n_random: int = 200) -> Pricing:
+    """Exact pricing where the arrangement is small enough (or ``exact=True``), else ascent
+    (``n_random`` random starts plus ``starts``).  ``exact=False`` forces the heuristic."""
     if exact is not False:
         res = exact_dual_norm(Xt, Lam, pen, keep=keep,
                               max_total=10 * EXACT_TOTAL_LIMIT if exact else EXACT_TOTAL_LIMIT)
         if res is not None:
             return res
-    return ascent_dual_norm(Xt, Lam, pen, starts=starts, seed=seed, keep=keep)
+    return ascent_dual_norm(Xt, Lam, pen, starts=starts, seed=seed, keep=keep, n_random=n_random)
 
 
 __all__ = ["Pricing", "dual_norm", "exact_dual_norm", "ascent_dual_norm", "crude_bound",
