@@ -91,7 +91,7 @@ DESCENT_ITERATIONS = 300
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-5
 #: Above this many groups the master keeps only its active groups plus the new ones.
-MAX_KEEP = 400
+MAX_KEEP = 100
 #: Exact pricing over enumerated groups is tried for n up to this (``exact_pricing="auto"``).
 EXACT_PRICING_N = 10
 #: Stop when the master objective fell by less than STALL_RTOL (relative) over STALL_ROUNDS.
@@ -277,16 +277,21 @@ class GroupPricer:
         Every group (tiny n): exact pricing over them once the search finds nothing.
     solve_master : callable
         ``solve_master(ThreeLayerProgram) -> ThreeLayerSolution``.
+    init : tuple of ParallelNetwork
+        Seed networks on X (their groups join the first master).
+    lifted : bool
+        X is [X, 1] (regularized first-layer biases): the masters' programs say so, so that
+        their networks are recovered with biases.
     """
 
     columns_name = "groups"
 
     def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, path: str, m1: int,
                  loss: Loss, rng: np.random.Generator, exact: Groups | None, solve_master: Any,
-                 seed_runs: int = SEED_RUNS) -> None:
+                 seed_runs: int = SEED_RUNS, init: tuple = (), lifted: bool = False) -> None:
         self.X, self.y, self.beta, self.path, self.m1 = X, y, beta, path, m1
         self.loss, self.rng, self.exact, self.solve_master = loss, rng, exact, solve_master
-        self.seed_runs = seed_runs
+        self.seed_runs, self.init, self.lifted = seed_runs, tuple(init), lifted
         self.S = GroupSet(X.shape[0], m1)
         self._new: list = []
 
@@ -300,6 +305,9 @@ class GroupPricer:
         from .groups import sample_subnetworks
 
         seed_obj = np.inf
+        for net in self.init:
+            seed_obj = min(seed_obj, net.objective(self.X, self.y, beta=self.beta, loss=self.loss))
+            self.S.add_network(net, self.X)
         for _ in range(self.seed_runs):
             run = train_parallel(self.X, self.y, beta=self.beta, path=self.path, K=SEED_WIDTH,
                                  m1=self.m1, loss=self.loss, seed=int(self.rng.integers(2**31)),
@@ -318,14 +326,16 @@ class GroupPricer:
 
     def master(self) -> Master:
         groups = self.S.groups()
-        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss)
+        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss,
+                                    lifted=self.lifted)
         sol = self.solve_master(program)
         lam = -self.loss.gradient(program.predict(sol), self.y)
         norms = program.group_norms(sol.Z)
         active = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(groups.n_groups, 1)
+        net = program.recover(sol)
         return Master(program, sol, program.objective(sol),
-                      state={"lam": lam, "net": program.recover(sol), "keys": self.S.keys(),
-                             "active": np.unique(active)})
+                      state={"lam": lam, "net": net.lifted() if self.lifted else net,
+                             "keys": self.S.keys(), "active": np.unique(active)})
 
     def price(self, m: Master) -> Priced:
         lam, net = m.state["lam"], m.state["net"]
