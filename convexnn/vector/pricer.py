@@ -220,7 +220,7 @@ class NeuronPricer:
         base = m.state["base"]
         # the new directions are deduplicated against the moved ones: a near copy of a
         # column makes the master degenerate (collinear features)
-        new = _new_directions(m.state["pricing"], base,
+        new = _new_directions(self.program, m.state["pricing"], base,
                               self.program.beta * (1 + self.tol), self.add)
         self.U = np.vstack([base, new])
         self.G = np.vstack([m.state["G_base"], np.zeros((new.shape[0], c))])
