@@ -56,6 +56,7 @@ import numpy as np
 
 from ..core.losses import Loss
 from ..core.protocol import Descended, Master, Priced, Proof
+from ..core.solution import ITERATION_LIMIT
 from ..duality.cones import cone_support
 from ..exceptions import PatternBudgetError
 from ..networks.parallel import ParallelNetwork
@@ -71,7 +72,7 @@ from .pricing import (  # noqa: F401  (re-exported)
     relaxed_dual_norm,
     subnetwork_values,
 )
-from .program import ThreeLayerProgram
+from .program import ThreeLayerProgram, ThreeLayerSolution
 
 #: L-BFGS runs of the seed, their width K and iterations.
 SEED_RUNS = 3
@@ -154,6 +155,31 @@ class GroupSet:
             if key is not None:
                 new.append(key)
         return new
+
+    def point(self, net: ParallelNetwork, X: np.ndarray) -> np.ndarray:
+        r"""Add the groups of ``net`` and return a feasible Z (2G*m, d) of the program over
+        :meth:`groups` whose objective is at most the network's: sub-network k puts
+        :math:`z = |\alpha_k||c_{kj}|W_{kj}` into block j of its group with output sign
+        :math:`\mathrm{sign}(\alpha_k)` (sub-networks of one group add up, which by the
+        triangle inequality does not raise the penalty)."""
+        self.add_network(net, X)
+        index = {key: g for g, key in enumerate(self._groups)}
+        G, d = len(index), X.shape[1]
+        Z = np.zeros((2, G, self.m, d))
+        pre = np.einsum("nd,kjd->kjn", X, net.W)
+        h = np.einsum("kjn,kj->kn", np.maximum(pre, 0.0), net.c)
+        for k in range(net.n_subnetworks):
+            on = np.flatnonzero((np.linalg.norm(net.W[k], axis=1) > 0) & (net.c[k] != 0)
+                                & (pre[k] >= 0).any(axis=1))
+            if net.alpha[k] == 0 or not on.size or not (h[k] > 0).any():
+                continue
+            blocks = sorted((self._column(pre[k, j] >= 0), int(np.sign(net.c[k, j])), j) for j in on)
+            pad = [blocks[0][:2]] * (self.m - len(blocks))
+            key = (tuple(b[:2] for b in blocks) + tuple(pad), np.packbits(h[k] > 0).tobytes())
+            side = 0 if net.alpha[k] > 0 else 1
+            for pos, (_, _, j) in enumerate(blocks):
+                Z[side, index[key], pos] += abs(net.alpha[k] * net.c[k, j]) * net.W[k, j]
+        return Z.reshape(2 * G * self.m, d)
 
     def keys(self) -> list[tuple]:
         return list(self._groups)
@@ -294,6 +320,7 @@ class GroupPricer:
         self.seed_runs, self.init, self.lifted = seed_runs, tuple(init), lifted
         self.S = GroupSet(X.shape[0], m1)
         self._new: list = []
+        self._last: Any = None  # the last descent's ParallelRun
 
     @property
     def n_columns(self) -> int:
@@ -369,6 +396,7 @@ class GroupPricer:
             init = _append(init, Wv[:k], cv[:k], scale * sv[:k])
         desc = train_parallel(self.X, self.y, beta=self.beta, path=self.path, loss=self.loss,
                               init=init, max_iter=DESCENT_ITERATIONS)
+        self._last = desc
         new = (self.S.add_network(desc.network, self.X)
                if desc.objective < m.objective * (1 - 1e-9) else [])
         self._new += new
@@ -397,6 +425,22 @@ class GroupPricer:
             keys = m.state["keys"]
             self.S.restrict([keys[g] for g in m.state["active"]] + self._new)
         self._new = []
+
+    def finish(self, best: Master) -> Master:
+        """The best master, or the network of the last descent when that is lower, as a
+        feasible point of the program over its own groups (:meth:`GroupSet.point`; status
+        "iteration_limit": no master was solved over these groups)."""
+        last = self._last
+        if last is None or not last.objective < best.objective * (1 - 1e-9):
+            return best
+        S = GroupSet(self.X.shape[0], self.m1)
+        Z = S.point(last.network, self.X)
+        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, S.groups(), self.loss,
+                                    lifted=self.lifted)
+        sol = ThreeLayerSolution(Z=Z, status=ITERATION_LIMIT, solver="descent", info={
+            "limit_message": "the network of the last descent (L-BFGS) was lower than every "
+                             "master: its objective is an upper bound, not a master optimum"})
+        return Master(program, sol, program.objective(sol), state=best.state)
 
 
 def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: float) -> list[int]:

@@ -112,7 +112,7 @@ def _adam(mod: ParallelModule, objective, steps: int, lr: float | None) -> int:
         opt.zero_grad()
         F = objective()
         if float(F.detach()) < best:
-            best, state = float(F), {k: v.detach().clone() for k, v in mod.state_dict().items()}
+            best, state = float(F.detach()), {k: v.detach().clone() for k, v in mod.state_dict().items()}
         F.backward()
         opt.step()
     with torch.no_grad():
