@@ -83,6 +83,10 @@ def test_groupset_point_is_feasible_and_not_above_the_network(path):
     assert program.objective(sol) <= net.objective(X, y, beta=BETA) + 1e-12
     rec = program.recover(sol)
     assert rec.objective(X, y, beta=BETA) <= program.objective(sol) + 1e-9
+    keys, groups = S.keys(), S.groups()
+    S.restore(keys[::-1])  # the same groups, rebuilt from their keys
+    back = S.groups()
+    assert np.array_equal(back.D2, groups.D2[::-1]) and np.array_equal(back.sign, groups.sign[::-1])
 
 
 @pytest.mark.parametrize("path", [pytest.param("l1", marks=pytest.mark.slow), "l2"])

@@ -58,7 +58,7 @@ from ..core.losses import Loss
 from ..core.protocol import Descended, Master, Priced, Proof
 from ..core.solution import ITERATION_LIMIT
 from ..duality.cones import cone_support
-from ..exceptions import PatternBudgetError
+from ..exceptions import PatternBudgetError, SolverError
 from ..networks.parallel import ParallelNetwork
 from .groups import Groups, cone_matrix, exact_groups, lifted_matrix
 from .pricing import (  # noqa: F401  (re-exported)
@@ -98,6 +98,9 @@ EXACT_PRICING_N = 10
 #: Stop when the master objective fell by less than STALL_RTOL (relative) over STALL_ROUNDS.
 STALL_RTOL = 1e-7
 STALL_ROUNDS = 5
+#: The last descent replaces the best master when lower by this relative margin (above the
+#: masters' accuracy), and a re-solved master is kept when within it of the descent.
+FINISH_RTOL = 1e-6
 #: Clarabel tolerances of the master programs.
 _MASTER_TOL = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
 
@@ -183,6 +186,15 @@ class GroupSet:
 
     def keys(self) -> list[tuple]:
         return list(self._groups)
+
+    def restore(self, keys: list[tuple]) -> None:
+        """Make the set exactly the groups ``keys`` (keys of this set, past or present: the
+        first-level columns are never dropped)."""
+        self._groups = {}
+        for key in keys:
+            blocks, d2 = key
+            D2 = np.unpackbits(np.frombuffer(d2, dtype=np.uint8))[:self.n].astype(bool)
+            self._groups[key] = (tuple(b[0] for b in blocks), tuple(b[1] for b in blocks), D2)
 
     def restrict(self, keys: list[tuple]) -> None:
         """Keep only the groups ``keys`` (first-level columns are kept)."""
@@ -427,21 +439,29 @@ class GroupPricer:
         self._new = []
 
     def finish(self, best: Master) -> Master:
-        """The best master, or the network of the last descent when that is lower, as a
-        feasible point of the program over its own groups (:meth:`GroupSet.point`; status
-        "iteration_limit": no master was solved over these groups)."""
+        """The best master, or, when the last descent's network is lower, the master over
+        the best master's active groups and that network's groups (at most both); if that
+        solve fails or ends above the network, the network itself as a feasible point of
+        the program over its groups (:meth:`GroupSet.point`, status "iteration_limit")."""
         last = self._last
-        if last is None or not last.objective < best.objective * (1 - 1e-9):
+        if last is None or not last.objective < best.objective * (1 - FINISH_RTOL):
             return best
         S = GroupSet(self.X.shape[0], self.m1)
         Z = S.point(last.network, self.X)
-        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, S.groups(), self.loss,
-                                    lifted=self.lifted)
+        point = ThreeLayerProgram(self.X, self.y, self.beta, self.path, S.groups(), self.loss,
+                                  lifted=self.lifted)
+        self.S.restore([best.state["keys"][g] for g in best.state["active"]])
+        self.S.add_network(last.network, self.X)
+        try:
+            m = self.master()
+            if m.objective <= last.objective * (1 + FINISH_RTOL):
+                return m
+        except SolverError:
+            pass
         sol = ThreeLayerSolution(Z=Z, status=ITERATION_LIMIT, solver="descent", info={
             "limit_message": "the network of the last descent (L-BFGS) was lower than every "
                              "master: its objective is an upper bound, not a master optimum"})
-        return Master(program, sol, program.objective(sol), state=best.state)
-
+        return Master(point, sol, point.objective(sol), state=best.state)
 
 def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: float) -> list[int]:
     """Enumerated groups with a feasible point above ``level`` for either output sign
