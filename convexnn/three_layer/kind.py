@@ -39,8 +39,11 @@ from .pricing import relaxed_certificate
 
 #: ``patterns="auto"`` enumerates the groups up to this many samples, else generates them.
 AUTO_EXACT_N = 6
-#: Group generation: rounds at most.
+#: Group generation: rounds at most; above LARGE_N samples a master (Clarabel, about
+#: 3 n constraints per group and sign) costs tens of seconds, and LARGE_ROUNDS are the default.
 GENERATE_ROUNDS = 30
+LARGE_N = 200
+LARGE_ROUNDS = 5
 #: Clarabel tolerances of the three-layer solves (the extreme-point check needs ~1e-8
 #: duals); masters are retried with these in turn, then with SCS.
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -105,7 +108,8 @@ class ThreeLayerKind:
                                  seed_runs=spec.options.get("seed_runs", SEED_RUNS),
                                  init=init_networks(spec.init, data.X.shape[1], lifted),
                                  lifted=lifted)
-            budget = Budget(max_rounds=spec.max_rounds or GENERATE_ROUNDS, stall_rounds=STALL_ROUNDS,
+            rounds = GENERATE_ROUNDS if X.shape[0] <= LARGE_N else LARGE_ROUNDS
+            budget = Budget(max_rounds=spec.max_rounds or rounds, stall_rounds=STALL_ROUNDS,
                             stall_rtol=STALL_RTOL, time_limit=spec.time_limit)
             return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
         if isinstance(patterns, Groups):
