@@ -21,7 +21,7 @@ The loop stops for a reason the report names: proven, nothing found by the searc
 stalled (the objective fell by less than ``stall_rtol`` over ``stall_rounds`` rounds),
 ``max_rounds``, or an explicit ``time_limit`` (checked between rounds).  A pricer may then
 ``finish`` the best master once (re-solve it to full accuracy where its rounds solve the
-masters inexactly).  Budgets count rounds, so the same input gives the same answer on
+masters inexactly, or add the columns of a last descent that went below it).  Budgets count rounds, so the same input gives the same answer on
 any machine; seconds are only a cap the user asks for.  The kind's :class:`~convexnn.core.protocol.Pricer` does the work of each
 step; this module never asks which kind it drives.
 """
