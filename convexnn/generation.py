@@ -19,9 +19,10 @@ groups) are too many to list, the program over a subset S gives an upper bound
 
 The loop stops for a reason the report names: proven, nothing found by the search,
 stalled (the objective fell by less than ``stall_rtol`` over ``stall_rounds`` rounds),
-``max_rounds``, or an explicit ``time_limit`` (checked between rounds).  Budgets count
-rounds, so the same input gives the same answer on any machine; seconds are only a cap the
-user asks for.  The kind's :class:`~convexnn.core.protocol.Pricer` does the work of each
+``max_rounds``, or an explicit ``time_limit`` (checked between rounds).  A pricer may then
+``finish`` the best master once (re-solve it to full accuracy where its rounds solve the
+masters inexactly, or add the columns of a last descent that went below it).  Budgets count rounds, so the same input gives the same answer on
+any machine; seconds are only a cap the user asks for.  The kind's :class:`~convexnn.core.protocol.Pricer` does the work of each
 step; this module never asks which kind it drives.
 """
 
@@ -59,6 +60,8 @@ class GenerationReport:
     history: list[dict] = field(default_factory=list)
     #: the exact pricing's evidence that the final master's dual point is feasible
     proof: Any = None
+    #: seconds of the pricer's optional ``finish(best)`` step (0 when it has none)
+    finish_time: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -154,6 +157,11 @@ def generate(pricer: Any, budget: Budget, *, progress: Any = None,
         pricer.advance(m)
     else:
         _stop(report, "max_rounds", f"{budget.max_rounds} rounds")
+    finish = getattr(pricer, "finish", None)
+    if finish is not None:  # a pricer whose rounds solve their masters inexactly
+        t_finish = time.perf_counter()
+        best = finish(best)
+        report.finish_time = time.perf_counter() - t_finish
     report.time = time.perf_counter() - t0
     return Generated(best.program, best.solution, report)
 

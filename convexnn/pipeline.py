@@ -74,7 +74,8 @@ def _status(sol: Any, where: str, messages: list[str]) -> str:
                           "verbose=True")
     if sol.status == ITERATION_LIMIT:
         msg = next((m for m in messages if "column generation" in m),
-                   f"{sol.solver} stopped at its iteration limit{where}; raise max_iter or "
+                   sol.info.get("limit_message")
+                   or f"{sol.solver} stopped at its iteration limit{where}; raise max_iter or "
                    "loosen tol")
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
         if msg not in messages:

@@ -133,7 +133,11 @@ class ProgramKind(Protocol):
 @runtime_checkable
 class Pricer(Protocol):
     """A program kind's column oracle for the column-generation engine
-    (:mod:`convexnn.generation`): patterns, neuron directions, or sub-network groups."""
+    (:mod:`convexnn.generation`): patterns, neuron directions, or sub-network groups.
+
+    Optional: ``finish(best) -> Master``, called once after the loop with the best master
+    (a pricer whose rounds solve their masters inexactly re-solves the last one there; one
+    whose last descent went below every master adds that network's columns)."""
 
     #: what a column is, in words ("patterns", "neurons", "groups")
     columns_name: str

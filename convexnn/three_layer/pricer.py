@@ -56,8 +56,9 @@ import numpy as np
 
 from ..core.losses import Loss
 from ..core.protocol import Descended, Master, Priced, Proof
+from ..core.solution import ITERATION_LIMIT
 from ..duality.cones import cone_support
-from ..exceptions import PatternBudgetError
+from ..exceptions import PatternBudgetError, SolverError
 from ..networks.parallel import ParallelNetwork
 from .groups import Groups, cone_matrix, exact_groups, lifted_matrix
 from .pricing import (  # noqa: F401  (re-exported)
@@ -71,7 +72,7 @@ from .pricing import (  # noqa: F401  (re-exported)
     relaxed_dual_norm,
     subnetwork_values,
 )
-from .program import ThreeLayerProgram
+from .program import ThreeLayerProgram, ThreeLayerSolution
 
 #: L-BFGS runs of the seed, their width K and iterations.
 SEED_RUNS = 3
@@ -91,12 +92,15 @@ DESCENT_ITERATIONS = 300
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-5
 #: Above this many groups the master keeps only its active groups plus the new ones.
-MAX_KEEP = 400
+MAX_KEEP = 100
 #: Exact pricing over enumerated groups is tried for n up to this (``exact_pricing="auto"``).
 EXACT_PRICING_N = 10
 #: Stop when the master objective fell by less than STALL_RTOL (relative) over STALL_ROUNDS.
 STALL_RTOL = 1e-7
 STALL_ROUNDS = 5
+#: The last descent replaces the best master when lower by this relative margin (above the
+#: masters' accuracy), and a re-solved master is kept when within it of the descent.
+FINISH_RTOL = 1e-6
 #: Clarabel tolerances of the master programs.
 _MASTER_TOL = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
 
@@ -155,8 +159,42 @@ class GroupSet:
                 new.append(key)
         return new
 
+    def point(self, net: ParallelNetwork, X: np.ndarray) -> np.ndarray:
+        r"""Add the groups of ``net`` and return a feasible Z (2G*m, d) of the program over
+        :meth:`groups` whose objective is at most the network's: sub-network k puts
+        :math:`z = |\alpha_k||c_{kj}|W_{kj}` into block j of its group with output sign
+        :math:`\mathrm{sign}(\alpha_k)` (sub-networks of one group add up, which by the
+        triangle inequality does not raise the penalty)."""
+        self.add_network(net, X)
+        index = {key: g for g, key in enumerate(self._groups)}
+        G, d = len(index), X.shape[1]
+        Z = np.zeros((2, G, self.m, d))
+        pre = np.einsum("nd,kjd->kjn", X, net.W)
+        h = np.einsum("kjn,kj->kn", np.maximum(pre, 0.0), net.c)
+        for k in range(net.n_subnetworks):
+            on = np.flatnonzero((np.linalg.norm(net.W[k], axis=1) > 0) & (net.c[k] != 0)
+                                & (pre[k] >= 0).any(axis=1))
+            if net.alpha[k] == 0 or not on.size or not (h[k] > 0).any():
+                continue
+            blocks = sorted((self._column(pre[k, j] >= 0), int(np.sign(net.c[k, j])), j) for j in on)
+            pad = [blocks[0][:2]] * (self.m - len(blocks))
+            key = (tuple(b[:2] for b in blocks) + tuple(pad), np.packbits(h[k] > 0).tobytes())
+            side = 0 if net.alpha[k] > 0 else 1
+            for pos, (_, _, j) in enumerate(blocks):
+                Z[side, index[key], pos] += abs(net.alpha[k] * net.c[k, j]) * net.W[k, j]
+        return Z.reshape(2 * G * self.m, d)
+
     def keys(self) -> list[tuple]:
         return list(self._groups)
+
+    def restore(self, keys: list[tuple]) -> None:
+        """Make the set exactly the groups ``keys`` (keys of this set, past or present: the
+        first-level columns are never dropped)."""
+        self._groups = {}
+        for key in keys:
+            blocks, d2 = key
+            D2 = np.unpackbits(np.frombuffer(d2, dtype=np.uint8))[:self.n].astype(bool)
+            self._groups[key] = (tuple(b[0] for b in blocks), tuple(b[1] for b in blocks), D2)
 
     def restrict(self, keys: list[tuple]) -> None:
         """Keep only the groups ``keys`` (first-level columns are kept)."""
@@ -277,18 +315,24 @@ class GroupPricer:
         Every group (tiny n): exact pricing over them once the search finds nothing.
     solve_master : callable
         ``solve_master(ThreeLayerProgram) -> ThreeLayerSolution``.
+    init : tuple of ParallelNetwork
+        Seed networks on X (their groups join the first master).
+    lifted : bool
+        X is [X, 1] (regularized first-layer biases): the masters' programs say so, so that
+        their networks are recovered with biases.
     """
 
     columns_name = "groups"
 
     def __init__(self, X: np.ndarray, y: np.ndarray, *, beta: float, path: str, m1: int,
                  loss: Loss, rng: np.random.Generator, exact: Groups | None, solve_master: Any,
-                 seed_runs: int = SEED_RUNS) -> None:
+                 seed_runs: int = SEED_RUNS, init: tuple = (), lifted: bool = False) -> None:
         self.X, self.y, self.beta, self.path, self.m1 = X, y, beta, path, m1
         self.loss, self.rng, self.exact, self.solve_master = loss, rng, exact, solve_master
-        self.seed_runs = seed_runs
+        self.seed_runs, self.init, self.lifted = seed_runs, tuple(init), lifted
         self.S = GroupSet(X.shape[0], m1)
         self._new: list = []
+        self._last: Any = None  # the last descent's ParallelRun
 
     @property
     def n_columns(self) -> int:
@@ -300,6 +344,9 @@ class GroupPricer:
         from .groups import sample_subnetworks
 
         seed_obj = np.inf
+        for net in self.init:
+            seed_obj = min(seed_obj, net.objective(self.X, self.y, beta=self.beta, loss=self.loss))
+            self.S.add_network(net, self.X)
         for _ in range(self.seed_runs):
             run = train_parallel(self.X, self.y, beta=self.beta, path=self.path, K=SEED_WIDTH,
                                  m1=self.m1, loss=self.loss, seed=int(self.rng.integers(2**31)),
@@ -318,14 +365,16 @@ class GroupPricer:
 
     def master(self) -> Master:
         groups = self.S.groups()
-        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss)
+        program = ThreeLayerProgram(self.X, self.y, self.beta, self.path, groups, self.loss,
+                                    lifted=self.lifted)
         sol = self.solve_master(program)
         lam = -self.loss.gradient(program.predict(sol), self.y)
         norms = program.group_norms(sol.Z)
         active = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0)) % max(groups.n_groups, 1)
+        net = program.recover(sol)
         return Master(program, sol, program.objective(sol),
-                      state={"lam": lam, "net": program.recover(sol), "keys": self.S.keys(),
-                             "active": np.unique(active)})
+                      state={"lam": lam, "net": net.lifted() if self.lifted else net,
+                             "keys": self.S.keys(), "active": np.unique(active)})
 
     def price(self, m: Master) -> Priced:
         lam, net = m.state["lam"], m.state["net"]
@@ -359,6 +408,7 @@ class GroupPricer:
             init = _append(init, Wv[:k], cv[:k], scale * sv[:k])
         desc = train_parallel(self.X, self.y, beta=self.beta, path=self.path, loss=self.loss,
                               init=init, max_iter=DESCENT_ITERATIONS)
+        self._last = desc
         new = (self.S.add_network(desc.network, self.X)
                if desc.objective < m.objective * (1 - 1e-9) else [])
         self._new += new
@@ -388,6 +438,30 @@ class GroupPricer:
             self.S.restrict([keys[g] for g in m.state["active"]] + self._new)
         self._new = []
 
+    def finish(self, best: Master) -> Master:
+        """The best master, or, when the last descent's network is lower, the master over
+        the best master's active groups and that network's groups (at most both); if that
+        solve fails or ends above the network, the network itself as a feasible point of
+        the program over its groups (:meth:`GroupSet.point`, status "iteration_limit")."""
+        last = self._last
+        if last is None or not last.objective < best.objective * (1 - FINISH_RTOL):
+            return best
+        S = GroupSet(self.X.shape[0], self.m1)
+        Z = S.point(last.network, self.X)
+        point = ThreeLayerProgram(self.X, self.y, self.beta, self.path, S.groups(), self.loss,
+                                  lifted=self.lifted)
+        self.S.restore([best.state["keys"][g] for g in best.state["active"]])
+        self.S.add_network(last.network, self.X)
+        try:
+            m = self.master()
+            if m.objective <= last.objective * (1 + FINISH_RTOL):
+                return m
+        except SolverError:
+            pass
+        sol = ThreeLayerSolution(Z=Z, status=ITERATION_LIMIT, solver="descent", info={
+            "limit_message": "the network of the last descent (L-BFGS) was lower than every "
+                             "master: its objective is an upper bound, not a master optimum"})
+        return Master(point, sol, point.objective(sol), state=best.state)
 
 def _exact_violations(X: np.ndarray, lam: np.ndarray, groups: Groups, level: float) -> list[int]:
     """Enumerated groups with a feasible point above ``level`` for either output sign

@@ -16,6 +16,11 @@ network maps to a feasible point with :math:`\rho` = its path norm (so the optim
 lower bound for every K when the groups are exhaustive), and :meth:`recover` maps a
 solution to a network with the same objective:
 :math:`W_j = z_j/\|z_j\|,\ c_j = s_j\|z_j\|/\rho_g,\ \alpha = \sigma\rho_g`.
+
+**Regularized first-layer biases** (``lifted``): X is then :math:`\tilde X = [X, 1]`, and
+the bias-free program on it is the program of networks with regularized biases on X (the
+last coordinate of :math:`z_j` is the bias :math:`b_j`, inside the path norm); the
+recovered network has biases (:meth:`ParallelNetwork.from_lifted`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class ThreeLayerProgram:
     path: str
     groups: Groups
     loss: Loss
+    #: X is [X, 1]: the last coordinate is a regularized first-layer bias
+    lifted: bool = False
     _problem: Any = field(default=None, repr=False)
     _Z: Any = field(default=None, repr=False)
 
@@ -78,8 +85,9 @@ class ThreeLayerProgram:
 
     def describe(self) -> dict[str, Any]:
         """What :class:`~convexnn.core.results.FitResult` prints (ConvexProgram protocol)."""
-        return {"model": f"parallel three-layer ReLU ({self.path} path, m1={self.groups.blocks})",
-                "loss": self.loss.name, "n": self.n_samples, "d": self.X.shape[1],
+        bias = ", regularized biases" if self.lifted else ""
+        return {"model": f"parallel three-layer ReLU ({self.path} path, m1={self.groups.blocks}{bias})",
+                "loss": self.loss.name, "n": self.n_samples, "d": self.data.shape[1],
                 "beta": self.beta, "columns": f"{self.groups.n_groups} x 2 output signs",
                 "columns_name": "groups", "source": self.groups.method}
 
@@ -116,8 +124,13 @@ class ThreeLayerProgram:
         Z = sol.Z
         return float(self.loss.value(self.predictions(Z), self.y) + self.beta * self.group_norms(Z).sum())
 
+    @property
+    def data(self) -> np.ndarray:
+        """The data of the networks: X without the constant column when ``lifted``."""
+        return self.X[:, :-1] if self.lifted else self.X
+
     def network_objective(self, net: ParallelNetwork) -> float:
-        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
+        return net.objective(self.data, self.y, beta=self.beta, loss=self.loss)
 
     def constraint_violation(self, sol: ThreeLayerSolution) -> float:
         """Largest violation of both cone constraints, relative to max|X z|."""
@@ -179,7 +192,8 @@ class ThreeLayerProgram:
     def recover(self, sol: ThreeLayerSolution, *, drop_rtol: float = DROP_RTOL,
                 prune: bool = True) -> ParallelNetwork:
         r"""One sub-network per nonzero group: :math:`W_j = z_j/\|z_j\|`,
-        :math:`c_j = s_j\|z_j\|/\rho_g`, :math:`\alpha = \sigma\rho_g` (after :meth:`prune`)."""
+        :math:`c_j = s_j\|z_j\|/\rho_g`, :math:`\alpha = \sigma\rho_g` (after :meth:`prune`);
+        with biases :math:`b_j` from the last coordinate when ``lifted``."""
         Z = sol.Z
         n, d = self.X.shape
         if prune:
@@ -205,7 +219,8 @@ class ThreeLayerProgram:
             W[k, :len(cc)] = w
             c[k, :len(cc)] = cc
             alpha[k] = a
-        return ParallelNetwork(W=W if K else np.zeros((0, 1, d)), c=c, alpha=alpha, path=self.path)
+        net = ParallelNetwork(W=W if K else np.zeros((0, 1, d)), c=c, alpha=alpha, path=self.path)
+        return ParallelNetwork.from_lifted(net) if self.lifted else net
 
 
 __all__ = ["ThreeLayerProgram", "ThreeLayerSolution"]

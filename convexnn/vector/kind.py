@@ -28,9 +28,12 @@ from .program import VectorProgram, VectorSolution
 
 #: Solvers of the vector programs ("auto" = "fista").
 VECTOR_SOLVERS = ("auto", "fista", "clarabel", "scs", "mosek")
-#: Neuron generation: rounds at most, new directions per round.
-MAX_ROUNDS = 200
+#: Neuron generation: rounds at most, new directions per round, and the stall rule (the
+#: objective fell by less than STALL_RTOL, relative, over STALL_ROUNDS rounds).
+MAX_ROUNDS = 30
 ADD = 10
+STALL_ROUNDS = 3
+STALL_RTOL = 1e-4
 #: Options of FISTA (the gated program's default solver).
 FISTA_OPTIONS = ("max_iter", "seed")
 
@@ -56,8 +59,9 @@ class VectorKind:
         else:
             check_options("fit", spec.options,
                           FISTA_OPTIONS if solver == "fista" else accepted_options(solver))
-        if spec.init:
-            raise ValueError("init is not supported for vector output yet")
+        if spec.init and spec.variant.gated:
+            raise ValueError("init is not supported for gated vector output")
+        init_neurons(spec.init, data.X.shape[1], data.n_outputs, spec.variant.has_bias)
 
     def plan(self, spec, data):
         t0 = time.perf_counter()
@@ -78,8 +82,11 @@ class VectorKind:
             return Plan(program=program, solver=self.solver(spec), time=time.perf_counter() - t0)
         pricer = NeuronPricer(program, solver=solver, tol=1e-6 if spec.tol is None else spec.tol,
                               exact=program.exact, add=ADD, rng=np.random.default_rng(spec.seed),
+                              init=init_neurons(spec.init, data.X.shape[1], data.n_outputs,
+                                                v.has_bias),
                               verbose=spec.verbose)
-        budget = Budget(max_rounds=spec.max_rounds or MAX_ROUNDS, stall_rounds=0, time_limit=spec.time_limit)
+        budget = Budget(max_rounds=spec.max_rounds or MAX_ROUNDS, stall_rounds=STALL_ROUNDS,
+                        stall_rtol=STALL_RTOL, time_limit=spec.time_limit)
         return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
 
     def solver(self, spec):
@@ -115,6 +122,31 @@ class VectorKind:
 KIND = VectorKind()
 
 
+def init_neurons(init: tuple, d: int, c: int, has_bias: bool) -> tuple:
+    r"""The neurons of the seed networks ``init`` on the lifted data, as pairs
+    :math:`(W, G)`: rows :math:`(w_k, b_k)` (or :math:`w_k` without a bias column) and
+    output weights :math:`W_2` of shape (m, c); torch modules are converted."""
+    from ..networks.two_layer import Network
+
+    out = []
+    for net in init:
+        if not isinstance(net, Network):
+            if type(net).__module__.split(".")[0] == "torch" or hasattr(net, "state_dict"):
+                net = Network.from_torch(net)
+            else:
+                raise TypeError("init must be a convexnn Network, a torch module or a list of "
+                                f"them; got {type(net).__name__}")
+        if net.input_dim != d or net.n_outputs != c or np.ndim(net.W2) != 2 or net.gates is not None:
+            raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
+                             f"outputs; X has {d} features and the targets {c} columns "
+                             "(ReLU networks only)")
+        if not has_bias and np.any(net.b1 != 0):
+            raise ValueError("init network has hidden biases b1 but bias='none'")
+        W = np.hstack([net.W1, net.b1[:, None]]) if has_bias else net.W1
+        out.append((np.asarray(W, dtype=np.float64), np.asarray(net.W2, dtype=np.float64)))
+    return tuple(out)
+
+
 def _solver(spec) -> str:
     solver = check_choice("solver", spec.solver, VECTOR_SOLVERS)
     return "fista" if solver == "auto" else solver
@@ -147,4 +179,4 @@ def _solve_gated(program: VectorProgram, solver: str, *, tol: float, verbose: bo
                           iterations=r.iterations, solve_time=time.perf_counter() - t0)
 
 
-__all__ = ["KIND", "VectorKind", "VECTOR_SOLVERS"]
+__all__ = ["KIND", "VectorKind", "VECTOR_SOLVERS", "init_neurons"]

@@ -1,149 +1,101 @@
-r"""Exact vector-output ReLU training by neuron generation (THEORY A.10 last bullet, C).
+r"""Vector-output ReLU training by neuron generation (THEORY A.10 last bullet, C).
 
 Over a finite set of unit directions :math:`u_k` (:math:`\|u_{k\pi}\| = 1`) the master
+(:mod:`convexnn.vector.master`)
 
 .. math::
     \min_{G, A}\ \ell\Big(\sum_k(\tilde Xu_k)_+g_k^\top + FA\Big) + \beta\sum_k\|g_k\|_2
 
 is a group lasso (neuron k: :math:`W_1 = u_k\sqrt{\|g_k\|}`, :math:`W_2 = g_k/\sqrt{\|g_k\|}`,
-penalty :math:`\beta\|g_k\|`).  Its optimum over *all* directions is :math:`p^\star`
-(the infinite-dimensional group lasso of Bach 2017; it equals the cone-constrained
-nuclear-norm program of THEORY C).  With :math:`\Lambda = -\nabla\ell(\hat Z)` at the
+penalty :math:`\beta\|g_k\|`).  Its optimum over *all* directions is :math:`p^\star`, and
+over any subset it is an upper bound.  With :math:`\Lambda = -\nabla\ell(\hat Z)` at the
 master's solution, pricing :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top(\tilde Xu)_+\|`
 (:mod:`convexnn.vector.pricing`) adds directions with value :math:`> \beta`; when the
 exhaustive pricing proves :math:`s \le \beta(1+\epsilon)`, weak duality gives the lower
-bound :math:`-\ell^*(-\Lambda\min(1, \beta/s)) \le p^\star`.
+bound :math:`-\ell^*(-\Lambda\min(1, \beta/s)) \le p^\star`.  For the engine's steps
+(:mod:`convexnn.generation`):
+
+* **start**: the neurons of the ``init`` networks and of an L-BFGS run from a random
+  network of width :data:`SEED_WIDTH` (:mod:`convexnn.vector.descent`): each is a
+  feasible point of the master over its directions, so the first master is below them;
+* **master**: FISTA from the last network's weights for at most
+  :data:`MASTER_ITERATIONS` iterations (the seed's near-parallel columns merged first,
+  :func:`~convexnn.vector.master.merge_columns`);
+* **price**: exact face enumeration where the arrangement is small, else the power-like
+  ascent from random starts and from the active directions, as they are and perturbed;
+* **descend**: L-BFGS from the master's network plus the violators as small neurons; its
+  directions replace the master's when it is lower;
+* **prove**: the last pricing was exhaustive and found no violation;
+* **finish**: the best master (with the last descent's columns) re-solved over its
+  active columns by an interior-point method (Clarabel) where that is cheap, unless FISTA
+  certified it.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
 from ..core.protocol import Descended, Master, Priced, Proof
 from ..core.solution import OPTIMAL
-from ..solvers.cvxpy_backend import solve_problem
-from ..solvers.group_fista import fista, free_projector, newton_polish, row_group_operator
-from .pricing import Pricing, dual_norm
+from ..solvers.group_fista import free_projector
+from .descent import VectorNetwork, balanced, descend, evaluate, random_start
+from .master import (DUPLICATE_COS, MERGE_COS, columns_of, merge_columns, polish, solve_master,
+                     solve_master_cvxpy)
+from .pricing import dual_norm
 from .program import VectorProgram, VectorSolution
 
-#: FISTA iterations before the first Newton polish of the master.
-POLISH_AFTER = 300
+#: Width and L-BFGS iterations of the seeding run (width at most n c, the most neurons an
+#: optimum needs).
+SEED_WIDTH = 300
+SEED_ITERATIONS = 500
+#: FISTA iterations of a master (the masters are steps of the search; the last is finished
+#: by an interior-point method).
+MASTER_ITERATIONS = 3000
+#: L-BFGS iterations of a descent round; violators it starts from, at most.
+DESCENT_ITERATIONS = 300
+DESCENT_ADD = 10
+#: A descent's network replaces the master's columns when it is lower by this relative margin.
+DESCENT_RTOL = 1e-9
+#: Random starts of the pricing ascent (besides the active directions and their perturbations)
+#: and the perturbation scales.
+PRICING_STARTS = 200
+PERTURB = (0.05, 0.2)
+#: Scale of a violator's neuron in the descent's start, relative to the largest neuron.
+NEW_SCALE = 1e-3
+#: The last master is finished by Clarabel when n c K (samples, outputs, active columns) is
+#: at most POLISH_SIZE (wine, 178 x 3 with 16 columns: 0.7 s; digits, 600 x 10 with 104
+#: columns: 37 s, more than the rounds before it).
+POLISH_SIZE = 200_000
 
 
-def solve_master(program: VectorProgram, U: np.ndarray, *, solver: str = "fista", tol: float = 1e-9,
-                 G0=None, A0=None, max_iter: int = 100_000, verbose: bool = False) -> VectorSolution:
-    """The group-lasso master over directions U (K, d') by FISTA or cvxpy (reference)."""
-    t0 = time.perf_counter()
-    H = np.maximum(program.Xt @ U.T, 0.0)
-    F, Y, c = program.free_basis, program.y, program.n_outputs
-    if solver == "fista":
-        op = row_group_operator(H, c)
-        r = fista(op, F, Y, program.loss, program.beta, B0=G0, A0=A0, tol=tol,
-                  max_iter=POLISH_AFTER)
-        total, budget = r.iterations, POLISH_AFTER
-        while r.status != OPTIMAL and U.shape[0] and total < max_iter:
-            # Newton on the support found so far, then a certified re-check and FISTA
-            # steps that correct the support
-            Gp, Ap = newton_polish(H, F, Y, program.loss, program.beta, r.B, r.A)
-            r = fista(op, F, Y, program.loss, program.beta, B0=Gp, A0=Ap, tol=tol,
-                      max_iter=budget)
-            total += r.iterations
-            budget = min(2 * budget, 5000)
-        return VectorSolution(A=r.A, U=U, G=r.B, status=r.status, solver="fista",
-                              solver_status=f"gap {r.relative_gap:.2e} after {r.iterations} it",
-                              objective_reported=r.objective, dual_bound=r.lower_bound,
-                              iterations=r.iterations, solve_time=time.perf_counter() - t0)
-    import cvxpy as cp
-
-    G = cp.Variable((U.shape[0], c))
-    pred = H @ G
-    A = None
-    if F is not None:
-        A = cp.Variable((F.shape[1], c))
-        pred = pred + F @ A
-    prob = cp.Problem(cp.Minimize(program.loss.cvxpy(pred, Y)
-                                  + program.beta * cp.sum(cp.norm(G, 2, axis=1))))
-    out = solve_problem(prob, solver=solver, verbose=verbose, what="the neuron master")
-    ok = out.status == OPTIMAL
-    Gv = np.zeros((U.shape[0], c)) if G.value is None else np.asarray(G.value)
-    Av = (np.zeros((0, c)) if A is None else
-          (np.zeros((F.shape[1], c)) if A.value is None else np.asarray(A.value)))
-    return VectorSolution(A=Av, U=U, G=Gv, status=OPTIMAL if ok else "inaccurate", solver=solver,
-                          solver_status=out.solver_status, objective_reported=out.value,
-                          solve_time=time.perf_counter() - t0)
-
-
-#: Directions closer than this (Euclidean, unit rows) count as duplicates: near-copies make
-#: the master degenerate (collinear features) without improving it.
-DUPLICATE_TOL = 1e-6
-
-
-def _new_directions(pr: Pricing, U: np.ndarray, threshold: float, limit: int) -> np.ndarray:
-    """Priced directions above ``threshold`` not already (to DUPLICATE_TOL) in U."""
-    out = []
+def _new_directions(program: VectorProgram, pr, base: np.ndarray, threshold: float,
+                    limit: int) -> np.ndarray:
+    """Priced directions above ``threshold`` whose columns are not duplicates (cosine above
+    1 - DUPLICATE_COS) of a column of ``base`` or of one taken before them."""
+    out: list[np.ndarray] = []
+    Hb = columns_of(program, base)
+    Hb = Hb / np.maximum(np.linalg.norm(Hb, axis=0), 1e-300)
     for u, v in zip(pr.U, pr.values):
         if v <= threshold or len(out) >= limit:
             break
-        pool = U if not out else np.vstack([U, np.array(out)])
-        if pool.shape[0] and np.min(np.linalg.norm(pool - u, axis=1)) < DUPLICATE_TOL:
+        h = columns_of(program, u[None, :])[:, 0]
+        hn = float(np.linalg.norm(h))
+        if hn == 0 or (Hb.shape[1] and np.max(Hb.T @ h) >= (1.0 - DUPLICATE_COS) * hn):
             continue
         out.append(u)
-    return np.array(out).reshape(len(out), U.shape[1])
-
-
-def refine_directions(program: VectorProgram, U: np.ndarray, G: np.ndarray, A: np.ndarray,
-                      *, max_iter: int = 200) -> np.ndarray:
-    r"""Local descent (L-BFGS) on the non-convex objective from the master's network
-    :math:`u_k\sqrt{\|g_k\|}`, :math:`g_k/\sqrt{\|g_k\|}`; returns the moved unit
-    directions.  A heuristic that speeds up the column generation (the master over
-    the moved directions is never worse than the moved network, THEORY A.10); optimality
-    is still decided by pricing."""
-    from scipy.optimize import minimize
-
-    Xt, pen, beta, Y, loss = program.Xt, program.penalized, program.beta, program.y, program.loss
-    F = program.free_basis
-    K, k = U.shape
-    c = Y.shape[1]
-    q = 0 if F is None else F.shape[1]
-    r = np.sqrt(np.linalg.norm(G, axis=1))
-    x0 = np.concatenate([(U * r[:, None]).ravel(), (G / r[:, None]).ravel(), A.ravel()])
-    pm = pen.astype(np.float64)
-
-    def fg(x):
-        W = x[: K * k].reshape(K, k)
-        Gm = x[K * k: K * k + K * c].reshape(K, c)
-        Am = x[K * k + K * c:].reshape(q, c)
-        P = Xt @ W.T
-        Hh = np.maximum(P, 0.0)
-        Z = Hh @ Gm + (F @ Am if q else 0.0)
-        f = loss.value(Z, Y) + 0.5 * beta * (np.sum(W * W * pm) + np.sum(Gm * Gm))
-        dZ = loss.gradient(Z, Y)
-        dG = Hh.T @ dZ + beta * Gm
-        dW = ((P > 0) * (dZ @ Gm.T)).T @ Xt + beta * W * pm
-        dA = F.T @ dZ if q else np.zeros((0, c))
-        return f, np.concatenate([dW.ravel(), dG.ravel(), dA.ravel()])
-
-    res = minimize(fg, x0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
-    W = res.x[: K * k].reshape(K, k)
-    nrm = np.linalg.norm(W[:, pen], axis=1)
-    keep = nrm > 1e-12 * max(float(nrm.max(initial=0.0)), 1e-300)
-    return W[keep] / nrm[keep, None]
+        Hb = np.hstack([Hb, (h / hn)[:, None]])
+    return np.array(out).reshape(len(out), base.shape[1])
 
 
 class NeuronPricer:
-    r"""Neuron directions as the engine's columns (:mod:`convexnn.generation`; see the module
-    docstring): the master is the group lasso over unit directions, pricing is
-    :func:`convexnn.vector.pricing.dual_norm` (exact by face enumeration when the
-    arrangement is small, ``exact``), descent moves the active directions by L-BFGS
-    (:func:`refine_directions`).
+    r"""Neuron directions as the engine's columns (see the module docstring).
 
     Parameters
     ----------
     program : VectorProgram
     solver : str
-        "fista" or a CVXPY solver for the masters.
+        "fista" (rounds by FISTA, the last master finished by Clarabel) or a CVXPY solver
+        for every master.
     tol : float
         The pricing threshold: a direction enters when its value exceeds beta (1 + tol).
     exact : bool or None
@@ -151,64 +103,115 @@ class NeuronPricer:
     add : int
         New directions per round, at most.
     rng : numpy Generator
+    init : tuple of (W, G) or None
+        Neurons of seed networks on the lifted data (rows of W, output weights G).
+    seed_width : int or None
+        Width of the seeding L-BFGS run (default min(SEED_WIDTH, n c); 0 for none).
     """
 
     columns_name = "neurons"
 
     def __init__(self, program: VectorProgram, *, solver: str, tol: float, exact: bool | None,
-                 add: int, rng: np.random.Generator, refine: bool = True,
-                 verbose: bool = False) -> None:
+                 add: int, rng: np.random.Generator, init: tuple = (),
+                 seed_width: int | None = None, verbose: bool = False) -> None:
         self.program, self.solver, self.tol, self.exact = program, solver, tol, exact
-        self.add, self.rng, self.refine, self.verbose = add, rng, refine, verbose
-        k, c = program.Xt.shape[1], program.n_outputs
+        self.add, self.rng, self.init, self.verbose = add, rng, tuple(init), verbose
+        n, c = program.y.shape
+        self.seed_width = min(SEED_WIDTH, n * c) if seed_width is None else seed_width
+        k = program.Xt.shape[1]
         self.U, self.G, self.A = np.zeros((0, k)), np.zeros((0, c)), None
         self.Q = free_projector(program.free_basis)
-        self._exhaustive = False
+        self._last: VectorNetwork | None = None
 
     @property
     def n_columns(self) -> int:
         return int(self.U.shape[0])
 
+    # ---- 1. seed ------------------------------------------------------------------------
     def start(self, report) -> None:
-        """No seed: the first master is the free terms alone."""
+        """The columns of the init networks and of an L-BFGS run from a random network."""
+        p = self.program
+        nets = [evaluate(p.Xt, p.y, beta=p.beta, loss=p.loss, pen=p.penalized, F=p.free_basis,
+                         W=W, G=G) for W, G in self.init]
+        if self.seed_width:
+            W0, G0 = random_start(p.Xt.shape[1], self.seed_width, p.n_outputs, self.rng)
+            nets.append(self._descend(W0, G0, None, SEED_ITERATIONS))
+        if nets:
+            report.seed_objective = min(net.objective for net in nets)
+        parts = [net.columns(p.penalized) for net in nets]
+        if parts:
+            self.U, self.G = merge_columns(p, np.vstack([u for u, _ in parts]),
+                                           np.vstack([g for _, g in parts]), cos=MERGE_COS)
 
+    def _descend(self, W0, G0, A0, maxiter: int) -> VectorNetwork:
+        p = self.program
+        return descend(p.Xt, p.y, beta=p.beta, loss=p.loss, pen=p.penalized, F=p.free_basis,
+                       W0=W0, G0=G0, A0=A0, maxiter=maxiter)
+
+    # ---- 2. master ----------------------------------------------------------------------
     def master(self) -> Master:
         p = self.program
-        sol = solve_master(p, self.U, solver=self.solver, tol=min(1e-8, 0.01 * self.tol),
-                           G0=self.G, A0=self.A, verbose=self.verbose)
-        self.G, self.A = sol.G, sol.A
-        lam = -p.loss.gradient(p.predict(sol), p.y)
-        if self.Q is not None:
-            lam = lam - self.Q @ (self.Q.T @ lam)
-        return Master(p, sol, p.objective(sol), state={"lam": lam})
+        self.U, self.G = merge_columns(p, self.U, self.G, cos=DUPLICATE_COS)
+        if self.solver == "fista":
+            sol = solve_master(p, self.U, G0=self.G, A0=self.A, tol=min(1e-8, 0.01 * self.tol),
+                               max_iter=MASTER_ITERATIONS)
+            if sol.status != OPTIMAL and self._exact_mode():
+                sol = polish(p, sol)  # an exact proof needs an exact master
+        else:
+            sol = solve_master_cvxpy(p, self.U, solver=self.solver, verbose=self.verbose)
+        self.U, self.G, self.A = sol.U, sol.G, sol.A
+        return Master(p, sol, p.objective(sol), state={"lam": self._dual(sol)})
 
+    def _dual(self, sol: VectorSolution) -> np.ndarray:
+        r""":math:`\Lambda = -\nabla\ell(\hat Z)`, projected onto :math:`F^\top\Lambda = 0`."""
+        p = self.program
+        lam = -p.loss.gradient(p.predict(sol), p.y)
+        return lam if self.Q is None else lam - self.Q @ (self.Q.T @ lam)
+
+    def _exact_mode(self) -> bool:
+        return bool(getattr(self, "_exhaustive", False)) or self.exact is True
+
+    # ---- 3. pricing ---------------------------------------------------------------------
     def price(self, m: Master) -> Priced:
         p, beta = self.program, self.program.beta
-        active = self.U[np.linalg.norm(self.G, axis=1) > 0] if self.U.shape[0] else self.U
-        pr = dual_norm(p.Xt, m.state["lam"], p.penalized, exact=self.exact, starts=active,
-                       seed=self.rng, keep=max(self.add, 1))
+        active = np.linalg.norm(self.G, axis=1) > 0
+        base = self.U[active]
+        starts = [base] + [base + s * self.rng.standard_normal(base.shape) for s in PERTURB]
+        pr = dual_norm(p.Xt, m.state["lam"], p.penalized, exact=self.exact,
+                       starts=np.vstack(starts), seed=self.rng,
+                       keep=max(4 * self.add, 20) + 3 * base.shape[0], n_random=PRICING_STARTS)
         self._exhaustive = bool(pr.exhaustive)
         p.exhaustive = self._exhaustive
-        m.state["pricing"] = pr
-        keep = np.linalg.norm(self.G, axis=1) > 0
-        base = self.U[keep]
-        new = _new_directions(pr, base, beta * (1 + self.tol), self.add)
-        m.state.update(base=base, G_base=self.G[keep], new=new)
+        new = _new_directions(p, pr, base, beta * (1 + self.tol), self.add)
+        m.state.update(pricing=pr, base=base, G_base=self.G[active], new=new)
         return Priced(float(pr.found / beta), int(new.shape[0]), {"pricing": pr.method})
 
+    # ---- 4. descent ---------------------------------------------------------------------
     def descend(self, m: Master, priced: Priced) -> Descended:
-        base = m.state["base"]
-        if not (self.refine and priced.added and base.shape[0]):
+        """L-BFGS from the master's network plus the violators as small neurons."""
+        p = self.program
+        base, Gb, new = m.state["base"], m.state["G_base"], m.state["new"]
+        if not base.shape[0] and not new.shape[0]:
             return Descended()
-        # local descent moves the active directions; the moved ones replace those they
-        # came from (the master over them is never worse)
-        m.state["base"] = refine_directions(self.program, base, m.state["G_base"], self.A)
-        m.state["G_base"] = np.zeros((m.state["base"].shape[0], self.program.n_outputs))
-        return Descended(added=int(m.state["base"].shape[0]))
+        W0, G0 = balanced(base, Gb, p.penalized)
+        if new.shape[0]:
+            scale = NEW_SCALE * max(1.0, float(np.max(np.linalg.norm(G0, axis=1), initial=1.0)))
+            W0 = np.vstack([W0, scale * new[:DESCENT_ADD]])
+            G0 = np.vstack([G0, np.zeros((min(DESCENT_ADD, new.shape[0]), p.n_outputs))])
+        net = self._descend(W0, G0, self.A, DESCENT_ITERATIONS)
+        self._last = net
+        if net.objective >= m.objective * (1 - DESCENT_RTOL) - 1e-300:
+            return Descended(net.objective, 0)
+        U, G = net.columns(p.penalized)
+        m.state.update(base=U, G_base=G, A=net.A)
+        return Descended(net.objective, int(U.shape[0]))
 
+    # ---- 5. proof -----------------------------------------------------------------------
     def prove(self, m: Master) -> Proof | None:
-        """The last pricing was exhaustive (face enumeration over every cell): a proof."""
-        if self._exhaustive:
+        """Exhaustive pricing below beta (1 + tol) at an optimal master: a proof."""
+        pr = m.state.get("pricing")
+        if (pr is not None and pr.exhaustive and pr.s <= self.program.beta * (1 + self.tol)
+                and m.solution.status == OPTIMAL):
             return Proof("proven", evidence=m.state["lam"])
         return None
 
@@ -217,10 +220,40 @@ class NeuronPricer:
         base = m.state["base"]
         # the new directions are deduplicated against the moved ones: a near copy of a
         # column makes the master degenerate (collinear features)
-        new = _new_directions(m.state["pricing"], base,
+        new = _new_directions(self.program, m.state["pricing"], base,
                               self.program.beta * (1 + self.tol), self.add)
         self.U = np.vstack([base, new])
         self.G = np.vstack([m.state["G_base"], np.zeros((new.shape[0], c))])
+        if "A" in m.state:
+            self.A = m.state["A"]
+
+    # ---- 6. finish ----------------------------------------------------------------------
+    def finish(self, best: Master) -> Master:
+        """The best master, extended by the last descent's columns when that network is
+        lower, and re-solved by Clarabel unless FISTA certified it."""
+        p, sol = self.program, best.solution
+        last = self._last
+        if last is not None and last.objective < best.objective * (1 - DESCENT_RTOL):
+            U, G = last.columns(p.penalized)
+            U, G = merge_columns(p, np.vstack([U, sol.U]), np.vstack([G, 0.0 * sol.G]),
+                                 cos=DUPLICATE_COS)
+            better = solve_master(p, U, G0=G, A0=last.A, tol=min(1e-8, 0.01 * self.tol),
+                                  max_iter=MASTER_ITERATIONS)
+            if p.objective(better) < best.objective:
+                sol = better
+        if self.solver == "fista" and sol.status != OPTIMAL:
+            K = int(np.count_nonzero(np.linalg.norm(sol.G, axis=1)))
+            if p.y.size * K <= POLISH_SIZE:
+                sol = polish(p, sol)
+            if sol.status != OPTIMAL:
+                sol.info["limit_message"] = (
+                    f"the last master ({K} neurons) was solved by FISTA to a certified relative "
+                    f"gap of {sol.info.get('relative_gap', float('nan')):.1e} only, and is too "
+                    "large for the interior-point finish: the objective is an upper bound of "
+                    "the master's optimum; pass solver='clarabel' to solve every master exactly")
+        if sol is best.solution:
+            return best
+        return Master(p, sol, p.objective(sol), state={"lam": self._dual(sol)})
 
 
 def finish_solution(sol: VectorSolution) -> VectorSolution:
@@ -230,4 +263,4 @@ def finish_solution(sol: VectorSolution) -> VectorSolution:
     return sol
 
 
-__all__ = ["NeuronPricer", "finish_solution", "refine_directions", "solve_master"]
+__all__ = ["NeuronPricer", "finish_solution"]
