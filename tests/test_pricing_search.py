@@ -248,6 +248,7 @@ def test_certificate_quotes_the_search_and_never_says_proven(monkeypatch):
     assert rec.restarts == 64 + 256 and rec.level == 1 + SEARCH_RTOL
     assert "320 of them random" in rep.reason and "not a proof" in rep.reason
     assert cert.search == rec and not cert.certified and cert.method == "search"
+    assert np.isfinite(cert.s_found) and "nan" not in str(cert)  # no field is NaN
     words = cert.statement()
     assert "CERTIFIED" not in words
     if cert.verdict == "no_violation_found":

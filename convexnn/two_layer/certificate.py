@@ -330,6 +330,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, varia
             break
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
                             X, y, Xt, free, D, search=False, **kw)
+        if search is not None and loss.smooth and np.isnan(ev.found):
+            ev.found = search.found * beta  # attained there by the fit's own search
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)
     near_optimal = (upper - best.lower) / max(1.0, abs(upper)) <= REFINE_RTOL
     if (refine and unfinished(best.lower) and (exhaustive or gated)
