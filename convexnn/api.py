@@ -105,8 +105,10 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         any machine.
     max_rounds : int, optional
         The column generation's round budget (default: the program kind's, 50 for two
-        layers).  The loop stops earlier when pricing finds no violated constraint, or when
-        the objective stalls.
+        layers).  The loop stops earlier when pricing finds no violated constraint (two
+        layers: a round's search and a confirming search of 20,480 starts find none, or
+        branch and bound proves it), or, for the kinds with a stall rule, when the
+        objective stalls.
     verbose : bool, default=False
         Print the solver's and the generation's progress.
     progress : bool or None, default=None

@@ -17,12 +17,15 @@ groups) are too many to list, the program over a subset S gives an upper bound
    enumeration) either proves that no violated constraint exists -- the master is then
    the global optimum -- or adds the violators it finds.
 
-The loop stops for a reason the report names: proven, nothing found by the search,
-stalled (the objective fell by less than ``stall_rtol`` over ``stall_rounds`` rounds),
-``max_rounds``, or an explicit ``time_limit`` (checked between rounds).  A pricer may then
-``finish`` the best master once (re-solve it to full accuracy where its rounds solve the
-masters inexactly, or add the columns of a last descent that went below it).  Budgets count rounds, so the same input gives the same answer on
-any machine; seconds are only a cap the user asks for.  The kind's :class:`~convexnn.core.protocol.Pricer` does the work of each
+The loop stops for a reason the report names: proven, nothing found by the search (the
+kind's pricer decides how hard it looks, e.g. a confirming search before it reports
+nothing), violations only on columns already in the program, stalled (the objective fell
+by less than ``stall_rtol`` over ``stall_rounds`` rounds), ``max_rounds``, the pricer's own
+work budget (e.g. search starts), or an explicit ``time_limit`` (checked between rounds).
+Budgets count work, so the same input gives the same answer on any machine; seconds are
+only a cap the user asks for.  A pricer may then ``finish`` the best master once
+(re-solve it to full accuracy where its rounds solve the masters inexactly, or add the
+columns of a last descent that went below it).  The kind's :class:`~convexnn.core.protocol.Pricer` does the work of each
 step; this module never asks which kind it drives.
 """
 
@@ -32,18 +35,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.protocol import Budget, Master
+from .core.protocol import Budget, Descended, Master, Priced
 
 #: Why the loop stopped (``GenerationReport.stopped``), and whether the search converged.
 STOPS = {
     "proven": "no violated constraint (proven by exact pricing)",
-    "searched": "no violated constraint found by the pricing search",
+    "searched": "no violated constraint found by the pricing search (not a proof)",
+    "no_new_columns": "violated constraints found only on columns already in the program "
+                      "(the master's accuracy)",
     "stalled": "stalled",
     "max_rounds": "round budget",
+    "work_budget": "the pricer's work budget",
     "time_limit": "time limit",
 }
 #: Stops at which the search had not converged (the fit's status is "iteration_limit").
-UNFINISHED = ("max_rounds", "time_limit")
+UNFINISHED = ("max_rounds", "work_budget", "time_limit")
 
 
 @dataclass
@@ -62,6 +68,9 @@ class GenerationReport:
     proof: Any = None
     #: seconds of the pricer's optional ``finish(best)`` step (0 when it has none)
     finish_time: float = 0.0
+    #: the pricer's record of the final master's search (``Priced.search``) when the loop
+    #: stopped on it ("searched"): what the certificate quotes when nothing is proven
+    search: Any = None
 
     @property
     def converged(self) -> bool:
@@ -97,6 +106,40 @@ def _stop(report: GenerationReport, code: str, detail: str = "") -> None:
     report.reason = STOPS[code] + (f" ({detail})" if detail else "")
 
 
+def _decide(pricer: Any, m: Master, priced: Priced, descended: Descended,
+            report: GenerationReport, budget: Budget, *, last_is_best: bool) -> None:
+    """After a round's pricing and descent: stop (``report.stopped`` set) or go on.
+
+    A round that adds columns goes on unless the pricer's work budget is spent or the
+    objective stalled.  A round that adds none asks the exact pricing (where the kind has
+    one): proven stops, violators go on; otherwise the loop stops on the search (or on
+    stale violators), and the search's record joins the report when this master is the
+    one returned."""
+    entry = report.history[-1]
+    if not priced.added and not descended.added:
+        proof = pricer.prove(m) if budget.prove else None
+        if proof is not None:
+            entry["exact_pricing"] = proof.outcome
+            if proof.outcome == "proven":
+                report.proof = proof.evidence
+                _stop(report, "proven")
+                return
+            if proof.outcome == "violated" and proof.added:
+                entry["new_pricing"] = proof.added
+        if not entry["new_pricing"]:
+            if priced.stale:
+                _stop(report, "no_new_columns", priced.note)
+            else:
+                _stop(report, "searched", priced.note)
+                report.search = priced.search if last_is_best else None
+            return
+    if priced.exhausted:
+        _stop(report, "work_budget", priced.exhausted)
+    elif _stalled(report.history, budget):
+        _stop(report, "stalled", f"less than {budget.stall_rtol:g} relative decrease over "
+                                 f"{budget.stall_rounds} rounds")
+
+
 def _line(entry: dict, name: str) -> str:
     return (f"round {entry['round']}: {entry['columns']} {name}, objective "
             f"{entry['objective']:.10g}, max s/beta {entry['max_violation']:.6f}, "
@@ -129,20 +172,7 @@ def generate(pricer: Any, budget: Budget, *, progress: Any = None,
                      **priced.detail)
         report.rounds = rnd
         report.history.append(entry)
-        if not priced.added and not descended.added:
-            proof = pricer.prove(m) if budget.prove else None
-            if proof is not None:
-                entry["exact_pricing"] = proof.outcome
-                if proof.outcome == "proven":
-                    report.proof = proof.evidence
-                    _stop(report, "proven")
-                elif proof.outcome == "violated" and proof.added:
-                    entry["new_pricing"] = proof.added
-            if not report.stopped and not entry["new_pricing"]:
-                _stop(report, "searched")
-        elif _stalled(report.history, budget):
-            _stop(report, "stalled", f"less than {budget.stall_rtol:g} relative decrease over "
-                                     f"{budget.stall_rounds} rounds")
+        _decide(pricer, m, priced, descended, report, budget, last_is_best=best is m)
         entry["time"] = time.perf_counter() - t0
         entry["round_time"] = time.perf_counter() - t_round
         if verbose:

@@ -61,7 +61,8 @@ def run(kind: Any, spec: Any, data: Any) -> FitResult:
             gen.solution.status = ITERATION_LIMIT
             messages.append(f"column generation stopped at its {gen.report.reason} while "
                             "pricing still found violated constraints: the objective is an "
-                            "upper bound; pass time_limit (seconds) or more rounds to search longer")
+                            "upper bound; raise max_rounds (or time_limit, where one was given) to "
+                            "search longer")
         return finish(kind, spec, gen.program, gen.solution, t0=t0, generation=gen.report,
                       timings={"generation": plan.time + gen.report.time}, messages=messages)
 

@@ -137,3 +137,67 @@ def test_rank4_n24_default_fit_equals_exact_optimum():
     res = cn.fit(X, y, beta=0.1, bias="regularized", seed=0)
     assert res.objective == pytest.approx(exact.objective, rel=1e-6)
     assert res.certificate.certified
+
+
+class _FakePricer:
+    """A scripted Pricer: round k finds ``found[k]`` over beta and adds ``added[k]``
+    columns, with the engine's other inputs (``stale``, ``exhausted``) as given; the
+    master's objective falls by 1 a round."""
+
+    columns_name = "columns"
+
+    def __init__(self, added, found=None, stale=(), exhausted=(), proof=None):
+        self.added, self.found = list(added), found or [1.5] * len(added)
+        self.stale, self.exhausted, self.proof = set(stale), set(exhausted), proof
+        self.k, self.n_columns = 0, 1
+
+    def start(self, report):
+        report.seed_objective = 100.0
+
+    def master(self):
+        from convexnn.core.protocol import Master
+
+        return Master(program=None, solution=self.k, objective=10.0 - self.k)
+
+    def price(self, m):
+        from convexnn.core.protocol import Priced
+
+        k = self.k
+        return Priced(self.found[k], self.added[k], note=f"round {k + 1}",
+                      search=("record", k), stale=k in self.stale,
+                      exhausted="the starts" if k in self.exhausted else "")
+
+    def descend(self, m, priced):
+        from convexnn.core.protocol import Descended
+
+        return Descended()
+
+    def prove(self, m):
+        return self.proof
+
+    def advance(self, m):
+        self.k += 1
+
+
+def test_engine_stops_for_the_pricers_reason():
+    from convexnn.core.protocol import Budget, Proof
+    from convexnn.generation import UNFINISHED, generate
+
+    budget = Budget(max_rounds=10, stall_rounds=0)
+    # nothing found in round 3: "searched", with the record of that round's search
+    rep = generate(_FakePricer([5, 5, 0, 5]), budget).report
+    assert (rep.stopped, rep.rounds, rep.search) == ("searched", 3, ("record", 2))
+    assert rep.converged and "round 3" in rep.reason
+    # violators only on columns already in the program: not "searched", no record
+    rep = generate(_FakePricer([5, 0], stale=[1]), budget).report
+    assert (rep.stopped, rep.rounds, rep.search) == ("no_new_columns", 2, None)
+    # the pricer's work budget ends the loop after the round that spent it: unfinished
+    rep = generate(_FakePricer([5, 5, 5, 5], exhausted=[1]), budget).report
+    assert (rep.stopped, rep.rounds) == ("work_budget", 2)
+    assert "work_budget" in UNFINISHED and not rep.converged
+    # exact pricing proves it: "proven", its evidence kept, no search record
+    rep = generate(_FakePricer([5, 0], proof=Proof("proven", evidence="bb")), budget).report
+    assert (rep.stopped, rep.proof, rep.search) == ("proven", "bb", None)
+    # the round budget
+    rep = generate(_FakePricer([5] * 3), Budget(max_rounds=3, stall_rounds=0)).report
+    assert rep.stopped == "max_rounds" and not rep.converged

@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE.npz", help="save the recovered network")
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds of pattern generation (default: fit's 20)")
+                   help="a cap in seconds on the pattern generation (default: none; it "
+                        "stops for a reason, never on a clock)")
     p.add_argument("--lbfgs", type=int, default=0, metavar="WIDTH",
                    help="also train width-WIDTH networks by torch L-BFGS on the same objective")
     p.add_argument("--lbfgs-seeds", type=int, default=2, help="L-BFGS runs (seeds)")

@@ -192,11 +192,23 @@ class Master:
 @dataclass
 class Priced:
     """One pricing search: the largest constraint value found over beta, the columns
-    added, and details for the report."""
+    added, and details for the report.
+
+    ``note`` says what the search covered, in words (the stop's reason quotes it when the
+    round adds nothing); ``search`` is the pricer's record of that search (e.g. a
+    :class:`~convexnn.duality.certificate.SearchRecord`, which the certificate quotes);
+    ``stale``: violated constraints were found, but only on columns already in the program
+    (the master's accuracy); ``exhausted``: the pricer's own work budget (e.g. search
+    starts) is spent, in words: the loop ends after this round.
+    """
 
     found: float
     added: int
     detail: dict = field(default_factory=dict)
+    note: str = ""
+    search: Any = None
+    stale: bool = False
+    exhausted: str = ""
 
 
 @dataclass

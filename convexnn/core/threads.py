@@ -29,13 +29,17 @@ SMALL_SAMPLES = 2048
 #: A dense product of at least this many flops inside :func:`wide_products` may use the
 #: process's own BLAS threads (its pool size before any cap): the Schur complement of the
 #: working-set solver, ``syrk`` of 442 x 2200 (2.1e8 flops), takes 10.1 ms on one thread
-#: and 6.1 ms on two on an idle 2-core machine.
+#: and 6.1 ms on two on an idle 2-core machine.  The choice depends on the size alone,
+#: never on the machine's load: LAPACK's ``dpotrf`` rounds differently on one and on two
+#: threads (442 x 442: entries differ by 1.4e-14), so a load-dependent choice changed the
+#: interior-point iterates and, through pattern generation, the answer.
 WIDE_FLOPS = 5e7
-#: ... but only while the 1-minute load average is below ``cores - 1 + IDLE_LOAD``: with
-#: one other busy process on 2 cores the same call took 15 ms median (48 ms worst) on two
-#: threads against 10 ms on one.
-IDLE_LOAD = 0.5
-
+#: ... and only on a machine with at least this many cores (a fixed property of the
+#: machine, not its load): on 2 cores any other busy process collides with a two-thread
+#: BLAS call (the syrk above: 15 ms median, 48 ms worst on two threads against 10 ms on
+#: one; a diabetes generation master of 514 patterns, load average 4-5: 33-37 s with the
+#: Schur products on two threads, 13-16 s on one).
+WIDE_MIN_CORES = 4
 _CONTROLLER: Any = None
 #: BLAS threads of the process before convexnn capped any pool (read once, with the
 #: controller).
@@ -97,8 +101,9 @@ def worker_threads(threads: int = 1) -> None:
     torch.set_num_threads(threads)
 
 
-__all__ = ["SMALL_SAMPLES", "WIDE_FLOPS", "allow_wide_products", "blas_threads", "limit_blas",
-           "machine_idle", "solve_threads", "wide_products", "worker_threads"]
+__all__ = ["SMALL_SAMPLES", "WIDE_FLOPS", "WIDE_MIN_CORES", "allow_wide_products",
+           "blas_threads", "limit_blas", "machine_cores", "solve_threads", "wide_products",
+           "worker_threads"]
 
 
 @contextmanager
@@ -134,14 +139,12 @@ def solve_threads(num_threads: int | str | None) -> int | None:
     return 1 if num_threads == "auto" else num_threads
 
 
-def machine_idle() -> bool:
-    """Whether the 1-minute load average leaves a core free besides this process
-    (below ``cores - 1 +`` :data:`IDLE_LOAD`; False where it cannot be read)."""
+def machine_cores() -> int:
+    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` elsewhere)."""
     try:
-        cores = len(os.sched_getaffinity(0))
-        return os.getloadavg()[0] < cores - 1 + IDLE_LOAD
-    except (AttributeError, OSError):  # pragma: no cover - non-POSIX
-        return False
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -159,9 +162,11 @@ def allow_wide_products(allow: bool = True) -> Iterator[None]:
 def wide_products(flops: float) -> Iterator[None]:
     """Every BLAS thread the process had (:data:`_OWN_THREADS`) for a dense product of at
     least :data:`WIDE_FLOPS` flops, where :func:`allow_wide_products` allows it and the
-    machine is idle (:func:`machine_idle`); the current cap otherwise."""
+    machine has :data:`WIDE_MIN_CORES` cores; the current cap otherwise.  The product's
+    size and the machine decide, never its load (the thread count changes LAPACK's
+    roundoff, so the same input must get the same count)."""
     ctl = _controller() if _WIDE.get() and flops >= WIDE_FLOPS else None
-    if ctl is None or _OWN_THREADS <= 1 or not machine_idle():
+    if ctl is None or _OWN_THREADS <= 1 or machine_cores() < WIDE_MIN_CORES:
         yield
         return
     with ctl.limit(limits=_OWN_THREADS, user_api="blas"):

@@ -8,7 +8,8 @@ For a prediction :math:`\hat y` the dual point :math:`\lambda = -\nabla\ell(\hat
 arrangement is too large to enumerate), giving the lower bound :math:`-\ell^*(-\lambda)`
 (:mod:`~convexnn.duality.certificates`; vector output:
 :mod:`~convexnn.vector.certificate`).  The same pricing finds the patterns
-pattern generation adds (:mod:`~convexnn.duality.pricing`,
-:mod:`~convexnn.vector.pricing`); :mod:`~convexnn.vector.relaxations` holds the
+pattern generation adds (:mod:`~convexnn.duality.pricing_search`: annealed ascent, exact
+cell maxima and climbs of :mod:`~convexnn.duality.cell_search`;
+:mod:`~convexnn.duality.pricing`, :mod:`~convexnn.vector.pricing`); :mod:`~convexnn.vector.relaxations` holds the
 convex relaxations whose optima bound the vector programs.
 """

@@ -22,18 +22,22 @@ SEARCH_CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class SearchRecord:
-    r"""A refutation search: ``restarts`` independent random starts of an exact-pricing
-    ascent, the largest constraint value found over beta, and the level a violation needs.
+    r"""A search of the dual constraint at one dual point: ``restarts`` random starts of
+    the pricing search, the largest constraint value :math:`|\lambda^\top(\tilde Xu)_+|`
+    it attained over beta (``found``), and the level a violation had to pass (``level``,
+    over beta: 1 for any violation, e.g. 1.005 for one above 0.5%).
 
-    If no start found a violation (``clean``), a scenario argument gives, with confidence
-    :math:`1-\delta`, that a random start finds one with probability below
-    :math:`\ln(1/\delta)/N` (:math:`(1-p)^N \le \delta`): a statement about the search,
-    not a proof of optimality.
+    If nothing was found above the level (``clean``), a scenario argument reads: were the
+    restarts independent trials, then with confidence :math:`1-\delta` a random start
+    finds a violation with probability below :math:`\ln(1/\delta)/N`
+    (:math:`(1-p)^N \le \delta`).  The pricing search's starts share a successive halving
+    and the polishing of the best cells, so they are not quite independent: a statement
+    about the search, never a proof of optimality.
     """
 
     restarts: int
     found: float
-    level: float
+    level: float = 1.0
 
     @property
     def clean(self) -> bool:
@@ -47,12 +51,15 @@ class SearchRecord:
         return math.log(1.0 / (1.0 - SEARCH_CONFIDENCE)) / max(self.restarts, 1)
 
     def sentence(self) -> str:
+        what = ("a violated constraint" if self.level <= 1.0 else
+                f"a constraint violated by more than {100 * (self.level - 1):.2g}%")
         if not self.clean:
-            return (f"a search of {self.restarts:,} random restarts found a violation "
-                    f"(s/beta = {self.found:.4g})")
-        return (f"no violated constraint in {self.restarts:,} random restarts (s/beta <= "
-                f"{self.found:.4g}; not a proof: with {SEARCH_CONFIDENCE:.0%} confidence a "
-                f"random restart finds one with probability below {self.miss_rate:.2g})")
+            return (f"a search of {self.restarts:,} random starts found {what} "
+                    f"(s/beta = {self.found:.6g})")
+        return (f"no {what.removeprefix('a ')} found by a search of {self.restarts:,} random "
+                f"starts (largest s/beta found {self.found:.6g}; not a proof: were the starts "
+                f"independent trials, with {SEARCH_CONFIDENCE:.0%} confidence a random start "
+                f"would find one with probability below {self.miss_rate:.2g})")
 
 
 @dataclass

@@ -151,8 +151,9 @@ class WorkingSetSolver:
         :data:`convexnn.core.threads.SMALL_SAMPLES` samples (restored afterwards).  One thread
         keeps the many small batched operations from contending for cores on a shared
         machine.  "auto": one thread, except that the dense Schur-complement products of
-        at least :data:`convexnn.core.threads.WIDE_FLOPS` use the process's BLAS threads while
-        the machine is idle (:func:`convexnn.core.threads.wide_products`); None: no cap.
+        at least :data:`convexnn.core.threads.WIDE_FLOPS` use the process's BLAS threads on a
+        machine with :data:`~convexnn.core.threads.WIDE_MIN_CORES` cores (by size and
+        machine, never by load: :func:`convexnn.core.threads.wide_products`); None: no cap.
     memory_limit : int or None
         Bytes; refuse (:class:`MemoryBudgetError`) problems estimated above it
         (default: half of the physical memory).

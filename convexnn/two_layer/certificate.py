@@ -46,7 +46,7 @@ from ..core.losses import Loss, get_loss
 from ..core.patterns import sample_patterns, unique_patterns
 from ..core.validation import check_positive, check_X_y
 from ..core.variant import Variant
-from ..duality.certificate import TOL, Certificate
+from ..duality.certificate import TOL, Certificate, SearchRecord
 from ..duality.dual_norm import (
     SEARCH_SAMPLES,
     Violation,
@@ -287,7 +287,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, varia
              tol: float, t0: float, extra_predictions: tuple = (),
              refine: bool = True, bb_time: float = BB_TIME,
              proof: tuple | None = None, neuron_starts: bool = False,
-             climb: np.ndarray | None = None) -> Certificate:
+             climb: np.ndarray | None = None,
+             search: SearchRecord | None = None) -> Certificate:
     """The certificate proper, on validated inputs.
 
     The dual point is taken at the network's predictions, and at ``extra_predictions``
@@ -297,7 +298,9 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, varia
     a cutting-plane solve of the dual started from the best point
     (:func:`convexnn.duality.dual_points.refine_dual`).
     ``refuted``, ``most_violated`` and ``free_residual`` always describe the network's own
-    dual point; ``s``, ``s_found`` and ``scale`` the one that gave the bound.
+    dual point; ``s``, ``s_found`` and ``scale`` the one that gave the bound.  ``search``:
+    the fit's pricing search at its final dual point, which the certificate quotes when it
+    proves no optimality (:attr:`Certificate.verdict`).
     """
     F = variant.free_basis(X)
     net = replace(network, regularize_bias=variant.regularized_bias)
@@ -327,6 +330,8 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, varia
             break
         ev = _evaluate_dual(network, *dual_point(network, X, y, Xt, free, loss, F, beta, z),
                             X, y, Xt, free, D, search=False, **kw)
+        if search is not None and loss.smooth and np.isnan(ev.found):
+            ev.found = search.found * beta  # attained there by the fit's own search
         best, source = (ev, "convex solution") if ev.lower > best.lower else (best, source)
     near_optimal = (upper - best.lower) / max(1.0, abs(upper)) <= REFINE_RTOL
     if (refine and unfinished(best.lower) and (exhaustive or gated)
@@ -348,7 +353,7 @@ def _certify(network: Network, X, y, Xt, free, *, beta: float, loss: Loss, varia
                        s=best.s, s_found=best.found, beta=beta, scale=best.scale,
                        refuted=refuted, most_violated=own.viol, n_patterns_checked=own.n_checked,
                        time=time.perf_counter() - t0, method=best.method, loss=loss.name,
-                       free_residual=own.moved, tol=tol, dual_point=source)
+                       free_residual=own.moved, tol=tol, dual_point=source, search=search)
 
 
 def certify_fit(result, *, tol: float = TOL, refine: bool = True,
@@ -365,7 +370,11 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     patterns and 64 fresh cells proves s.  A
     gated fit is checked over its gates (optimality among gated networks with those gates).  Besides
     the network's own dual point, the convex solution's predictions are tried, and with
-    ``refine`` the cutting-plane dual solve (see :func:`certify`).
+    ``refine`` the cutting-plane dual solve (see :func:`certify`).  When the pattern
+    generation stopped because its pricing search found nothing, the certificate carries
+    that search's record (``Certificate.search``: its random starts, the largest s/beta
+    found), and where nothing is proven its statement says so: "no violated constraint
+    found by a search of N starts", never "proven".
     """
     t0 = time.perf_counter()
     program = result.program
@@ -397,7 +406,15 @@ def certify_fit(result, *, tol: float = TOL, refine: bool = True,
     return _certify(network, X, y, Xt, free, beta=program.beta, loss=program.loss,
                     variant=variant, D=D, exhaustive=exhaustive, gated=gated, tol=tol, t0=t0, refine=bool(refine),
                     extra_predictions=(program.predict(result.solution),), bb_time=time_limit,
-                    proof=_generation_proof(result), neuron_starts=True, climb=climb)
+                    proof=_generation_proof(result), neuron_starts=True, climb=climb,
+                    search=_generation_search(result))
+
+
+def _generation_search(result) -> SearchRecord | None:
+    """The fit's pricing search at its final dual point, when the generation stopped on it
+    (:attr:`convexnn.generation.GenerationReport.search`)."""
+    gen = result.generation
+    return None if gen is None else getattr(gen, "search", None)
 
 
 def _generation_proof(result) -> tuple | None:
