@@ -93,7 +93,10 @@ def line(r: dict) -> str:
     ad = [o for opt, o, _ in r["runs"] if opt == "adam"]
     best = min(o for _, o, _ in r["runs"])
     t_all = sum(s for _, _, s in r["runs"])
-    fmt = (lambda v: f"{min(v):.6g}" if v else "-")
+
+    def fmt(v):
+        return f"{min(v):.6g}" if v else "-"
+
     return (f"| {r['data']} | {r['path']} | {r['loss']} | {r['obj']:.8g} | {r['lb']:.4g} | "
             f"{r['gap']:.3f} | {r['t']:.1f} | {r['K']} | {r['status']} ({r['rounds']}, "
             f"{r['stop']}) | {fmt(lb)} | {fmt(ad)} | {t_all:.1f} | {best / r['obj']:.6f} | "

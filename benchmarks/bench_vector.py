@@ -111,7 +111,7 @@ def main(argv=None) -> None:
         lines.append(line)
         print(line, flush=True)
     if args.gated:
-        lines += ["", f"## gated nuclear-norm program, 10 sampled gates: FISTA vs Clarabel",
+        lines += ["", "## gated nuclear-norm program, 10 sampled gates: FISTA vs Clarabel",
                   "| data | FISTA obj | s | Clarabel obj | s | Clarabel/FISTA time |", "|---|---|---|---|---|---|"]
         for name in args.data:
             X, y = load(name, args.digits_n)

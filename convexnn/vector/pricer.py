@@ -39,8 +39,15 @@ from ..core.protocol import Descended, Master, Priced, Proof
 from ..core.solution import OPTIMAL
 from ..solvers.group_fista import free_projector
 from .descent import VectorNetwork, balanced, descend, evaluate, random_start
-from .master import (DUPLICATE_COS, MERGE_COS, columns_of, merge_columns, polish, solve_master,
-                     solve_master_cvxpy)
+from .master import (
+    DUPLICATE_COS,
+    MERGE_COS,
+    columns_of,
+    merge_columns,
+    polish,
+    solve_master,
+    solve_master_cvxpy,
+)
 from .pricing import dual_norm
 from .program import VectorProgram, VectorSolution
 
