@@ -87,7 +87,8 @@ def fit(X: Any, y: Any, *, beta: float, model: str = "relu", loss: str = "square
         output: "auto" (FISTA), "fista", "clarabel", "scs", "mosek"; three layers:
         "auto" (Clarabel), "clarabel", "scs", "mosek".
     seed : int, numpy Generator or None
-        Seed of every random step (recorded in the result).
+        Seed of every random step (recorded in the result); None means 0, so the same
+        input gives the same answer.
     prune : bool, default=True
         Prune the solution to linearly independent neurons (at most n; THEORY A.3).
     tol : float, optional

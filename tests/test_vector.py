@@ -214,3 +214,13 @@ def test_theory_checks_on_fit_and_trained_network(rng):
     assert chk.holds and chk.details["rank_W2"] == 3
     wide = active_neuron_check(run.network, 2)  # 40 live neurons > 2 * 3: the check says so
     assert not wide.holds and wide.measured == 40
+
+
+def test_same_input_same_answer_without_a_seed(rng):
+    """seed=None means seed 0: two default fits of the same data agree to the last digit
+    (neuron generation draws random starts)."""
+    x = np.sort(rng.uniform(-2, 2, 12))
+    labels = np.array(["a", "b", "c"])[np.digitize(x, [-0.7, 0.6])]
+    a, b = (cn.fit(x[:, None], labels, beta=0.3, loss="cross_entropy") for _ in range(2))
+    assert a.recovered_objective == b.recovered_objective
+    assert a.seed == b.seed == 0

@@ -146,6 +146,11 @@ def _check_init(init: Any) -> tuple:
     return tuple(init) if isinstance(init, list | tuple) else (init,)
 
 
+#: The seed when none is given: every kind's random steps draw from it, so the same input
+#: gives the same answer (pass another int or a numpy Generator for other draws).
+DEFAULT_SEED = 0
+
+
 def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "squared",
               depth: Any = 2, path: str = "l2", m1: Any = 2, patterns: Any = "auto",
               bias: str = DEFAULT_BIAS, skip: bool = False, output_bias: bool = False,
@@ -171,7 +176,7 @@ def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "sq
         variant=variant, loss=loss_obj, beta=beta, n_outputs=data.n_outputs, depth=int(depth),
         path=check_choice("path", path, PATHS), m1=check_int("m1", m1), patterns=patterns,
         solver=solver if isinstance(solver, str) else check_choice("solver", solver, ()),
-        tol=check_tol("tol", tol), seed=seed, prune=bool(prune), certify=bool(certify),
+        tol=check_tol("tol", tol), seed=DEFAULT_SEED if seed is None else seed, prune=bool(prune), certify=bool(certify),
         init=_check_init(init),
         time_limit=None if time_limit is None else check_positive("time_limit", time_limit),
         max_rounds=None if max_rounds is None else check_int("max_rounds", max_rounds),
@@ -180,4 +185,4 @@ def make_spec(X: Any, y: Any, *, beta: Any, model: str = "relu", loss: Any = "sq
     return spec, data
 
 
-__all__ = ["DEPTHS", "PATHS", "FitData", "FitSpec", "check_data", "make_spec"]
+__all__ = ["DEFAULT_SEED", "DEPTHS", "PATHS", "FitData", "FitSpec", "check_data", "make_spec"]
