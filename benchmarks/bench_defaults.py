@@ -40,11 +40,17 @@ print(json.dumps(dict(seconds=seconds, status=r.status, objective=r.recovered_ob
 """
 
 
-def run_one(n: int, d: int, bias: str, beta: float, seed: int) -> dict:
+def run_one(n: int, d: int, bias: str, beta: float, seed: int, cap: float = 600.0) -> dict:
     """One default fit in a fresh interpreter; its measurements as a dict."""
     code = ONE.format(n=n, d=d, bias=bias, beta=beta, seed=seed)
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONWARNINGS="ignore")).stdout
+    try:
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"),
+                             timeout=cap).stdout
+    except subprocess.TimeoutExpired:
+        return dict(seconds=float(cap), status="-", objective=float("nan"),
+                    verdict=f"stopped by the benchmark at {cap:.0f} s", gap=float("nan"),
+                    stop="-", rounds="-")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -55,6 +61,8 @@ def main(argv=None) -> None:
     p.add_argument("--bias", nargs="+", default=["none", "regularized"])
     p.add_argument("--beta", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cap", type=float, default=600.0,
+                   help="seconds after which the benchmark stops one fit (default 600)")
     args = p.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"default fit, beta = {args.beta}, seed {args.seed}; load average {load:.2f}\n")
@@ -63,7 +71,7 @@ def main(argv=None) -> None:
     for n in args.n:
         for d in args.d:
             for bias in args.bias:
-                r = run_one(n, d, bias, args.beta, args.seed)
+                r = run_one(n, d, bias, args.beta, args.seed, args.cap)
                 print(f"| {n} x {d} | {bias} | {r['seconds']:.2f} | {r['stop']} | "
                       f"{r['rounds']} | {r['verdict']} | {r['gap']:.2e} | "
                       f"{r['objective']:.6g} |", flush=True)

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.patterns import PatternSet, unique_patterns
 from ..core.protocol import Descended, Master, Priced, Proof
-from ..duality.dual_norm import BB_NODES, bb_eligible
+from ..duality.dual_norm import bb_eligible, branch_bound_pricing
 from ..duality.dual_points import dual_box, project_dual
 from ..duality.pricing import price
 from .descent import descend, random_start
@@ -225,18 +225,14 @@ class ConvPatternPricer:
     def prove(self, m: Master) -> Proof | None:
         if not self.exact:
             return None
-        from ..duality.branch_bound import dual_norm_bb
-
         level = self.beta * (1 + PRICE_RTOL)
-        bb = dual_norm_bb(self.Z, np.tile(m.state["lam"], self.K), floor=level,
-                          stop_above=level, max_nodes=BB_NODES)
-        if bb.violated:
-            new = new_directions(self.Z, bb.u[None, :], m.state["S"])
+        proof, new = branch_bound_pricing(
+            self.Z, np.tile(m.state["lam"], self.K), level,
+            lambda u: new_directions(self.Z, u, m.state["S"]),
+            evidence=(m.state["lam"], level, m.solution))
+        if new is not None:
             self._new.append(new)
-            return Proof("violated", int(new.shape[0]))
-        if bb.complete:
-            return Proof("proven", evidence=(m.state["lam"], level, m.solution))
-        return Proof("budget")
+        return proof
 
     # ---- 6. next columns -----------------------------------------------------------------
     def advance(self, m: Master) -> None:

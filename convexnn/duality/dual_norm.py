@@ -28,6 +28,7 @@ dual of THEORY A.6.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from ..core.patterns import (  # noqa: F401 (AUTO_EXACT_LIMIT re-exported)
     pattern_count,
     resolve,
 )
+from ..core.protocol import Proof
 from ..networks.two_layer import Network
 from .cones import cone_support, pattern_supports
 
@@ -296,6 +298,25 @@ def bb_eligible(Xt: np.ndarray) -> bool:
     return _rank_reduce(Xt)[0].shape[1] <= BB_MAX_RANK
 
 
+def branch_bound_pricing(Xt: np.ndarray, lam: np.ndarray, level: float,
+                        new_columns: Callable[[np.ndarray], np.ndarray],
+                        evidence: Any) -> tuple[Proof, np.ndarray | None]:
+    r"""A generation's exact pricing step: branch and bound for
+    :math:`\max_{\|u\|\le1}|\lambda^\top(\tilde Xu)_+|` against ``level`` (node budget
+    :data:`BB_NODES`).  Returns the ``Proof`` -- "violated" with the columns
+    ``new_columns(u)`` of the violating direction, "proven" (``evidence`` attached), or
+    "budget" -- and those new columns (None unless violated)."""
+    from .branch_bound import dual_norm_bb
+
+    bb = dual_norm_bb(Xt, lam, floor=level, stop_above=level, max_nodes=BB_NODES)
+    if bb.violated:
+        new = new_columns(bb.u[None, :])
+        return Proof("violated", int(new.shape[0])), new
+    if bb.complete:
+        return Proof("proven", evidence=evidence), None
+    return Proof("budget"), None
+
+
 def branch_bound_s(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, *, beta: float,
                    time_limit: float | None = None) -> tuple[float, float, Violation, int, bool]:
     r"""(s, found, most violated, patterns searched, complete) by branch and bound
@@ -344,5 +365,5 @@ def dual_norm(Xt: np.ndarray, lam: np.ndarray, D: np.ndarray, free: np.ndarray,
     return max(global_bound(Xt, lam, pen), found), found, viol, n_checked
 
 
-__all__ = ["BB_RTOL", "bb_eligible", "branch_bound_s", "AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
+__all__ = ["BB_RTOL", "bb_eligible", "branch_bound_pricing", "branch_bound_s", "AUTO_EXACT_LIMIT", "SEARCH_SAMPLES", "Violation", "auto_patterns", "dual_norm",
            "gate_patterns", "global_bound"]

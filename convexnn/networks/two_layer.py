@@ -322,6 +322,17 @@ class Network:
         return bias
 
     @classmethod
+    def coerce(cls, net: Any) -> Network:
+        """``net`` as a Network: a Network as it is, a torch module converted
+        (:meth:`from_torch`); anything else is refused by name (``init=`` arguments)."""
+        if isinstance(net, cls):
+            return net
+        if type(net).__module__.split(".")[0] == "torch" or hasattr(net, "state_dict"):
+            return cls.from_torch(net)
+        raise TypeError("init must be a convexnn Network, a torch module or a list of "
+                        f"them; got {type(net).__name__}")
+
+    @classmethod
     def from_torch(cls, module: Any) -> Network:
         """The network of a :class:`convexnn.training.TwoLayerModule` (float64 copies); the
         trainable configuration is kept in ``meta`` so that :meth:`to_torch` round-trips it."""

@@ -144,12 +144,7 @@ def init_directions(init: tuple, X: np.ndarray, Xt: np.ndarray,
         return None
     cols = []
     for net in init:
-        if not isinstance(net, Network):
-            if type(net).__module__.split(".")[0] == "torch" or hasattr(net, "state_dict"):
-                net = Network.from_torch(net)
-            else:
-                raise TypeError("init must be a convexnn Network, a torch module or a list of "
-                                f"them; got {type(net).__name__}")
+        net = Network.coerce(net)
         if net.n_outputs != 1 or net.input_dim != X.shape[1]:
             raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
                              f"outputs; X has {X.shape[1]} features (scalar output)")

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..core.patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
 from ..core.protocol import Descended, Master, Priced, Proof
-from ..duality.dual_norm import BB_MAX_RANK, BB_NODES
+from ..duality.dual_norm import BB_MAX_RANK, branch_bound_pricing
 from ..duality.dual_points import dual_box, project_dual
 from .descent import descend, from_blocks, random_start
 from .search_rule import MAX_SEARCH_STARTS, WARM_KEEP, Searched, rule_for, search_round
@@ -198,18 +198,14 @@ class PatternPricer:
     def prove(self, m: Master) -> Proof | None:
         if not self.exact:
             return None
-        from ..duality.branch_bound import dual_norm_bb
-
         level = self.rule.level(self.beta)
-        bb = dual_norm_bb(self.Xt, m.state["lam"], floor=level, stop_above=level,
-                          max_nodes=BB_NODES)
-        if bb.violated:
-            new = new_directions(self.Xt, bb.u[None, :], m.state["S"])
+        proof, new = branch_bound_pricing(
+            self.Xt, m.state["lam"], level,
+            lambda u: new_directions(self.Xt, u, m.state["S"]),
+            evidence=(m.state["lam"], level, m.solution))
+        if new is not None:
             self._new.append(new)
-            return Proof("violated", int(new.shape[0]))
-        if bb.complete:
-            return Proof("proven", evidence=(m.state["lam"], level, m.solution))
-        return Proof("budget")
+        return proof
 
     # ---- 6. next columns -----------------------------------------------------------------
     def advance(self, m: Master) -> None:

@@ -130,12 +130,7 @@ def init_neurons(init: tuple, d: int, c: int, has_bias: bool) -> tuple:
 
     out = []
     for net in init:
-        if not isinstance(net, Network):
-            if type(net).__module__.split(".")[0] == "torch" or hasattr(net, "state_dict"):
-                net = Network.from_torch(net)
-            else:
-                raise TypeError("init must be a convexnn Network, a torch module or a list of "
-                                f"them; got {type(net).__name__}")
+        net = Network.coerce(net)
         if net.input_dim != d or net.n_outputs != c or np.ndim(net.W2) != 2 or net.gates is not None:
             raise ValueError(f"init network has {net.input_dim} inputs and {net.n_outputs} "
                              f"outputs; X has {d} features and the targets {c} columns "
