@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.patterns import PatternSet, unique_patterns
+from ..core.patterns import PatternSet, dedup, new_directions
 from ..core.protocol import Descended, Master, Priced, Proof
 from ..duality.dual_norm import bb_eligible, branch_bound_pricing
 from ..duality.dual_points import dual_box, project_dual
@@ -64,23 +64,6 @@ DESCENT_ITERATIONS = 300
 DESCENT_RTOL = 1e-6
 #: A violation counts when the value exceeds beta by this relative margin.
 PRICE_RTOL = 1e-6
-
-
-def dedup(Z: np.ndarray, U: np.ndarray) -> np.ndarray:
-    r"""Rows of U with distinct patterns :math:`1[Zu \ge 0]` (the first of each), none
-    all off."""
-    D = (Z @ U.T) >= 0
-    keep = D.any(axis=0)
-    return unique_patterns(D[:, keep], U[keep])[1] if keep.any() else U[:0]
-
-
-def new_directions(Z: np.ndarray, U: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """Rows of U whose patterns are not columns of S (distinct, none all off)."""
-    if not U.shape[0]:
-        return U
-    have = {c.tobytes() for c in np.packbits(S, axis=0).T}
-    new = np.array([p.tobytes() not in have for p in np.packbits((Z @ U.T) >= 0, axis=0).T])
-    return dedup(Z, U[new]) if new.any() else U[:0]
 
 
 def _merge(a, b):

@@ -474,3 +474,21 @@ def make_patterns(X: np.ndarray, patterns: Any, *, seed: Any = None,
     if isinstance(patterns, np.ndarray | list | tuple):
         return patterns_from_array(patterns, X)
     raise ConvexNNTypeError(f"patterns must be an int, 'exact' or an (n, P) boolean array; got {type(patterns).__name__}")
+
+
+def dedup(Xt: np.ndarray, U: np.ndarray) -> np.ndarray:
+    r"""Directions (rows of U) with distinct patterns :math:`1[\tilde Xu \ge 0]`, the first
+    of each; directions whose pattern is all off are dropped."""
+    D = (Xt @ U.T) >= 0
+    keep = D.any(axis=0)
+    return unique_patterns(D[:, keep], U[keep])[1] if keep.any() else U[:0]
+
+
+def new_directions(Xt: np.ndarray, U: np.ndarray, S: np.ndarray) -> np.ndarray:
+    r"""Rows of U whose patterns :math:`1[\tilde Xu \ge 0]` are not columns of S (distinct,
+    none all off): the new columns of a pattern generation."""
+    if not U.shape[0]:
+        return U
+    have = {c.tobytes() for c in np.packbits(S, axis=0).T}
+    mask = np.array([p.tobytes() not in have for p in np.packbits((Xt @ U.T) >= 0, axis=0).T])
+    return dedup(Xt, U[mask]) if mask.any() else U[:0]

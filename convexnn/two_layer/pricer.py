@@ -36,7 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.patterns import PatternSet, _rank_reduce, sample_patterns, unique_patterns
+from ..core.patterns import (
+    PatternSet,
+    _rank_reduce,
+    dedup,
+    new_directions,
+    sample_patterns,
+)
 from ..core.protocol import Descended, Master, Priced, Proof
 from ..duality.dual_norm import BB_MAX_RANK, branch_bound_pricing
 from ..duality.dual_points import dual_box, project_dual
@@ -219,27 +225,6 @@ def _note(found: Searched) -> str:
     r = found.record
     return (f"{found.starts:,} starts, {r.restarts:,} of them random, at the final dual "
             f"point; largest s/beta found {r.found:.6g}, level {r.level:.6g}")
-
-
-def dedup(Xt: np.ndarray, U: np.ndarray) -> np.ndarray:
-    r"""Directions (rows of U) with distinct patterns :math:`1[\tilde Xu \ge 0]`, the first
-    of each; directions whose pattern is all off are dropped."""
-    D = (Xt @ U.T) >= 0
-    keep = D.any(axis=0)
-    return unique_patterns(D[:, keep], U[keep])[1] if keep.any() else U[:0]
-
-
-def new_directions(Xt: np.ndarray, U: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """Rows of U whose patterns are not columns of S (distinct, none all off)."""
-    if not U.shape[0]:
-        return U
-    mask = _not_in((Xt @ U.T) >= 0, S)
-    return dedup(Xt, U[mask]) if mask.any() else U[:0]
-
-
-def _not_in(D: np.ndarray, S: np.ndarray) -> np.ndarray:
-    have = {c.tobytes() for c in np.packbits(S, axis=0).T}
-    return np.array([p.tobytes() not in have for p in np.packbits(D, axis=0).T])
 
 
 def network_patterns(net: Any, X: np.ndarray, Xt: np.ndarray) -> np.ndarray:
