@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..core.losses import Loss
+from ..core.pruning import carrying_weight
 from ..core.threads import limit_blas
 
 
@@ -37,8 +38,7 @@ class LocalCNN:
 
     def directions(self, rtol: float = 1e-3) -> np.ndarray:
         r"""The filters that carry weight, :math:`|\alpha_k|\|u_k\| > \mathrm{rtol}\max`."""
-        w = np.abs(self.alpha) * np.linalg.norm(self.U, axis=1)
-        return self.U[w > rtol * float(w.max(initial=0.0))]
+        return self.U[carrying_weight(np.abs(self.alpha) * np.linalg.norm(self.U, axis=1), rtol)]
 
 
 def descend(Z: np.ndarray, y: np.ndarray, K: int, *, beta: float, loss: Loss,

@@ -21,6 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def carrying_weight(weights: np.ndarray, rtol: float) -> np.ndarray:
+    r"""Mask of the neurons that carry weight, :math:`w_k > \mathrm{rtol}\max_l w_l`, for
+    per-neuron weights :math:`w_k \ge 0` (e.g. :math:`|\alpha_k|\|u_k\|`; weight decay drives
+    the others towards zero)."""
+    return weights > rtol * float(weights.max(initial=0.0))
+
+
 def _project_out(A: np.ndarray, Q: np.ndarray | None) -> np.ndarray:
     return A if Q is None else A - Q @ (Q.T @ A)
 

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..core.losses import Loss
+from ..core.pruning import carrying_weight
 from ..core.threads import limit_blas
 
 
@@ -42,17 +43,14 @@ class LocalNetwork:
 
     def directions(self, rtol: float = 1e-3) -> np.ndarray:
         r"""The neurons :math:`u_k` that carry weight (see :meth:`patterns`), shape (m', k)."""
-        w = np.abs(self.alpha) * np.linalg.norm(self.U, axis=1)
-        return self.U[w > rtol * float(w.max(initial=0.0))]
+        return self.U[carrying_weight(np.abs(self.alpha) * np.linalg.norm(self.U, axis=1), rtol)]
 
     def patterns(self, Xt: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
         r""":math:`1[\tilde X u_k \ge 0]` of the neurons that carry weight,
         :math:`|\alpha_k|\|u_k\| > \mathrm{rtol}\max_l|\alpha_l|\|u_l\|` (weight decay drives
         the others towards zero; their patterns would only enlarge the program), shape
         (n, m')."""
-        w = np.abs(self.alpha) * np.linalg.norm(self.U, axis=1)
-        keep = w > rtol * float(w.max(initial=0.0))
-        return (Xt @ self.U[keep].T) >= 0
+        return (Xt @ self.directions(rtol).T) >= 0
 
 
 def _split(theta: np.ndarray, m: int, dp: int, k: int):

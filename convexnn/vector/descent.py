@@ -23,6 +23,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..core.losses import Loss
+from ..core.pruning import carrying_weight
 from ..core.threads import limit_blas
 
 
@@ -43,7 +44,7 @@ class VectorNetwork:
         whose weight :math:`\|w_{k\pi}\|\|g_k\|` exceeds ``rtol`` times the largest."""
         r = np.linalg.norm(self.W[:, pen], axis=1)
         w = r * np.linalg.norm(self.G, axis=1)
-        keep = w > rtol * float(w.max(initial=0.0))
+        keep = carrying_weight(w, rtol)
         return self.W[keep] / r[keep, None], self.G[keep] * r[keep, None]
 
 
