@@ -111,7 +111,7 @@ def _decide(pricer: Any, m: Master, priced: Priced, descended: Descended,
     """After a round's pricing and descent: stop (``report.stopped`` set) or go on.
 
     A round that adds columns goes on unless the pricer's work budget is spent or the
-    objective stalled.  A round that adds none asks the exact pricing (where the kind has
+    objective stalled (a stall ends only a search: exact pricing's violators go on).  A round that adds none asks the exact pricing (where the kind has
     one): proven stops, violators go on; otherwise the loop stops on the search (or on
     stale violators), and the search's record joins the report when this master is the
     one returned."""
@@ -135,7 +135,7 @@ def _decide(pricer: Any, m: Master, priced: Priced, descended: Descended,
             return
     if priced.exhausted:
         _stop(report, "work_budget", priced.exhausted)
-    elif _stalled(report.history, budget):
+    elif not priced.exact and _stalled(report.history, budget):
         _stop(report, "stalled", f"less than {budget.stall_rtol:g} relative decrease over "
                                  f"{budget.stall_rounds} rounds")
 

@@ -28,7 +28,7 @@ LAYERS = [
     ("convexnn.exceptions", "convexnn.core"),
     ("convexnn.networks", "convexnn.training.modules", "convexnn.training.parallel_module",
      "convexnn.training.conv_module"),
-    ("convexnn.solvers", "convexnn.duality", "convexnn.spline", "convexnn.plotting",
+    ("convexnn.solvers", "convexnn.duality", "convexnn.neurons", "convexnn.spline", "convexnn.plotting",
      "convexnn.theory", "convexnn.training"),
     ("convexnn.two_layer", "convexnn.vector", "convexnn.three_layer", "convexnn.deep_1d",
      "convexnn.cnn"),

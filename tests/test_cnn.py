@@ -259,14 +259,21 @@ def test_conv_specs_are_validated(kwargs, error):
         cn.fit(X, y, beta=BETA, **kwargs)
 
 
-def test_conv_refuses_bad_layers_and_vector_targets():
+def test_conv_refuses_bad_layers_and_bad_vector_targets():
     with pytest.raises(ConvexNNValueError):
         cn.Conv(patch=0)
     with pytest.raises(ValueError):
         cn.Conv(patch=2, pooling="max")
     X, _ = signals()
-    with pytest.raises(ConvexNNValueError, match="scalar"):
-        cn.fit(X, np.arange(6) % 3, beta=BETA, conv=cn.Conv(patch=2), loss="cross_entropy")
+    with pytest.raises(ConvexNNValueError, match="cross_entropy"):
+        cn.fit(X, np.ones((6, 2)), beta=BETA, conv=cn.Conv(patch=2), loss="logistic")
+    with pytest.raises(ConvexNNTypeError, match="unknown keyword argument.*'max_add'"):
+        cn.fit(X, np.arange(6) % 3, beta=BETA, conv=cn.Conv(patch=2), loss="cross_entropy",
+               max_add=64)
+    scalar = train_conv(X, np.ones(6), conv=cn.Conv(patch=2), width=2, beta=BETA, max_iter=2)
+    with pytest.raises(ValueError, match="outputs"):
+        cn.fit(X, np.arange(6) % 3, beta=BETA, conv=cn.Conv(patch=2), loss="cross_entropy",
+               init=scalar.network)
 
 
 # ---- linear CNNs (THEORY D closed forms) -------------------------------------------------
@@ -341,3 +348,78 @@ def test_exact_1d_example_prints_runs_above_the_certified_optimum(tmp_path, monk
     counts = [line.split() for line in out.splitlines() if "Cover's bound" in line]
     assert counts and all(int(c[3]) <= int(c[-1].rstrip(")")) for c in counts)
     assert (tmp_path / "cnn_exact_1d.png").stat().st_size > 10_000
+
+
+# ---- vector output (THEORY C on the stacked patches) -------------------------------------
+def test_vector_cnn_with_a_zero_column_equals_the_independent_scalar_optimum():
+    """Squared loss on Y = [y, 0]: zeroing any network's second output weights lowers both
+    its loss and its penalty, so the vector CNN's optimum is the scalar CNN's -- written
+    directly in cvxpy over independently enumerated cells.  The neuron generation's exact
+    pricing (face enumeration of the stacked patches) proves it."""
+    X, y = signals(4)
+    p_star, _ = cvxpy_cnn_optimum(X, y, 2, beta=BETA, bias=True, mean=True)
+    res = cn.fit(X, np.column_stack([y, np.zeros_like(y)]), beta=BETA, conv=cn.Conv(patch=2),
+                 bias="regularized", seed=0)
+    assert res.network.n_outputs == 2 and res.status == "optimal"
+    assert res.generation.stopped == "proven"
+    assert res.objective == pytest.approx(p_star, rel=1e-6)
+    assert res.recovered_objective == pytest.approx(res.objective, rel=1e-8)
+    assert res.certificate.certified and res.certificate.lower_bound <= p_star * (1 + 1e-7)
+    W2 = res.network.W2
+    assert np.abs(W2[:, 1]).max() <= 1e-4 * np.abs(W2[:, 0]).max()
+
+
+def test_vector_cnn_with_one_patch_is_the_dense_vector_network():
+    """A patch as large as the signal (K = 1, sum pooling) is a dense layer: the CNN kind's
+    pooled program and the vector kind's dense one reach the same proven optimum."""
+    rng = np.random.default_rng(3)
+    X, labels = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    kw = dict(beta=0.2, loss="cross_entropy", bias="regularized", seed=0)
+    cnn = cn.fit(X, labels, conv=cn.Conv(patch=3, pooling="sum"), **kw)
+    dense = cn.fit(X, labels, **kw)
+    assert cnn.certificate.certified and dense.certificate.certified
+    assert cnn.objective == pytest.approx(dense.objective, rel=1e-6)
+    assert list(cnn.classes_) == [0, 1, 2]
+    np.testing.assert_allclose(cnn.network.predict(X), cnn.network.hidden(X) @ cnn.network.W2
+                               + cnn.network.c0)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "sum"])
+def test_cross_entropy_cnn_is_proven_and_below_every_gradient_run(pooling):
+    """Three classes on 1-D signals (short patches: exact pricing): the fit is proven, its
+    recovered CNN and torch twin attain it, and no L-BFGS run of the same CNN and penalty
+    ends below the certified lower bound."""
+    X, _ = signals(8, n=9, L=5)
+    labels = np.arange(9) % 3
+    conv = cn.Conv(patch=2, pooling=pooling)
+    res = cn.fit(X, labels, beta=0.1, conv=conv, loss="cross_entropy", bias="regularized",
+                 seed=0)
+    cert = res.certificate
+    assert res.status == "optimal" and cert.certified and not cert.refuted
+    assert res.recovered_objective == pytest.approx(res.objective, rel=1e-8)
+    module = res.network.to_torch()
+    with torch.no_grad():
+        out = module(torch.as_tensor(cn.Conv.images(X))).numpy()
+    np.testing.assert_allclose(out, res.network.predict(X), rtol=1e-10, atol=1e-12)
+    for seed in range(3):
+        run = train_conv(X, labels, conv=conv, width=8, beta=0.1, loss="cross_entropy",
+                         seed=seed, max_iter=500)
+        assert run.network.n_outputs == 3
+        assert run.objective >= cert.lower_bound * (1 - 1e-7)
+        again = cn.certify(run.network, X, labels, beta=0.1, loss="cross_entropy")
+        assert again.lower_bound <= res.objective * (1 + 1e-7)
+        assert again.upper_bound == pytest.approx(run.objective, rel=1e-9)
+
+
+def test_vector_cnn_seeded_by_a_gradient_run_is_never_worse_than_it():
+    rng = np.random.default_rng(11)
+    X, labels = rng.random((30, 6, 6)), rng.integers(0, 3, 30)
+    conv = cn.Conv(patch=3)
+    run = train_conv(X, labels, conv=conv, width=6, beta=0.5, loss="cross_entropy", seed=0,
+                     max_iter=300)
+    res = cn.fit(X, labels, beta=0.5, conv=conv, loss="cross_entropy", bias="regularized",
+                 init=run.network, max_rounds=3, seed=0)
+    assert res.objective <= run.objective * (1 + 1e-9)
+    assert res.recovered_objective == pytest.approx(res.objective, rel=1e-8)
+    cert = res.certificate
+    assert cert.lower_bound <= res.objective and not cert.certified

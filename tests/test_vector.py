@@ -8,8 +8,8 @@ from scipy.optimize import check_grad, minimize
 
 import convexnn as cn
 from convexnn.core.losses import get_loss
+from convexnn.neurons.pricing import ascent_dual_norm, exact_dual_norm, values_of
 from convexnn.theory.closed_forms import whitened_one_hot
-from convexnn.vector.pricing import ascent_dual_norm, exact_dual_norm, values_of
 
 
 # ---- cross-entropy loss ---------------------------------------------------------------------

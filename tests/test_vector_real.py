@@ -8,8 +8,8 @@ import torch
 
 import convexnn as cn
 from convexnn.core.losses import get_loss
-from convexnn.vector.descent import descend, evaluate, random_start
-from convexnn.vector.pricing import crude_bound, exact_dual_norm, values_of
+from convexnn.neurons.descent import descend, evaluate, random_start
+from convexnn.neurons.pricing import crude_bound, exact_dual_norm, values_of
 
 
 def classes(seed=0, n=40, d=3, c=3):

@@ -11,6 +11,11 @@ small, i.e. small patches), sampled gates (an int), given columns, or generated 
 engine with :class:`~convexnn.cnn.pricer.ConvPatternPricer` (``"generate"``, the default
 beyond enumeration); the solver is the working-set interior-point method with pooling
 (or a CVXPY backend).
+
+Vector output (an (n, c) target with squared loss, or class labels with
+``loss="cross_entropy"``) is the group lasso over unit filters of
+:mod:`convexnn.cnn.vector`, trained by the engine's neuron generation
+(:class:`~convexnn.neurons.pricer.NeuronPricer`) on the stacked patches.
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ import time
 
 import numpy as np
 
+from ..core.losses import get_loss
 from ..core.patterns import PatternSet, make_patterns, resolve, unique_patterns
 from ..core.protocol import Budget, Plan
 from ..core.validation import check_options
 from ..exceptions import ConvexNNValueError
 from ..networks.conv import ConvNetwork
+from ..neurons.pricer import exact_pricing, neuron_plan, neuron_solver
 from ..solvers.options import accepted_options
 from ..solvers.registry import SOLVERS, choose_solver
 from .pricer import ConvPatternPricer
 from .program import ConvProgram
+from .vector import ConvVectorProgram, init_filters
 
 #: Pattern generation: rounds at most, and the stall rule where no exact pricing ends it.
 GENERATE_ROUNDS = 30
@@ -55,12 +63,19 @@ class ConvKind:
         v = spec.variant
         if spec.depth != 2:
             raise ConvexNNValueError("conv= builds two-layer CNNs: pass depth=2")
-        if spec.vector:
-            raise ConvexNNValueError("conv= takes scalar targets (squared, logistic or hinge "
-                                     "loss); vector-output CNNs are not built yet")
         if v.gated or v.skip or v.free_bias:
             raise ConvexNNValueError("conv= takes model='relu', skip=False and bias 'none' or "
                                      "'regularized' (a constant in every patch)")
+        if spec.vector:
+            if not spec.loss.multi_output:
+                raise ConvexNNValueError("a vector-output CNN takes loss 'squared' (an (n, c) "
+                                         "target) or 'cross_entropy' (class labels); got "
+                                         f"{spec.loss.name!r}")
+            neuron_solver(spec)
+            check_options("fit", spec.options, ())
+            h = data.X.shape[1] * int(np.prod(spec.conv.kernel(data.X.shape[1:])))
+            init_filters(spec.init, h, data.n_outputs, v.has_bias)
+            return
         name = choose_solver(spec.solver, None)
         check_options("fit", spec.options, accepted_options(name))
 
@@ -74,6 +89,8 @@ class ConvKind:
 
     def plan(self, spec, data) -> Plan:
         t0 = time.perf_counter()
+        if spec.vector:
+            return self._plan_vector(spec, data, t0)
         has_bias = spec.variant.has_bias
         Z = spec.conv.stacked(data.X, bias=has_bias)
         seeds = init_directions(spec.init, has_bias)
@@ -103,6 +120,17 @@ class ConvKind:
                               method=pset.method + "+init")
         return Plan(program=make(pset), solver=self.solver(spec), time=time.perf_counter() - t0)
 
+    def _plan_vector(self, spec, data, t0: float) -> Plan:
+        """Neuron generation on the vector-output program (:mod:`convexnn.cnn.vector`)."""
+        v = spec.variant
+        program = ConvVectorProgram(data.X, data.y, beta=spec.beta, loss=spec.loss,
+                                    conv=spec.conv, bias=v.bias, output_bias=v.output_bias,
+                                    classes=data.classes)
+        program.exact = exact_pricing(spec.patterns)
+        h = data.X.shape[1] * int(np.prod(spec.conv.kernel(data.X.shape[1:])))
+        return neuron_plan(program, spec, init_filters(spec.init, h, data.n_outputs, v.has_bias),
+                           t0)
+
     def solver(self, spec):
         """The solver of a program over fixed patterns: ``solve(program) -> solution``."""
         name = choose_solver(spec.solver, None)
@@ -114,15 +142,22 @@ class ConvKind:
         return solve
 
     def certify(self, result):
+        if isinstance(result.program, ConvVectorProgram):
+            from .vector_certificate import certify_vector_conv_fit
+
+            return certify_vector_conv_fit(result)
         from .certificate import certify_fit
 
         return certify_fit(result)
 
     def takes_network(self, network, loss) -> bool:
-        return isinstance(network, ConvNetwork) and network.n_outputs == 1 \
-            and loss.targets != "onehot"
+        return isinstance(network, ConvNetwork)
 
     def certify_network(self, network, X, y, **kwargs):
+        if network.n_outputs > 1 or get_loss(kwargs.get("loss", "squared")).targets == "onehot":
+            from .vector_certificate import certify_conv_vector_public
+
+            return certify_conv_vector_public(network, X, y, **kwargs)
         from .certificate import certify_conv
 
         return certify_conv(network, X, y, **kwargs)

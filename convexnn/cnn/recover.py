@@ -45,24 +45,28 @@ def active_blocks(program: ConvProgram, sol: ConvexSolution, tol: float
             + [(i, -1.0, sol.W[i]) for i in np.flatnonzero(nw > tol * top)])
 
 
-def _network(program: ConvProgram, blocks, c0: float) -> ConvNetwork:
-    """The balanced CNN of the blocks (module docstring)."""
+def conv_network(program, U: np.ndarray, W2: np.ndarray, c0) -> ConvNetwork:
+    r"""The CNN with lifted filters U (m, h) or (m, h + 1) (the last entry the bias when
+    hidden biases exist), output weights W2 (m,) or (m, c) and output constant c0, on
+    ``program``'s convolution (a :class:`ConvProgram` or the vector program)."""
     C = program.shape[0]
     ph, pw = program.conv.kernel(program.shape)
     h = C * ph * pw
-    m = len(blocks)
-    F, b1, W2 = np.zeros((m, h)), np.zeros(m), np.zeros(m)
-    for j, (_, s, b) in enumerate(blocks):
-        r = np.sqrt(np.linalg.norm(b))
-        u = b / r
-        F[j], W2[j] = u[:h], s * r
-        if program.variant.has_bias:
-            b1[j] = u[h]
+    m = U.shape[0]
+    b1 = U[:, h] if program.variant.has_bias else np.zeros(m)
     conv = Conv(patch=(ph, pw), stride=program.conv.strides(program.shape),
                 pooling=program.conv.pooling)
-    return ConvNetwork(filters=F.reshape(m, C, ph, pw), W2=W2, conv=conv, b1=b1, c0=c0,
+    return ConvNetwork(filters=U[:, :h].reshape(m, C, ph, pw), W2=W2, conv=conv, b1=b1, c0=c0,
                        regularize_bias=program.variant.regularized_bias,
                        training=program.training_settings())
+
+
+def _network(program: ConvProgram, blocks, c0: float) -> ConvNetwork:
+    """The balanced CNN of the blocks (module docstring)."""
+    r = np.array([np.sqrt(np.linalg.norm(b)) for _, _, b in blocks])
+    U = np.array([b for _, _, b in blocks]).reshape(len(blocks), program.Xt.shape[1])
+    signs = np.array([s for _, s, _ in blocks])
+    return conv_network(program, U / np.where(r > 0, r, 1.0)[:, None], signs * r, c0)
 
 
 def _recover(program: ConvProgram, sol: ConvexSolution, *, prune: bool, tol: float,
@@ -101,4 +105,4 @@ def recover(program: ConvProgram, sol: ConvexSolution, *, prune: bool = True,
     return exact
 
 
-__all__ = ["active_blocks", "recover"]
+__all__ = ["active_blocks", "conv_network", "recover"]

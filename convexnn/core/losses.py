@@ -74,6 +74,10 @@ class Loss:
         r"""The diagonal :math:`\ell_j''(z_j)` (0 where the loss is piecewise linear)."""
         raise NotImplementedError
 
+    def hessian_vector(self, z: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r""":math:`\nabla^2_z\ell(z; y)\,v` (separable losses: the diagonal times v)."""
+        return self.hessian_diag(z, y) * v
+
     def conjugate(self, mu: np.ndarray, y: np.ndarray) -> float:
         r""":math:`\ell^*(\mu) = \sup_z \mu^\top z - \ell(z; y)` (``inf`` outside its domain)."""
         raise NotImplementedError
@@ -297,6 +301,12 @@ class CrossEntropy(Loss):
     def hessian_diag(self, z, y):
         p = softmax(z)
         return p * (1.0 - p)
+
+    def hessian_vector(self, z, y, v):
+        r"""Row j: :math:`(\mathrm{diag}(p_j) - p_jp_j^\top)v_j`, :math:`p_j = \mathrm{softmax}(z_j)`."""
+        p = softmax(z)
+        pv = p * v
+        return pv - p * pv.sum(axis=1, keepdims=True)
 
     def torch_value(self, z, y):
         torch = _torch()

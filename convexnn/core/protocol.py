@@ -199,7 +199,9 @@ class Priced:
     :class:`~convexnn.duality.certificate.SearchRecord`, which the certificate quotes);
     ``stale``: violated constraints were found, but only on columns already in the program
     (the master's accuracy); ``exhausted``: the pricer's own work budget (e.g. search
-    starts) is spent, in words: the loop ends after this round.
+    starts) is spent, in words: the loop ends after this round; ``exact``: the pricing
+    was exhaustive, so its violators prove the master is not optimal and the stall rule
+    does not end the loop.
     """
 
     found: float
@@ -209,6 +211,7 @@ class Priced:
     search: Any = None
     stale: bool = False
     exhausted: str = ""
+    exact: bool = False
 
 
 @dataclass

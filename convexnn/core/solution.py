@@ -84,3 +84,18 @@ class ConvexSolution(SolveRecord):
     W: np.ndarray | None
     skip: np.ndarray
     c: float = 0.0
+
+
+@dataclass
+class VectorSolution(SolveRecord):
+    """Primal values of a vector-output program and how they were obtained
+    (:class:`SolveRecord`).
+
+    ``V`` (P, d', c) blocks (gated) or ``U`` (K, d') unit directions with output weights
+    ``G`` (K, c) (neuron generation); ``A`` (q, c) free-term coefficients.
+    """
+
+    A: np.ndarray
+    V: np.ndarray | None = None
+    U: np.ndarray | None = None
+    G: np.ndarray | None = None

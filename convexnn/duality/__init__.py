@@ -10,6 +10,6 @@ arrangement is too large to enumerate), giving the lower bound :math:`-\ell^*(-\
 :mod:`~convexnn.vector.certificate`).  The same pricing finds the patterns
 pattern generation adds (:mod:`~convexnn.duality.pricing_search`: annealed ascent, exact
 cell maxima and climbs of :mod:`~convexnn.duality.cell_search`;
-:mod:`~convexnn.duality.pricing`, :mod:`~convexnn.vector.pricing`); :mod:`~convexnn.vector.relaxations` holds the
+:mod:`~convexnn.duality.pricing`, :mod:`~convexnn.neurons.pricing`); :mod:`~convexnn.vector.relaxations` holds the
 convex relaxations whose optima bound the vector programs.
 """

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..core.conv import Conv
 from ..core.losses import Loss, get_loss
+from ..core.spec import check_data
 from ..core.threads import limit_torch
 from ..core.validation import check_int, check_positive
 from ..core.variant import Variant
@@ -49,7 +49,9 @@ def train_conv(X: Any, y: Any, *, conv: Conv, width: int, beta: float,
     Parameters
     ----------
     X : array-like of shape (n, L), (n, H, W) or (n, C, H, W)
-    y : array-like of shape (n,)
+    y : array-like of shape (n,) or (n, c)
+        Targets (an (n, c) matrix gives c outputs), or class labels with
+        ``loss="cross_entropy"`` (one output per class, sorted as :func:`convexnn.fit`).
     conv : Conv
     width : int
         Filters m.
@@ -65,17 +67,17 @@ def train_conv(X: Any, y: Any, *, conv: Conv, width: int, beta: float,
         torch threads during the run (None: the caller's).
     """
     loss = get_loss(loss)
-    imgs = Conv.images(X)
-    y = loss.check_targets(np.asarray(y, dtype=np.float64))
+    data = check_data(X, y, loss, conv)
+    imgs, y = data.X, data.y
     beta = check_positive("beta", beta, allow_zero=True)
     variant = Variant("relu", bias, False, output_bias)
     shape = imgs.shape[1:]
-    conv.check_shape(shape)
     if init is None:
         module = random_conv_module(shape[0], check_int("width", width), conv=conv,
                                     kernel=conv.kernel(shape), bias=variant.has_bias,
                                     regularize_bias=variant.regularized_bias,
-                                    output_bias=variant.has_free_constant, seed=seed)
+                                    output_bias=variant.has_free_constant,
+                                    n_outputs=None if y.ndim == 1 else y.shape[1], seed=seed)
     else:
         module = init.to_torch(bias=bias, output_bias=variant.has_free_constant)
     Xt, yt = torch.as_tensor(imgs), torch.as_tensor(y)

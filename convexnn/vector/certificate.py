@@ -7,7 +7,7 @@ For a network with predictions :math:`\hat Z` (n, c) and objective
    :math:`Y - \mathrm{softmax}(\hat Z)`), projected onto :math:`F^\top\Lambda = 0` (free
    skip / output constant);
 2. :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top(\tilde Xu)_+\|_2`, exact by face
-   enumeration where the arrangement is small (:mod:`convexnn.vector.pricing`), else a
+   enumeration where the arrangement is small (:mod:`convexnn.neurons.pricing`), else a
    closed-form upper bound (then *not certified*; the ascent's value can still refute);
    for a gated network :math:`s = \max_i\|\tilde X^\top D_i\Lambda\|_2` over its gates;
 3. :math:`\Lambda_s = \Lambda\min(1, \beta/s)`, :math:`\mathrm{LB} = -\ell^*(-\Lambda_s)`
@@ -28,11 +28,8 @@ from ..core.validation import check_choice, check_positive
 from ..core.variant import BIASES, Variant
 from ..duality.certificate import TOL, Certificate
 from ..networks.two_layer import Network
+from ..neurons.bound import DualBound, certificate_of, dual_point, lower_bound
 from ..solvers.group_fista import free_projector
-from .pricing import dual_norm
-
-#: A network is refuted when a direction beats beta by this relative margin.
-REFUTE_RTOL = 1e-3
 
 
 def _gate_dual_norm(D: np.ndarray, Xt: np.ndarray, lam: np.ndarray) -> float:
@@ -79,40 +76,21 @@ def certify_vector(network: Network, X: np.ndarray, Y: np.ndarray, *, beta: floa
     net = replace(network, regularize_bias=variant.regularized_bias)
     upper = float(net.objective(X, Y, beta=beta, loss=loss))
     gated = network.gates is not None
-    best = None
-    own = None
+    bounds = []
     for k, Z in enumerate((network.predict(X), *extra_predictions)):
-        raw = -loss.gradient(Z, Y)
-        lam = raw if Q is None else raw - Q @ (Q.T @ raw)
-        moved = float(np.linalg.norm(lam - raw) / max(np.linalg.norm(raw), 1e-300))
+        lam, moved = dual_point(loss, Z, Y, Q)
         if gated:
             D = network.activation_patterns(X) if gate_patterns is None else gate_patterns
-            s = found = _gate_dual_norm(D, Xt, lam)
-            exhaustive, method, n_checked = True, "gated", D.shape[1]
+            s = _gate_dual_norm(D, Xt, lam)
+            scale = 1.0 if s <= beta else beta / s
+            b = DualBound(float(-loss.conjugate(-scale * lam, Y)), s, s, scale, True, "gated",
+                          int(D.shape[1]))
         else:
-            pr = dual_norm(Xt, lam, pen, exact=exact, seed=seed,
-                           starts=np.hstack([network.W1, network.b1[:, None]])[:, :Xt.shape[1]])
-            s, found, exhaustive, method = pr.s, pr.found, pr.exhaustive, pr.method
-            n_checked = pr.n_candidates
-        scale = 1.0 if s <= beta else beta / s
-        lower = -loss.conjugate(-scale * lam, Y)  # s = inf: scale 0, LB = -l*(0), valid
-        ev = dict(lower=float(lower), s=float(s), found=float(found), scale=float(scale),
-                  exhaustive=bool(exhaustive), method=method, n=int(n_checked), moved=moved,
-                  source="network" if k == 0 else "convex solution")
-        if k == 0:
-            own = ev
-        if best is None or ev["lower"] > best["lower"]:
-            best = ev
-    gap = upper - best["lower"]
-    rel = gap / max(1.0, abs(upper))
-    certified = bool(best["exhaustive"] and rel <= tol)
-    refuted = bool(own["found"] > beta * (1 + REFUTE_RTOL) or own["moved"] > REFUTE_RTOL)
-    return Certificate(lower_bound=best["lower"], upper_bound=upper, gap=float(gap),
-                       relative_gap=float(rel), certified=certified, exhaustive=best["exhaustive"],
-                       s=best["s"], s_found=best["found"], beta=beta, scale=best["scale"],
-                       refuted=refuted, most_violated=None, n_patterns_checked=own["n"],
-                       time=time.perf_counter() - t0, method=best["method"], loss=loss.name,
-                       free_residual=own["moved"], tol=tol, dual_point=best["source"])
+            b = lower_bound(Xt, lam, Y, loss=loss, beta=beta, pen=pen, exact=exact, seed=seed,
+                            starts=np.hstack([network.W1, network.b1[:, None]])[:, :Xt.shape[1]])
+        b.moved, b.source = moved, "network" if k == 0 else "convex solution"
+        bounds.append(b)
+    return certificate_of(bounds, upper, beta=beta, loss=loss, tol=tol, t0=t0)
 
 
 def certify_vector_fit(result, *, tol: float = TOL) -> Certificate:

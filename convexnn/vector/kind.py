@@ -7,33 +7,27 @@ r"""The vector-output program kind: Y of shape (n, c) (squared loss) or class la
 
 * ``model="gated"``: the nuclear-norm group program over the gates' patterns (exact for
   gated networks), solved by FISTA with a certified gap, or by CVXPY;
-* ``model="relu"``: neuron generation by the engine (:class:`~convexnn.vector.pricer.NeuronPricer`),
+* ``model="relu"``: neuron generation by the engine (:class:`~convexnn.neurons.pricer.NeuronPricer`),
   exact pricing by face enumeration where the arrangement is small.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
 from ..core.patterns import make_patterns, resolve
-from ..core.protocol import Budget, Plan
-from ..core.validation import check_choice, check_options
+from ..core.protocol import Plan
+from ..core.solution import VectorSolution
+from ..core.validation import check_options
+from ..neurons.pricer import NEURON_SOLVERS, exact_pricing, neuron_plan, neuron_solver
 from ..solvers.cvxpy_backend import solve_cvxpy
 from ..solvers.options import accepted_options
-from .pricer import NeuronPricer
-from .program import VectorProgram, VectorSolution
+from .program import VectorProgram
 
 #: Solvers of the vector programs ("auto" = "fista").
-VECTOR_SOLVERS = ("auto", "fista", "clarabel", "scs", "mosek")
-#: Neuron generation: rounds at most, new directions per round, and the stall rule (the
-#: objective fell by less than STALL_RTOL, relative, over STALL_ROUNDS rounds).
-MAX_ROUNDS = 30
-ADD = 10
-STALL_ROUNDS = 3
-STALL_RTOL = 1e-4
+VECTOR_SOLVERS = NEURON_SOLVERS
 #: Options of FISTA (the gated program's default solver).
 FISTA_OPTIONS = ("max_iter", "seed")
 
@@ -53,7 +47,7 @@ class VectorKind:
         if data.n_outputs > data.n_samples:
             raise ValueError(f"y has c = {data.n_outputs} outputs (columns/classes), more than "
                              f"n = {data.n_samples} samples")
-        solver = _solver(spec)
+        solver = neuron_solver(spec)
         if not spec.variant.gated:
             check_options("fit", spec.options, ())
         else:
@@ -76,22 +70,15 @@ class VectorKind:
                                  one_d_bias=Xt.shape[1] == 2 and v.has_bias)
         program = VectorProgram(data.X, data.y, beta=spec.beta, loss=spec.loss, patterns=pset,
                                 classes=data.classes, **v.settings())
-        program.exact = _exact(spec.patterns)
-        solver = _solver(spec)
+        program.exact = exact_pricing(spec.patterns)
         if v.gated:
             return Plan(program=program, solver=self.solver(spec), time=time.perf_counter() - t0)
-        pricer = NeuronPricer(program, solver=solver, tol=1e-6 if spec.tol is None else spec.tol,
-                              exact=program.exact, add=ADD, rng=np.random.default_rng(spec.seed),
-                              init=init_neurons(spec.init, data.X.shape[1], data.n_outputs,
-                                                v.has_bias),
-                              verbose=spec.verbose)
-        budget = Budget(max_rounds=spec.max_rounds or MAX_ROUNDS, stall_rounds=STALL_ROUNDS,
-                        stall_rtol=STALL_RTOL, time_limit=spec.time_limit)
-        return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
+        init = init_neurons(spec.init, data.X.shape[1], data.n_outputs, v.has_bias)
+        return neuron_plan(program, spec, init, t0)
 
     def solver(self, spec):
         """The gated program's solver: ``solve(program) -> VectorSolution``."""
-        name, tol = _solver(spec), 1e-8 if spec.tol is None else spec.tol
+        name, tol = neuron_solver(spec), 1e-8 if spec.tol is None else spec.tol
 
         def solve(program):
             return _solve_gated(program, name, tol=tol, verbose=spec.verbose,
@@ -140,19 +127,6 @@ def init_neurons(init: tuple, d: int, c: int, has_bias: bool) -> tuple:
         W = np.hstack([net.W1, net.b1[:, None]]) if has_bias else net.W1
         out.append((np.asarray(W, dtype=np.float64), np.asarray(net.W2, dtype=np.float64)))
     return tuple(out)
-
-
-def _solver(spec) -> str:
-    solver = check_choice("solver", spec.solver, VECTOR_SOLVERS)
-    return "fista" if solver == "auto" else solver
-
-
-def _exact(patterns: Any) -> bool | None:
-    """ReLU pricing: None (exact when the arrangement is small) for "auto", True for
-    "exact", False (ascent only) otherwise."""
-    if isinstance(patterns, str) and patterns == "auto":
-        return None
-    return True if isinstance(patterns, str) and patterns == "exact" else False
 
 
 def _solve_gated(program: VectorProgram, solver: str, *, tol: float, verbose: bool = False,

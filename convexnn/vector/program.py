@@ -13,12 +13,12 @@ constant :math:`1c_0^\top`):
   recovered by the SVD :math:`V_i = \sum_k\sigma_ka_kb_k^\top` into neurons
   :math:`u = \sqrt{\sigma_k}a_k`, :math:`g = \sqrt{\sigma_k}b_k` with gate :math:`g_i`
   (same prediction, penalty :math:`\tfrac\beta2(\|u\|^2+\|g\|^2) = \beta\sigma_k`);
-* **relu**: neuron generation (:mod:`convexnn.vector.neuron_generation`).
+* **relu**: neuron generation over unit directions (:mod:`convexnn.neurons`; this class
+  is a :class:`~convexnn.neurons.program.NeuronProgram` with no pooling).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -26,29 +26,15 @@ import numpy as np
 
 from ..core.losses import Loss, get_loss
 from ..core.patterns import PatternSet
-from ..core.solution import SolveRecord
+from ..core.solution import VectorSolution
 from ..core.validation import check_positive
 from ..core.variant import Variant
 from ..exceptions import RecoveryError
 from ..networks.two_layer import Network
+from ..neurons.program import NeuronProgram, neurons_of, prune_neurons
 
 
-@dataclass
-class VectorSolution(SolveRecord):
-    """Primal values of a vector program and how they were obtained
-    (:class:`~convexnn.core.solution.SolveRecord`).
-
-    ``V`` (P, d', c) blocks (gated) or ``U`` (K, d') unit directions with output weights
-    ``G`` (K, c) (neuron generation); ``A`` (q, c) free-term coefficients.
-    """
-
-    A: np.ndarray
-    V: np.ndarray | None = None
-    U: np.ndarray | None = None
-    G: np.ndarray | None = None
-
-
-class VectorProgram:
+class VectorProgram(NeuronProgram):
     """A vector-output two-layer program as data (see module docstring).
 
     ``patterns`` is the gate set of the gated program; for ReLU it is the pattern set
@@ -79,14 +65,6 @@ class VectorProgram:
         self._problem = None
 
     # ---- sizes --------------------------------------------------------------------------
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.y.shape[1]
-
     @property
     def n_patterns(self) -> int:
         return 0 if self.patterns is None else self.patterns.D.shape[1]
@@ -121,14 +99,12 @@ class VectorProgram:
         if sol.V is not None:
             Z = sum(self.D[:, i, None] * (self.Xt @ sol.V[i]) for i in range(sol.V.shape[0]))
             return Z + base
-        H = np.maximum(self.Xt @ sol.U.T, 0.0)
-        return H @ sol.G + base
+        return self.neuron_predict(sol)
 
     def regularizer(self, sol: VectorSolution) -> float:
         if sol.V is not None:
             return float(np.sum(np.linalg.svd(sol.V[:, self.penalized, :], compute_uv=False)))
-        return float(np.sum(np.linalg.norm(sol.U[:, self.penalized], axis=1)
-                            * np.linalg.norm(sol.G, axis=1)))
+        return self.neuron_regularizer(sol)
 
     def constraint_violation(self, sol: VectorSolution) -> float:
         return 0.0
@@ -182,18 +158,12 @@ class VectorProgram:
                     rows_u.append(r * Us[i, :, k])
                     rows_g.append(r * Vts[i, k])
                     gate_idx.append(i)
+            m = len(rows_u)
+            U = np.array(rows_u).reshape(m, self.Xt.shape[1])
+            G = np.array(rows_g).reshape(m, c)
         else:
-            norms = np.linalg.norm(sol.G, axis=1) * np.linalg.norm(sol.U[:, self.penalized], axis=1)
-            top = float(np.max(norms, initial=0.0))
-            for j in np.flatnonzero(norms > tol * top) if top > 0 else ():
-                un = np.linalg.norm(sol.U[j, self.penalized])
-                gn = np.linalg.norm(sol.G[j])
-                r = np.sqrt(gn * un)
-                rows_u.append(sol.U[j] * (r / un))
-                rows_g.append(sol.G[j] * (r / gn))
-        m = len(rows_u)
-        U = np.array(rows_u).reshape(m, self.Xt.shape[1])
-        G = np.array(rows_g).reshape(m, c)
+            U, G = neurons_of(sol.U, sol.G, self.penalized, tol=tol)
+            m = U.shape[0]
         if prune and m:
             U, G, skip, c0 = self._prune(U, G, gate_idx, skip, c0)
             gate_idx = self._kept_gates
@@ -212,24 +182,13 @@ class VectorProgram:
                                  **self.variant.settings()})
 
     def _prune(self, U, G, gate_idx, skip, c0):
-        r"""Prune neurons whose rank-one fits :math:`h_kg_k^\top` are linearly dependent
-        modulo the free terms (THEORY A.3 with vectorized fits; at most :math:`nc` remain)."""
-        from ..core.pruning import prune_blocks
-
-        n, c = self.y.shape
+        r"""Prune neurons whose rank-one fits are linearly dependent modulo the free terms
+        (:func:`~convexnn.neurons.program.prune_neurons`)."""
         Z = self.Xt @ U.T
         H = np.maximum(Z, 0.0) if not self.variant.gated else self.D[:, gate_idx] * Z
-        fits = (H[:, None, :] * G.T[None, :, :]).reshape(n * c, -1)
-        rho = np.linalg.norm(U[:, self.penalized], axis=1) * np.linalg.norm(G, axis=1)
-        F = self.free_basis
-        Fv = None if F is None else np.kron(F, np.eye(c))
-        scale, a = prune_blocks(fits, rho, Fv, rtol=1e-9)
-        keep = scale > 0
-        t = np.sqrt(scale[keep])
-        U, G = U[keep] * t[:, None], G[keep] * t[:, None]
+        U, G, A, keep = prune_neurons(H, U, G, self.penalized, self.free_basis)
         self._kept_gates = [g for g, k in zip(gate_idx, keep) if k] if gate_idx else []
-        if a.size:
-            A = a.reshape(-1, c)
+        if A.size:
             k = 0
             if self.skip:
                 skip = skip + A[: self.X.shape[1]]

@@ -1,13 +1,14 @@
 r"""Local descent on the non-convex vector-output objective (numpy + scipy L-BFGS).
 
 .. math::
-    F(W, G, A) = \ell\big((\tilde XW^\top)_+G + FA;\ Y\big)
+    F(W, G, A) = \ell\big(P(\tilde XW^\top)_+G + FA;\ Y\big)
         + \tfrac{\beta}{2}\big(\|W_\pi\|_F^2 + \|G\|_F^2\big),
 
-with lifted data :math:`\tilde X` (a bias column for hidden biases), neurons as the rows
+with lifted data :math:`\tilde X` (a bias column for hidden biases; for a CNN the stacked
+patches, whose K row blocks the pooling P sums: :mod:`convexnn.neurons.program`), neurons as the rows
 :math:`w_k` of W with output weights :math:`g_k` (rows of G, :math:`c` outputs), penalized
 coordinates :math:`\pi` and free terms :math:`F` (skip, output constant) with coefficients A.
-Neuron generation (:class:`~convexnn.vector.pricer.NeuronPricer`) uses it twice: a run
+Neuron generation (:class:`~convexnn.neurons.pricer.NeuronPricer`) uses it twice: a run
 from a random start seeds the neuron directions, and runs from the master's network (plus
 the priced directions as small neurons) move them.  Every network it returns is a feasible
 point of the group lasso over its own directions :math:`u_k = w_k/\|w_{k\pi}\|` with
@@ -58,25 +59,31 @@ def balanced(U: np.ndarray, G: np.ndarray, pen: np.ndarray) -> tuple[np.ndarray,
     return U * (r / np.where(un > 0, un, 1.0))[:, None], G / r[:, None]
 
 
+def _pool(H: np.ndarray, pool: int) -> np.ndarray:
+    """The K = ``pool`` row blocks of H summed."""
+    return H if pool == 1 else H.reshape(pool, -1, H.shape[1]).sum(axis=0)
+
+
 def evaluate(Xt: np.ndarray, Y: np.ndarray, *, beta: float, loss: Loss, pen: np.ndarray,
              F: np.ndarray | None, W: np.ndarray, G: np.ndarray,
-             A: np.ndarray | None = None) -> VectorNetwork:
+             A: np.ndarray | None = None, pool: int = 1) -> VectorNetwork:
     r"""The network (W, G, A) with its objective :math:`F(W, G, A)` (no descent)."""
     q = 0 if F is None else F.shape[1]
     A = np.zeros((q, Y.shape[1])) if A is None else A
-    Z = np.maximum(Xt @ W.T, 0.0) @ G + (F @ A if q else 0.0)
+    Z = _pool(np.maximum(Xt @ W.T, 0.0), pool) @ G + (F @ A if q else 0.0)
     f = loss.value(Z, Y) + 0.5 * beta * (float(np.sum(W[:, pen] ** 2)) + float(np.sum(G * G)))
     return VectorNetwork(W, G, A, float(f))
 
 
 def descend(Xt: np.ndarray, Y: np.ndarray, *, beta: float, loss: Loss, pen: np.ndarray,
             F: np.ndarray | None, W0: np.ndarray, G0: np.ndarray, A0: np.ndarray | None = None,
-            maxiter: int = 300) -> VectorNetwork:
+            maxiter: int = 300, pool: int = 1) -> VectorNetwork:
     r"""Minimize :math:`F(W, G, A)` by L-BFGS from ``(W0, G0, A0)``.
 
-    With :math:`P = \tilde XW^\top`, :math:`H = P_+` and :math:`R = \nabla\ell(HG + FA)`:
-    :math:`\nabla_G = H^\top R + \beta G`, :math:`\nabla_W = (1[P > 0]\odot RG^\top)^\top
-    \tilde X + \beta W\,\mathrm{diag}(\pi)`, :math:`\nabla_A = F^\top R`.
+    With :math:`S = \tilde XW^\top`, :math:`H = PS_+` and :math:`R = \nabla\ell(HG + FA)`:
+    :math:`\nabla_G = H^\top R + \beta G`, :math:`\nabla_W = (1[S > 0]\odot P^\top RG^\top)^\top
+    \tilde X + \beta W\,\mathrm{diag}(\pi)`, :math:`\nabla_A = F^\top R`
+    (:math:`P^\top` repeats the rows K = ``pool`` times).
     """
     m, k = W0.shape
     c = Y.shape[1]
@@ -91,20 +98,21 @@ def descend(Xt: np.ndarray, Y: np.ndarray, *, beta: float, loss: Loss, pen: np.n
 
     def fg(x):
         W, G, A = split(x)
-        P = Xt @ W.T
-        H = np.maximum(P, 0.0)
+        S = Xt @ W.T
+        H = _pool(np.maximum(S, 0.0), pool)
         Z = H @ G + (F @ A if q else 0.0)
         R = loss.gradient(Z, Y)
         Wp = W * pm
         f = loss.value(Z, Y) + 0.5 * beta * (float(np.sum(Wp * W)) + float(np.sum(G * G)))
-        gW = ((P > 0) * (R @ G.T)).T @ Xt + beta * Wp
+        RG = R @ G.T
+        gW = ((S > 0) * (RG if pool == 1 else np.tile(RG, (pool, 1)))).T @ Xt + beta * Wp
         gG = H.T @ R + beta * G
         gA = F.T @ R if q else np.zeros((0, c))
         return f, np.concatenate([gW.ravel(), gG.ravel(), gA.ravel()])
 
     x0 = np.concatenate([W0.ravel(), G0.ravel(), A0.ravel()])
     # one BLAS thread: L-BFGS-B makes many small products (see two_layer.descent)
-    with limit_blas(1, n_samples=Xt.shape[0]):
+    with limit_blas(1, n_samples=Y.shape[0]):
         res = minimize(fg, x0, jac=True, method="L-BFGS-B",
                        options={"maxiter": int(maxiter), "gtol": 1e-12, "ftol": 1e-16,
                                 "maxcor": 20})

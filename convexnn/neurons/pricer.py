@@ -1,26 +1,28 @@
-r"""Vector-output ReLU training by neuron generation (THEORY A.10 last bullet, C).
+r"""Vector-output ReLU training by neuron generation (THEORY A.10 last bullet, C, D).
 
 Over a finite set of unit directions :math:`u_k` (:math:`\|u_{k\pi}\| = 1`) the master
-(:mod:`convexnn.vector.master`)
+(:mod:`convexnn.neurons.master`)
 
 .. math::
-    \min_{G, A}\ \ell\Big(\sum_k(\tilde Xu_k)_+g_k^\top + FA\Big) + \beta\sum_k\|g_k\|_2
+    \min_{G, A}\ \ell\Big(\sum_kP(\tilde Xu_k)_+g_k^\top + FA\Big) + \beta\sum_k\|g_k\|_2
 
 is a group lasso (neuron k: :math:`W_1 = u_k\sqrt{\|g_k\|}`, :math:`W_2 = g_k/\sqrt{\|g_k\|}`,
 penalty :math:`\beta\|g_k\|`).  Its optimum over *all* directions is :math:`p^\star`, and
 over any subset it is an upper bound.  With :math:`\Lambda = -\nabla\ell(\hat Z)` at the
-master's solution, pricing :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top(\tilde Xu)_+\|`
-(:mod:`convexnn.vector.pricing`) adds directions with value :math:`> \beta`; when the
+master's solution, pricing :math:`s = \max_{\|u_\pi\|\le1}\|\Lambda^\top P(\tilde Xu)_+\|`
+(:mod:`convexnn.neurons.pricing` on :math:`(\tilde X, P^\top\Lambda)`) adds directions with value :math:`> \beta`; when the
 exhaustive pricing proves :math:`s \le \beta(1+\epsilon)`, weak duality gives the lower
 bound :math:`-\ell^*(-\Lambda\min(1, \beta/s)) \le p^\star`.  For the engine's steps
 (:mod:`convexnn.generation`):
 
 * **start**: the neurons of the ``init`` networks and of an L-BFGS run from a random
-  network of width :data:`SEED_WIDTH` (:mod:`convexnn.vector.descent`): each is a
+  network of width :data:`SEED_WIDTH` (:mod:`convexnn.neurons.descent`): each is a
   feasible point of the master over its directions, so the first master is below them;
 * **master**: FISTA from the last network's weights for at most
   :data:`MASTER_ITERATIONS` iterations (the seed's near-parallel columns merged first,
-  :func:`~convexnn.vector.master.merge_columns`);
+  :func:`~convexnn.neurons.master.merge_columns`); once pricing is exact, finished by
+  Clarabel when FISTA did not converge and refined by Newton's method on the active
+  columns (:func:`~convexnn.neurons.master.refine`), so the dual point is exact;
 * **price**: exact face enumeration where the arrangement is small, else the power-like
   ascent from random starts and from the active directions, as they are and perturbed;
 * **descend**: L-BFGS from the master's network plus the violators as small neurons; its
@@ -33,10 +35,13 @@ bound :math:`-\ell^*(-\Lambda\min(1, \beta/s)) \le p^\star`.  For the engine's s
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import numpy as np
 
-from ..core.protocol import Descended, Master, Priced, Proof
-from ..core.solution import OPTIMAL
+from ..core.protocol import Budget, Descended, Master, Plan, Priced, Proof
+from ..core.solution import OPTIMAL, VectorSolution
 from ..solvers.group_fista import free_projector
 from .descent import VectorNetwork, balanced, descend, evaluate, random_start
 from .master import (
@@ -45,12 +50,21 @@ from .master import (
     columns_of,
     merge_columns,
     polish,
+    refine,
     solve_master,
     solve_master_cvxpy,
 )
 from .pricing import dual_norm
-from .program import VectorProgram, VectorSolution
+from .program import NeuronProgram
 
+#: Solvers of the masters ("auto" = "fista"; a CVXPY solver solves every master).
+NEURON_SOLVERS = ("auto", "fista", "clarabel", "scs", "mosek")
+#: The engine's budget: rounds at most, new directions per round, and the stall rule (the
+#: objective fell by less than STALL_RTOL, relative, over STALL_ROUNDS rounds).
+MAX_ROUNDS = 30
+ADD = 10
+STALL_ROUNDS = 3
+STALL_RTOL = 1e-4
 #: Width and L-BFGS iterations of the seeding run (width at most n c, the most neurons an
 #: optimum needs).
 SEED_WIDTH = 300
@@ -75,7 +89,7 @@ NEW_SCALE = 1e-3
 POLISH_SIZE = 200_000
 
 
-def _new_directions(program: VectorProgram, pr, base: np.ndarray, threshold: float,
+def _new_directions(program: NeuronProgram, pr, base: np.ndarray, threshold: float,
                     limit: int) -> np.ndarray:
     """Priced directions above ``threshold`` whose columns are not duplicates (cosine above
     1 - DUPLICATE_COS) of a column of ``base`` or of one taken before them."""
@@ -99,7 +113,7 @@ class NeuronPricer:
 
     Parameters
     ----------
-    program : VectorProgram
+    program : NeuronProgram
     solver : str
         "fista" (rounds by FISTA, the last master finished by Clarabel) or a CVXPY solver
         for every master.
@@ -118,7 +132,7 @@ class NeuronPricer:
 
     columns_name = "neurons"
 
-    def __init__(self, program: VectorProgram, *, solver: str, tol: float, exact: bool | None,
+    def __init__(self, program: NeuronProgram, *, solver: str, tol: float, exact: bool | None,
                  add: int, rng: np.random.Generator, init: tuple = (),
                  seed_width: int | None = None, verbose: bool = False) -> None:
         self.program, self.solver, self.tol, self.exact = program, solver, tol, exact
@@ -139,7 +153,7 @@ class NeuronPricer:
         """The columns of the init networks and of an L-BFGS run from a random network."""
         p = self.program
         nets = [evaluate(p.Xt, p.y, beta=p.beta, loss=p.loss, pen=p.penalized, F=p.free_basis,
-                         W=W, G=G) for W, G in self.init]
+                         W=W, G=G, pool=p.pool) for W, G in self.init]
         if self.seed_width:
             W0, G0 = random_start(p.Xt.shape[1], self.seed_width, p.n_outputs, self.rng)
             nets.append(self._descend(W0, G0, None, SEED_ITERATIONS))
@@ -153,7 +167,7 @@ class NeuronPricer:
     def _descend(self, W0, G0, A0, maxiter: int) -> VectorNetwork:
         p = self.program
         return descend(p.Xt, p.y, beta=p.beta, loss=p.loss, pen=p.penalized, F=p.free_basis,
-                       W0=W0, G0=G0, A0=A0, maxiter=maxiter)
+                       W0=W0, G0=G0, A0=A0, maxiter=maxiter, pool=p.pool)
 
     # ---- 2. master ----------------------------------------------------------------------
     def master(self) -> Master:
@@ -162,8 +176,8 @@ class NeuronPricer:
         if self.solver == "fista":
             sol = solve_master(p, self.U, G0=self.G, A0=self.A, tol=min(1e-8, 0.01 * self.tol),
                                max_iter=MASTER_ITERATIONS)
-            if sol.status != OPTIMAL and self._exact_mode():
-                sol = polish(p, sol)  # an exact proof needs an exact master
+            if self._exact_mode():  # an exact proof needs an exact master and dual point
+                sol = refine(p, polish(p, sol) if sol.status != OPTIMAL else sol)
         else:
             sol = solve_master_cvxpy(p, self.U, solver=self.solver, verbose=self.verbose)
         self.U, self.G, self.A = sol.U, sol.G, sol.A
@@ -184,14 +198,15 @@ class NeuronPricer:
         active = np.linalg.norm(self.G, axis=1) > 0
         base = self.U[active]
         starts = [base] + [base + s * self.rng.standard_normal(base.shape) for s in PERTURB]
-        pr = dual_norm(p.Xt, m.state["lam"], p.penalized, exact=self.exact,
+        pr = dual_norm(p.Xt, p.stacked_dual(m.state["lam"]), p.penalized, exact=self.exact,
                        starts=np.vstack(starts), seed=self.rng,
                        keep=max(4 * self.add, 20) + 3 * base.shape[0], n_random=PRICING_STARTS)
         self._exhaustive = bool(pr.exhaustive)
         p.exhaustive = self._exhaustive
         new = _new_directions(p, pr, base, beta * (1 + self.tol), self.add)
         m.state.update(pricing=pr, base=base, G_base=self.G[active], new=new)
-        return Priced(float(pr.found / beta), int(new.shape[0]), {"pricing": pr.method})
+        return Priced(float(pr.found / beta), int(new.shape[0]), {"pricing": pr.method},
+                      exact=self._exhaustive)
 
     # ---- 4. descent ---------------------------------------------------------------------
     def descend(self, m: Master, priced: Priced) -> Descended:
@@ -258,6 +273,8 @@ class NeuronPricer:
                     f"gap of {sol.info.get('relative_gap', float('nan')):.1e} only, and is too "
                     "large for the interior-point finish: the objective is an upper bound of "
                     "the master's optimum; pass solver='clarabel' to solve every master exactly")
+        if self._exact_mode():
+            sol = refine(p, sol)
         if sol is best.solution:
             return best
         return Master(p, sol, p.objective(sol), state={"lam": self._dual(sol)})
@@ -270,4 +287,33 @@ def finish_solution(sol: VectorSolution) -> VectorSolution:
     return sol
 
 
-__all__ = ["NeuronPricer", "finish_solution"]
+def neuron_solver(spec: Any) -> str:
+    """The masters' solver named by ``spec.solver`` (one of :data:`NEURON_SOLVERS`)."""
+    from ..core.validation import check_choice
+
+    solver = check_choice("solver", spec.solver, NEURON_SOLVERS)
+    return "fista" if solver == "auto" else solver
+
+
+def exact_pricing(patterns: Any) -> bool | None:
+    """The pricing a ``patterns=`` argument asks for: None (exact where the arrangement is
+    small) for "auto", True for "exact", False (ascent only) otherwise."""
+    if isinstance(patterns, str) and patterns == "auto":
+        return None
+    return True if isinstance(patterns, str) and patterns == "exact" else False
+
+
+def neuron_plan(program: NeuronProgram, spec: Any, init: tuple, t0: float) -> Plan:
+    """The engine's plan for neuron generation on ``program`` (its ``exact`` set), with the
+    budget of this module's constants (``max_rounds`` and ``time_limit`` from the spec)."""
+    pricer = NeuronPricer(program, solver=neuron_solver(spec),
+                          tol=1e-6 if spec.tol is None else spec.tol, exact=program.exact,
+                          add=ADD, rng=np.random.default_rng(spec.seed), init=init,
+                          verbose=spec.verbose)
+    budget = Budget(max_rounds=spec.max_rounds or MAX_ROUNDS, stall_rounds=STALL_ROUNDS,
+                    stall_rtol=STALL_RTOL, time_limit=spec.time_limit)
+    return Plan(pricer=pricer, budget=budget, time=time.perf_counter() - t0)
+
+
+__all__ = ["NEURON_SOLVERS", "NeuronPricer", "exact_pricing", "finish_solution", "neuron_plan",
+           "neuron_solver"]

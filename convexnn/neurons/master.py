@@ -1,7 +1,8 @@
-r"""The master program of neuron generation: a group lasso over unit directions (THEORY C).
+r"""The master program of neuron generation: a group lasso over unit directions (THEORY C, D).
 
 Over directions :math:`u_k` (:math:`\|u_{k\pi}\| = 1`) with columns
-:math:`h_k = (\tilde Xu_k)_+`,
+:math:`h_k = P(\tilde Xu_k)_+` (:mod:`convexnn.neurons.program`; P the pooling of a CNN,
+the identity for a dense layer),
 
 .. math::
     p_U = \min_{G, A}\ \ell\Big(\sum_k h_kg_k^\top + FA\Big) + \beta\sum_k\|g_k\|_2 ,
@@ -23,25 +24,30 @@ import time
 
 import numpy as np
 
-from ..core.solution import ITERATION_LIMIT, OPTIMAL
+from ..core.solution import ITERATION_LIMIT, OPTIMAL, VectorSolution
 from ..exceptions import SolverError
 from ..solvers.cvxpy_backend import solve_problem
 from ..solvers.group_fista import fista, row_group_operator
-from .program import VectorProgram, VectorSolution
+from .program import NeuronProgram
 
 #: The seed's columns whose :math:`h_k` have cosine above 1 - MERGE_COS are merged; later
 #: columns only when they are duplicates (cosine above 1 - DUPLICATE_COS): the priced
 #: directions that improve a converged master are often that close to its columns.
 MERGE_COS = 1e-3
 DUPLICATE_COS = 1e-9
+#: :func:`refine`: trust-region Newton iterations per pass and passes, at most, and the
+#: relative weight below which a column counts as inactive.
+REFINE_ITERATIONS = 200
+REFINE_PASSES = 4
+REFINE_DROP = 1e-8
 
 
-def columns_of(program: VectorProgram, U: np.ndarray) -> np.ndarray:
-    r"""The master's columns :math:`H = (\tilde XU^\top)_+`, shape (n, K)."""
-    return np.maximum(program.Xt @ U.T, 0.0)
+def columns_of(program: NeuronProgram, U: np.ndarray) -> np.ndarray:
+    r"""The master's columns :math:`H = P(\tilde XU^\top)_+`, shape (n, K)."""
+    return program.columns(U)
 
 
-def merge_columns(program: VectorProgram, U: np.ndarray, G: np.ndarray, *,
+def merge_columns(program: NeuronProgram, U: np.ndarray, G: np.ndarray, *,
                   cos: float = MERGE_COS) -> tuple[np.ndarray, np.ndarray]:
     r"""Merge columns whose :math:`h_k` are nearly parallel (cosine :math:`\ge 1 -` ``cos``)
     into the heaviest of each cluster, and drop columns with :math:`h_k = 0`.
@@ -73,7 +79,7 @@ def merge_columns(program: VectorProgram, U: np.ndarray, G: np.ndarray, *,
     return U[reps_a], Gm
 
 
-def solve_master(program: VectorProgram, U: np.ndarray, *, G0: np.ndarray | None = None,
+def solve_master(program: NeuronProgram, U: np.ndarray, *, G0: np.ndarray | None = None,
                  A0: np.ndarray | None = None, tol: float = 1e-8,
                  max_iter: int = 3000) -> VectorSolution:
     r"""The master over U by FISTA from (G0, A0), at most ``max_iter`` iterations.
@@ -103,7 +109,7 @@ def solve_master(program: VectorProgram, U: np.ndarray, *, G0: np.ndarray | None
     return sol
 
 
-def solve_master_cvxpy(program: VectorProgram, U: np.ndarray, *, solver: str = "clarabel",
+def solve_master_cvxpy(program: NeuronProgram, U: np.ndarray, *, solver: str = "clarabel",
                        verbose: bool = False) -> VectorSolution:
     """The master over U by CVXPY (an interior-point method: Clarabel by default)."""
     import cvxpy as cp
@@ -128,7 +134,87 @@ def solve_master_cvxpy(program: VectorProgram, U: np.ndarray, *, solver: str = "
                           objective_reported=out.value, solve_time=time.perf_counter() - t0)
 
 
-def polish(program: VectorProgram, sol: VectorSolution, *, solver: str = "clarabel",
+def _newton(program: NeuronProgram, U: np.ndarray, G0: np.ndarray, A0: np.ndarray,
+            max_iter: int):
+    """Trust-region Newton (scipy ``trust-krylov``) on the smooth restriction of the master
+    to the columns U, from (G0, A0); returns (G, A, iterations, largest gradient entry)."""
+    from scipy.optimize import minimize
+
+    H, F, Y = columns_of(program, U), program.free_basis, program.y
+    K, c = G0.shape
+    q = 0 if F is None else F.shape[1]
+    loss, beta = program.loss, program.beta
+
+    def split(x):
+        return x[:K * c].reshape(K, c), x[K * c:].reshape(q, c)
+
+    def pred(G, A):
+        return H @ G + (F @ A if q else 0.0)
+
+    def fg(x):
+        G, A = split(x)
+        Z = pred(G, A)
+        R = loss.gradient(Z, Y)
+        r = np.maximum(np.linalg.norm(G, axis=1), 1e-300)
+        grad = [(H.T @ R + beta * G / r[:, None]).ravel()] + ([(F.T @ R).ravel()] if q else [])
+        return loss.value(Z, Y) + beta * float(r.sum()), np.concatenate(grad)
+
+    def hessp(x, v):
+        G, A = split(x)
+        dG, dA = split(v)
+        W = loss.hessian_vector(pred(G, A), Y, pred(dG, dA))
+        r = np.maximum(np.linalg.norm(G, axis=1), 1e-300)[:, None]
+        pen = beta * (dG / r - G * (np.sum(G * dG, axis=1, keepdims=True) / r**3))
+        return np.concatenate([(H.T @ W + pen).ravel()] + ([(F.T @ W).ravel()] if q else []))
+
+    with np.errstate(all="ignore"):
+        res = minimize(fg, np.concatenate([G0.ravel(), A0.ravel()]), jac=True, hessp=hessp,
+                       method="trust-krylov", options={"gtol": 1e-12, "maxiter": int(max_iter)})
+    G, A = split(res.x)
+    return G.copy(), A.copy(), int(res.nit), float(np.max(np.abs(res.jac), initial=0.0))
+
+
+def refine(program: NeuronProgram, sol: VectorSolution, *, max_iter: int = REFINE_ITERATIONS
+           ) -> VectorSolution:
+    r"""``sol``'s master on its active columns to high accuracy by Newton's method.
+
+    On the active set (every :math:`g_k \ne 0`) the objective
+    :math:`\ell(HG + FA) + \beta\sum_k\|g_k\|` is smooth, with Hessian-vector product
+    :math:`J^\top\nabla^2\ell\,J\,\delta + \beta(\delta_k/\|g_k\| - g_k g_k^\top\delta_k/\|g_k\|^3)`.
+    A first-order master is accurate in objective to :math:`\epsilon` but its dual point
+    :math:`-\nabla\ell` only to about :math:`\sqrt\epsilon`; at the refined point the active
+    columns satisfy :math:`\|\Lambda^\top h_k\| = \beta` to rounding, which exact pricing and
+    the certificate need.  A column whose weight collapses (shrinks tenfold, or below
+    :data:`REFINE_DROP` of the largest) is inactive: it is dropped and Newton restarts, at
+    most :data:`REFINE_PASSES` times.  Returns the refined solution when it is no worse,
+    else ``sol``."""
+    active = np.flatnonzero(np.linalg.norm(sol.G, axis=1) > 0)
+    if not active.size:
+        return sol
+    G, A = sol.G[active], sol.A
+    nit, grad = 0, float("nan")
+    for _ in range(REFINE_PASSES):
+        r0 = np.linalg.norm(G, axis=1)
+        G, A, it, grad = _newton(program, sol.U[active], G, A, max_iter)
+        nit += it
+        r = np.linalg.norm(G, axis=1)
+        drop = (r < 0.1 * r0) | (r <= REFINE_DROP * float(r.max(initial=0.0)))
+        if not drop.any() or drop.all():
+            break
+        active, G = active[~drop], G[~drop]
+    Gfull = np.zeros_like(sol.G)
+    Gfull[active] = G
+    out = VectorSolution(A=A, U=sol.U, G=Gfull, status=sol.status, solver=sol.solver,
+                         solver_status=sol.solver_status, iterations=sol.iterations,
+                         solve_time=sol.solve_time, info=dict(sol.info))
+    if not np.all(np.isfinite(Gfull)) or program.objective(out) > program.objective(sol):
+        return sol
+    out.objective_reported = program.objective(out)
+    out.info["refined"] = f"Newton on {active.size} columns, {nit} it, |grad| {grad:.1e}"
+    return out
+
+
+def polish(program: NeuronProgram, sol: VectorSolution, *, solver: str = "clarabel",
            tol: float = 1e-8) -> VectorSolution:
     """``sol``'s master over its active columns re-solved by ``solver`` (CVXPY); the better
     of the two (the interior-point answer only when it re-checks as optimal)."""
@@ -146,5 +232,6 @@ def polish(program: VectorProgram, sol: VectorSolution, *, solver: str = "clarab
     return ref
 
 
-__all__ = ["DUPLICATE_COS", "MERGE_COS", "columns_of", "merge_columns", "polish", "solve_master",
+__all__ = ["DUPLICATE_COS", "MERGE_COS", "columns_of", "merge_columns", "polish", "refine",
+           "solve_master",
            "solve_master_cvxpy"]
