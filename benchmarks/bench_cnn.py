@@ -12,8 +12,12 @@ biases.  For each beta, in the same run:
 
 and the table prints the ratios convex / best run and total L-BFGS time / fit time.
 
+``--classes 0 1 2`` runs the vector-output CNN instead: those digit classes, the labels
+with ``loss="cross_entropy"`` (one output per class; neuron generation on the stacked
+patches), against L-BFGS of the same 3-output CNN.
+
 Usage: ``python benchmarks/bench_cnn.py [--betas 1.0 0.1] [--runs 10] [--n 300]
-[--lbfgs-iter 2000]``.  About 6 minutes per beta on 2 shared cores.
+[--lbfgs-iter 2000] [--classes 0 1 2]``.  About 6 minutes per beta on 2 shared cores.
 """
 
 from __future__ import annotations
@@ -32,17 +36,26 @@ def digits(n: int, a: int = 3, b: int = 8):
     return d.images[mask][:n] / 16.0, np.where(d.target[mask][:n] == a, 1.0, -1.0)
 
 
-def row(X, y, beta: float, runs: int, max_iter: int) -> dict:
+def digit_classes(n: int, classes: list[int]):
+    """The first n images of the given classes, with their labels (cross-entropy)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    mask = np.isin(d.target, classes)
+    return d.images[mask][:n] / 16.0, d.target[mask][:n]
+
+
+def row(X, y, beta: float, runs: int, max_iter: int, loss: str = "squared") -> dict:
     import convexnn as cn
     from convexnn.training.conv_train import train_conv
 
     conv = cn.Conv(patch=3, pooling="mean")
     t = time.perf_counter()
-    fit = cn.fit(X, y, beta=beta, conv=conv, seed=0)
+    fit = cn.fit(X, y, beta=beta, conv=conv, loss=loss, seed=0)
     t_fit = time.perf_counter() - t
     width = max(2 * fit.network.width, 16)
-    lbfgs = [train_conv(X, y, conv=conv, width=width, beta=beta, seed=s, max_iter=max_iter)
-             for s in range(runs)]
+    lbfgs = [train_conv(X, y, conv=conv, width=width, beta=beta, loss=loss, seed=s,
+                        max_iter=max_iter) for s in range(runs)]
     return {"beta": beta, "fit": fit, "t_fit": t_fit, "width": width, "runs": lbfgs}
 
 
@@ -52,8 +65,10 @@ def print_row(r: dict) -> None:
     times = np.array([x.time for x in runs])
     best = objs.min()
     gen = fit.generation
-    print(f"\nbeta = {r['beta']:g}: convex fit over {fit.program.n_patterns} generated patterns "
-          f"({gen.rounds} rounds, stopped: {gen.stopped}), {fit.network.width} filters")
+    cols = (f"{fit.program.n_patterns} generated patterns" if fit.program.n_patterns
+            else "generated filters")
+    print(f"\nbeta = {r['beta']:g}: convex fit over {cols} ({gen.rounds} rounds, stopped: "
+          f"{gen.stopped}), {fit.network.width} filters")
     print(f"  {'method':<24} {'objective':>14} {'time [s]':>9}")
     print(f"  {'convex fit':<24} {fit.objective:>14.8f} {r['t_fit']:>9.1f}")
     print(f"  {'  recovered CNN':<24} {fit.recovered_objective:>14.8f}")
@@ -78,11 +93,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--lbfgs-iter", type=int, default=2000)
+    parser.add_argument("--classes", type=int, nargs="+", default=None)
     args = parser.parse_args()
-    X, y = digits(args.n)
-    print(f"digits 3 vs 8: n = {X.shape[0]}, 8 x 8, 3 x 3 patches, mean pooling (K = 36), "
-          f"squared loss, regularized bias; {args.runs} L-BFGS runs per beta")
-    rows = [row(X, y, beta, args.runs, args.lbfgs_iter) for beta in args.betas]
+    if args.classes:
+        X, y = digit_classes(args.n, args.classes)
+        loss, what = "cross_entropy", f"digits {args.classes}, cross-entropy"
+    else:
+        X, y = digits(args.n)
+        loss, what = "squared", "digits 3 vs 8, squared loss"
+    print(f"{what}: n = {X.shape[0]}, 8 x 8, 3 x 3 patches, mean pooling (K = 36), "
+          f"regularized bias; {args.runs} L-BFGS runs per beta")
+    rows = [row(X, y, beta, args.runs, args.lbfgs_iter, loss) for beta in args.betas]
     for r in rows:
         print_row(r)
     print("\n beta   convex         best L-BFGS    ratio      fit [s]   10 runs [s]   LB")

@@ -423,3 +423,21 @@ def test_vector_cnn_seeded_by_a_gradient_run_is_never_worse_than_it():
     assert res.recovered_objective == pytest.approx(res.objective, rel=1e-8)
     cert = res.certificate
     assert cert.lower_bound <= res.objective and not cert.certified
+
+
+@pytest.mark.slow
+def test_digits_classes_example_is_below_its_lbfgs_runs(tmp_path, monkeypatch, capsys):
+    """examples/cnn_digits.py --classes: a 3-output cross-entropy CNN on digits 0/1/2, the
+    convex fit printed at or below its L-BFGS runs, with its training accuracy."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "cnn_digits.py"
+    monkeypatch.setattr(sys, "argv", [script.name, "--out", str(tmp_path), "--n", "90",
+                                      "--classes", "0", "1", "2", "--runs", "3",
+                                      "--lbfgs-iter", "500"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "is at or below the best of 3 L-BFGS runs" in out
+    assert "3 outputs" in out and (tmp_path / "cnn_digits.png").stat().st_size > 10_000
