@@ -39,7 +39,7 @@ DUPLICATE_COS = 1e-9
 #: relative weight below which a column counts as inactive.
 REFINE_ITERATIONS = 200
 REFINE_PASSES = 4
-REFINE_DROP = 1e-8
+REFINE_DROP = 1e-6
 
 
 def columns_of(program: NeuronProgram, U: np.ndarray) -> np.ndarray:
@@ -184,11 +184,13 @@ def refine(program: NeuronProgram, sol: VectorSolution, *, max_iter: int = REFIN
     A first-order master is accurate in objective to :math:`\epsilon` but its dual point
     :math:`-\nabla\ell` only to about :math:`\sqrt\epsilon`; at the refined point the active
     columns satisfy :math:`\|\Lambda^\top h_k\| = \beta` to rounding, which exact pricing and
-    the certificate need.  A column whose weight collapses (shrinks tenfold, or below
-    :data:`REFINE_DROP` of the largest) is inactive: it is dropped and Newton restarts, at
-    most :data:`REFINE_PASSES` times.  Returns the refined solution when it is no worse,
+    the certificate need.  A column whose weight is below :data:`REFINE_DROP` of the
+    largest, or collapses during Newton (shrinks tenfold), counts as inactive: it is
+    dropped (its curvature :math:`\beta/\|g_k\|` would stall the trust region) and Newton
+    restarts, at most :data:`REFINE_PASSES` times; pricing brings it back if it is needed.  Returns the refined solution when it is no worse,
     else ``sol``."""
-    active = np.flatnonzero(np.linalg.norm(sol.G, axis=1) > 0)
+    w = np.linalg.norm(sol.G, axis=1)
+    active = np.flatnonzero(w > REFINE_DROP * float(w.max(initial=0.0)))
     if not active.size:
         return sol
     G, A = sol.G[active], sol.A
