@@ -143,6 +143,25 @@ def _certificate(network: ConvNetwork, X, y, *, beta: float, loss: Loss, variant
                        dual_point=best.source)
 
 
+def network_variant(network: ConvNetwork, bias: str | None, output_bias: bool | None
+                    ) -> Variant:
+    """The variant a CNN is certified under: ``bias``/``output_bias`` as given, else as the
+    network was trained (else inferred from its weights); raises where they contradict it."""
+    bias = network.training.get("bias", "regularized" if network.regularize_bias else "none") \
+        if bias is None else bias
+    if output_bias is None:
+        output_bias = bool(network.training.get("output_bias", np.any(np.asarray(network.c0) != 0)))
+    variant = Variant("relu", bias, False, output_bias)
+    if variant.free_bias or variant.regularized_bias != network.regularize_bias:
+        raise ValueError(f"bias={bias!r} does not match the network (regularize_bias="
+                         f"{network.regularize_bias}); CNN certificates take 'none' or 'regularized'")
+    if not variant.has_bias and np.any(network.b1 != 0):
+        raise ValueError("bias='none' but the network has nonzero filter biases")
+    if not output_bias and np.any(np.asarray(network.c0) != 0):
+        raise ValueError("the network has an output constant c0; pass output_bias=True")
+    return variant
+
+
 def certify_conv(network: ConvNetwork, X: Any, y: Any, *, beta: float,
                  loss: str | Loss = "squared", bias: str | None = None,
                  output_bias: bool | None = None, patterns: Any = None, seed: Any = None,
@@ -176,16 +195,7 @@ def certify_conv(network: ConvNetwork, X: Any, y: Any, *, beta: float,
     loss = get_loss(loss)
     X = Conv.images(X)
     y = loss.check_targets(np.asarray(y, dtype=np.float64))
-    bias = network.training.get("bias", "regularized" if network.regularize_bias else "none") \
-        if bias is None else bias
-    if output_bias is None:
-        output_bias = bool(network.training.get("output_bias", np.any(np.asarray(network.c0) != 0)))
-    variant = Variant("relu", bias, False, output_bias)
-    if variant.free_bias or variant.regularized_bias != network.regularize_bias:
-        raise ValueError(f"bias={bias!r} does not match the network (regularize_bias="
-                         f"{network.regularize_bias}); CNN certificates take 'none' or 'regularized'")
-    if not variant.has_bias and np.any(network.b1 != 0):
-        raise ValueError("bias='none' but the network has nonzero filter biases")
+    variant = network_variant(network, bias, output_bias)
     Z = network.conv.stacked(X, bias=variant.has_bias)
     pset = auto_patterns(Z, variant.has_bias, patterns, seed, n_samples)
     return _certificate(network, X, y, beta=beta, loss=loss, variant=variant, D=pset.D,
@@ -218,4 +228,4 @@ def certify_fit(result, *, tol: float = TOL, time_limit: float = BB_TIME) -> Cer
                         time_limit=time_limit)
 
 
-__all__ = ["certify_conv", "certify_fit"]
+__all__ = ["certify_conv", "certify_fit", "network_variant"]

@@ -181,11 +181,7 @@ def init_directions(init: tuple, has_bias: bool) -> np.ndarray | None:
         return None
     cols = []
     for net in init:
-        if not isinstance(net, ConvNetwork):
-            if not hasattr(net, "state_dict"):
-                raise TypeError(f"init must be ConvNetworks or ConvModules; got {type(net).__name__}")
-            net = ConvNetwork.from_torch(net)
-        cols.append(net.lifted_directions(has_bias))
+        cols.append(ConvNetwork.coerce(net).lifted_directions(has_bias))
     return np.vstack(cols)
 
 

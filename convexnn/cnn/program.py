@@ -38,7 +38,32 @@ from ..core.validation import check_positive
 from ..core.variant import Variant
 
 
-class ConvProgram(Transient):
+class ConvWords:
+    """What a CNN program says about itself and its networks (shared by the scalar and
+    the vector program): needs ``X``, ``y``, ``beta``, ``loss``, ``variant``, ``conv``."""
+
+    def network_objective(self, net) -> float:
+        """The non-convex objective of a :class:`~convexnn.networks.conv.ConvNetwork`."""
+        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
+
+    def training_settings(self) -> dict[str, Any]:
+        """The settings a recovered network was trained with (saved with it)."""
+        return {"loss": self.loss.name, "beta": float(self.beta), "bias": self.variant.bias,
+                "output_bias": self.variant.output_bias, "pooling": self.conv.pooling}
+
+
+def describe_conv(program, *, columns: Any, columns_name: str, source: str,
+                  outputs: str = "") -> dict[str, Any]:
+    """What :class:`~convexnn.core.results.FitResult` prints for a CNN program."""
+    C, H, W = program.shape
+    v = program.variant
+    return {"model": f"two-layer ReLU CNN ({program.conv.describe(program.shape)}){outputs}",
+            "loss": program.loss.name, "variant": f", bias={v.bias}, output_bias={v.output_bias}",
+            "n": program.n_samples, "d": f"{C}x{H}x{W}", "beta": program.beta,
+            "columns": columns, "columns_name": columns_name, "source": source}
+
+
+class ConvProgram(ConvWords, Transient):
     """The convex program of a two-layer ReLU CNN, as data (see the module docstring).
 
     Parameters
@@ -216,24 +241,10 @@ class ConvProgram(Transient):
 
         return recover(self, sol, prune=prune, tol=tol)
 
-    def network_objective(self, net) -> float:
-        """The non-convex objective of a :class:`~convexnn.networks.conv.ConvNetwork`."""
-        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
-
-    def training_settings(self) -> dict[str, Any]:
-        """The settings a recovered network was trained with (saved with it)."""
-        return {"loss": self.loss.name, "beta": float(self.beta), "bias": self.variant.bias,
-                "output_bias": self.variant.output_bias, "pooling": self.conv.pooling}
-
     def describe(self) -> dict[str, Any]:
         """What :class:`~convexnn.core.results.FitResult` prints."""
-        C, H, W = self.shape
-        return {"model": f"two-layer ReLU CNN ({self.conv.describe(self.shape)})",
-                "loss": self.loss.name,
-                "variant": f", bias={self.variant.bias}, output_bias={self.variant.output_bias}",
-                "n": self.n_samples, "d": f"{C}x{H}x{W}", "beta": self.beta,
-                "columns": self.n_patterns, "columns_name": "patterns",
-                "source": self.patterns.method}
+        return describe_conv(self, columns=self.n_patterns, columns_name="patterns",
+                             source=self.patterns.method)
 
 
-__all__ = ["ConvProgram"]
+__all__ = ["ConvProgram", "ConvWords", "describe_conv"]

@@ -31,10 +31,11 @@ from ..core.validation import check_positive
 from ..core.variant import Variant
 from ..networks.conv import ConvNetwork
 from ..neurons.program import NeuronProgram, neurons_of, prune_neurons
+from .program import ConvWords, describe_conv
 from .recover import conv_network
 
 
-class ConvVectorProgram(NeuronProgram):
+class ConvVectorProgram(ConvWords, NeuronProgram):
     """The neuron program of a vector-output two-layer ReLU CNN (module docstring).
 
     Parameters
@@ -103,23 +104,10 @@ class ConvVectorProgram(NeuronProgram):
                 c0 = c0 + A[0]
         return conv_network(self, U, G.reshape(U.shape[0], c), c0)
 
-    def network_objective(self, net: ConvNetwork) -> float:
-        return net.objective(self.X, self.y, beta=self.beta, loss=self.loss)
-
-    def training_settings(self) -> dict[str, Any]:
-        """The settings a recovered network was trained with (saved with it)."""
-        return {"loss": self.loss.name, "beta": float(self.beta), "bias": self.variant.bias,
-                "output_bias": self.variant.output_bias, "pooling": self.conv.pooling}
-
     def describe(self) -> dict[str, Any]:
         """What :class:`~convexnn.core.results.FitResult` prints."""
-        C, H, W = self.shape
-        return {"model": f"two-layer ReLU CNN ({self.conv.describe(self.shape)}), "
-                         f"{self.n_outputs} outputs",
-                "loss": self.loss.name,
-                "variant": f", bias={self.variant.bias}, output_bias={self.variant.output_bias}",
-                "n": self.n_samples, "d": f"{C}x{H}x{W}", "beta": self.beta,
-                "columns": "-", "columns_name": "filters", "source": "generated"}
+        return describe_conv(self, columns="-", columns_name="filters", source="generated",
+                             outputs=f", {self.n_outputs} outputs")
 
 
 def init_filters(init: tuple, h: int, c: int, has_bias: bool) -> tuple:
@@ -127,10 +115,7 @@ def init_filters(init: tuple, h: int, c: int, has_bias: bool) -> tuple:
     :math:`(W, G)`: rows :math:`(u_j, b_j)` (or :math:`u_j`) and output weights (m, c)."""
     out = []
     for net in init:
-        if not isinstance(net, ConvNetwork):
-            if not hasattr(net, "state_dict"):
-                raise TypeError(f"init must be ConvNetworks or ConvModules; got {type(net).__name__}")
-            net = ConvNetwork.from_torch(net)
+        net = ConvNetwork.coerce(net)
         if net.W1.shape[1] != h or net.n_outputs != c or net.W2.ndim != 2:
             raise ValueError(f"init network has filters of size {net.W1.shape[1]} and "
                              f"{net.n_outputs} outputs; the patches have {h} entries and the "

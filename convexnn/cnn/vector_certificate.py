@@ -28,6 +28,7 @@ from ..duality.certificate import TOL, Certificate
 from ..networks.conv import ConvNetwork
 from ..neurons.bound import certificate_of, dual_point, lower_bound
 from ..solvers.group_fista import free_projector
+from .certificate import network_variant
 
 
 def certify_conv_vector(network: ConvNetwork, X: np.ndarray, Y: np.ndarray, *, beta: float,
@@ -86,18 +87,7 @@ def certify_conv_vector_public(network: ConvNetwork, X: Any, y: Any, *, beta: fl
     if data.y.shape[1] != network.n_outputs:
         raise ValueError(f"network has {network.n_outputs} outputs; the targets have "
                          f"{data.y.shape[1]} columns (classes)")
-    bias = network.training.get("bias", "regularized" if network.regularize_bias else "none") \
-        if bias is None else bias
-    if output_bias is None:
-        output_bias = bool(network.training.get("output_bias", np.any(np.asarray(network.c0) != 0)))
-    variant = Variant("relu", bias, False, output_bias)
-    if variant.free_bias or variant.regularized_bias != network.regularize_bias:
-        raise ValueError(f"bias={bias!r} does not match the network (regularize_bias="
-                         f"{network.regularize_bias}); CNN certificates take 'none' or 'regularized'")
-    if not variant.has_bias and np.any(network.b1 != 0):
-        raise ValueError("bias='none' but the network has nonzero filter biases")
-    if not output_bias and np.any(np.asarray(network.c0) != 0):
-        raise ValueError("the network has an output constant c0; pass output_bias=True")
+    variant = network_variant(network, bias, output_bias)
     return certify_conv_vector(network, Conv.images(data.X), data.y, beta=beta, loss=loss,
                                variant=variant, exact=exact_pricing(
                                    "auto" if patterns is None else patterns),

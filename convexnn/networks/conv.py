@@ -181,6 +181,16 @@ class ConvNetwork:
                           dtype=torch.float64 if dtype is None else dtype)
 
     @classmethod
+    def coerce(cls, net: Any) -> ConvNetwork:
+        """``net`` as a ConvNetwork: itself, or the network of a torch ConvModule (an
+        ``init=`` seed)."""
+        if isinstance(net, ConvNetwork):
+            return net
+        if not hasattr(net, "state_dict"):
+            raise TypeError(f"init must be ConvNetworks or ConvModules; got {type(net).__name__}")
+        return cls.from_torch(net)
+
+    @classmethod
     def from_torch(cls, module: Any) -> ConvNetwork:
         """The network of a :class:`~convexnn.training.conv_module.ConvModule` (float64)."""
         from ..training.conv_module import ConvModule, to_numpy
