@@ -23,7 +23,6 @@ working-set solver solves it; :meth:`ConvProgram.build` gives the CVXPY form.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -31,9 +30,9 @@ import numpy as np
 from ..core.conv import Conv
 from ..core.lazy import torch_module as _torch
 from ..core.losses import Loss, get_loss
+from ..core.pattern_program import PatternProgram
 from ..core.patterns import PatternSet
 from ..core.solution import ConvexSolution
-from ..core.transient import Transient
 from ..core.validation import check_positive
 from ..core.variant import Variant
 
@@ -63,7 +62,7 @@ def describe_conv(program, *, columns: Any, columns_name: str, source: str,
             "columns": columns, "columns_name": columns_name, "source": source}
 
 
-class ConvProgram(ConvWords, Transient):
+class ConvProgram(ConvWords, PatternProgram):
     """The convex program of a two-layer ReLU CNN, as data (see the module docstring).
 
     Parameters
@@ -102,21 +101,7 @@ class ConvProgram(ConvWords, Transient):
 
     _transient = ("_problem", "variables")
 
-    def with_beta(self, beta: float) -> ConvProgram:
-        """The same program at another beta (sharing the compiled cvxpy problem)."""
-        other = copy.copy(self)
-        other.beta = check_positive("beta", beta)
-        return other
-
-    # ---- sizes --------------------------------------------------------------------------
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_patterns(self) -> int:
-        return self.D.shape[1]
-
+    # ---- sizes (n_samples, n_patterns and with_beta: PatternProgram) ----------------------
     @property
     def free_basis(self) -> np.ndarray | None:
         """The column of ones of a free output constant (None without one)."""

@@ -19,7 +19,6 @@ objective (THEORY A.4).
 
 from __future__ import annotations
 
-import copy
 from functools import cached_property
 from typing import Any
 
@@ -27,10 +26,10 @@ import numpy as np
 
 from ..core.blas import matmul
 from ..core.losses import Loss, get_loss
+from ..core.pattern_program import PatternProgram
 from ..core.patterns import PatternSet
 from ..core.pruning import prune_blocks
 from ..core.solution import ConvexSolution
-from ..core.transient import Transient
 from ..core.validation import check_positive
 from ..core.variant import BIASES, MODELS, Variant  # noqa: F401 (re-exported)
 from ..exceptions import RecoveryError
@@ -44,7 +43,7 @@ PRUNE_RTOL = 1e-9
 MERGE_RTOL = 1e-6
 
 
-class TwoLayerProgram(Transient):
+class TwoLayerProgram(PatternProgram):
     """The convex program of a two-layer (gated) ReLU network, as data.
 
     Parameters
@@ -87,22 +86,7 @@ class TwoLayerProgram(Transient):
     #: pickled as None (:class:`convexnn.core.transient.Transient`)
     _transient = ("_problem", "variables")
 
-    def with_beta(self, beta: float) -> TwoLayerProgram:
-        """The same program at another beta, sharing data, patterns and the compiled cvxpy
-        problem (whose beta Parameter is set from ``self.beta`` at every cvxpy solve)."""
-        other = copy.copy(self)
-        other.beta = check_positive("beta", beta)
-        return other
-
-    # ---- sizes --------------------------------------------------------------------------
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_patterns(self) -> int:
-        return self.D.shape[1]
-
+    # ---- sizes (n_samples, n_patterns and with_beta: PatternProgram) ----------------------
     @property
     def has_free_constant(self) -> bool:
         return self.variant.has_free_constant
